@@ -1,0 +1,48 @@
+"""Cursor pagination: opaque cursors over ascending ids."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from typing import Generic, TypeVar
+
+import orjson
+from pydantic import BaseModel
+
+from omnicart.kernel.errors import ValidationFailed
+
+MAX_PAGE = 500
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):  # noqa: UP046 (3.11 has no PEP 695)
+    """One page of a list; pass `next_cursor` back as `cursor` for the next one."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+def encode_cursor(last_id: int) -> str:
+    """An opaque cursor pointing after `last_id`."""
+    return base64.urlsafe_b64encode(orjson.dumps({"after": last_id})).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    """The id after which the next page starts (0 for the first page)."""
+    if not cursor:
+        return 0
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+        after = data["after"]
+    except (binascii.Error, ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        raise ValidationFailed("cursor is not one this API issued", field="cursor") from None
+    if not isinstance(after, int) or after < 0:
+        raise ValidationFailed("cursor is not one this API issued", field="cursor")
+    return after
+
+
+def next_cursor(ids: list[int], limit: int) -> str | None:
+    """A cursor for the next page, or None when this page was the last."""
+    return encode_cursor(ids[-1]) if len(ids) == limit and ids else None

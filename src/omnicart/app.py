@@ -1,0 +1,80 @@
+"""The FastAPI application: routers, problem handlers, and the expiry sweeper."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from omnicart import __version__
+from omnicart.api.problems import install_problem_handlers
+from omnicart.auth import api as auth_api
+from omnicart.auth.service import create_api_key
+from omnicart.catalog import api as catalog_api
+from omnicart.channels import api as channels_api
+from omnicart.db.engine import Database
+from omnicart.inventory import api as inventory_api
+from omnicart.inventory.service import expire_reservations
+from omnicart.locations import api as locations_api
+from omnicart.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+async def _sweep_expired(db: Database, every: float) -> None:
+    # Expiry is what frees holds left behind by crashed or abandoned clients.
+    while True:
+        try:
+            await asyncio.to_thread(expire_reservations, db)
+        except Exception:
+            log.exception("expiring reservations failed; retrying")
+        await asyncio.sleep(every)
+
+
+def create_app(
+    *, db: Database | None = None, settings: Settings | None = None, sweep: bool = True
+) -> FastAPI:
+    """Build the API over `db` (default: the configured database)."""
+    config = settings or get_settings()
+    database = db or Database.from_url(config.database_url, pool_size=config.pool_size)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if config.admin_key:
+            with database.transaction() as session:
+                create_api_key(session, name="bootstrap-admin", role="admin",
+                               secret=config.admin_key)
+        task = (
+            asyncio.create_task(_sweep_expired(database, config.expiry_sweep_seconds))
+            if sweep
+            else None
+        )
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = FastAPI(
+        title="Omnicart",
+        version=__version__,
+        summary="One catalog, one stock and one order book for every sales channel.",
+        lifespan=lifespan,
+    )
+    app.state.db = database
+    install_problem_handlers(app)
+    for module in (channels_api, locations_api, catalog_api, inventory_api, auth_api):
+        app.include_router(module.router, prefix="/v1")
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,160 @@
+"""API keys: create, authenticate, revoke. Secrets are shown once and stored hashed."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from omnicart.auth.tables import ApiKey
+from omnicart.kernel.clock import utcnow
+from omnicart.kernel.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+
+ALL_SCOPES = (
+    "catalog:read",
+    "catalog:write",
+    "channels:read",
+    "channels:write",
+    "locations:read",
+    "locations:write",
+    "inventory:read",
+    "inventory:write",
+    "reservations:write",
+    "keys:write",
+)
+DEFAULT_SCOPES = {
+    "admin": list(ALL_SCOPES),
+    "channel": ["catalog:read", "channels:read", "inventory:read", "reservations:write"],
+    "staff": ["catalog:read", "locations:read", "inventory:read", "inventory:write"],
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the key's role, scopes and the channel or store it is bound to."""
+
+    key_id: int
+    name: str
+    role: str
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    channel_id: int | None = None
+    location_id: int | None = None
+
+    @property
+    def actor(self) -> str:
+        """How this caller is named in the ledger."""
+        return f"key:{self.key_id}:{self.name}"
+
+    def require_scope(self, scope: str) -> None:
+        """Raise Forbidden unless the key has `scope` (admins have every scope)."""
+        if self.role != "admin" and scope not in self.scopes:
+            raise Forbidden(f"this API key lacks the scope {scope!r}")
+
+    def require_channel(self, channel_id: int, *, field_name: str = "channel") -> None:
+        """A channel's key acts only for its own channel."""
+        if self.role == "admin":
+            return
+        if self.role != "channel" or self.channel_id != channel_id:
+            raise Forbidden(
+                "this API key may only act for its own channel", field=field_name
+            )
+
+    def require_location(self, location_id: int, *, field_name: str = "location") -> None:
+        """A store staff key acts only at its own location."""
+        if self.role == "admin":
+            return
+        if self.role != "staff" or self.location_id != location_id:
+            raise Forbidden(
+                "this API key may only act at its own location", field=field_name
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    """A newly created key: the secret is shown once, here."""
+
+    id: int
+    secret: str
+    principal: Principal
+
+
+def hash_secret(secret: str) -> str:
+    """The stored form of a key (its secret is random, so a plain SHA-256 suffices)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _principal(row: ApiKey) -> Principal:
+    return Principal(
+        key_id=row.id,
+        name=row.name,
+        role=row.role,
+        scopes=frozenset(row.scopes),
+        channel_id=row.channel_id,
+        location_id=row.location_id,
+    )
+
+
+def create_api_key(
+    session: Session,
+    *,
+    name: str,
+    role: str,
+    channel_id: int | None = None,
+    location_id: int | None = None,
+    scopes: list[str] | None = None,
+    secret: str | None = None,
+) -> IssuedKey:
+    """Create a key; a channel key needs a channel, a staff key a location."""
+    if role not in DEFAULT_SCOPES:
+        raise ValidationFailed(f"role must be one of {sorted(DEFAULT_SCOPES)}", field="role")
+    if role == "channel" and channel_id is None:
+        raise ValidationFailed("a channel key needs a channel", field="channel")
+    if role == "staff" and location_id is None:
+        raise ValidationFailed("a staff key needs a location", field="location")
+    chosen = DEFAULT_SCOPES[role] if scopes is None else scopes
+    unknown = sorted(set(chosen) - set(ALL_SCOPES))
+    if unknown:
+        raise ValidationFailed(f"unknown scopes: {', '.join(unknown)}", field="scopes")
+    plain = secret or f"oc_{secrets.token_urlsafe(32)}"
+    digest = hash_secret(plain)
+    existing = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
+    if existing is not None:
+        return IssuedKey(id=existing.id, secret=plain, principal=_principal(existing))
+    row = ApiKey(
+        name=name,
+        prefix=plain[:10],
+        key_hash=digest,
+        role=role,
+        channel_id=channel_id if role == "channel" else None,
+        location_id=location_id if role == "staff" else None,
+        scopes=list(chosen),
+        created_at=utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    return IssuedKey(id=row.id, secret=plain, principal=_principal(row))
+
+
+def authenticate(session: Session, *, secret: str) -> Principal:
+    """The principal for a presented secret, or Unauthorized."""
+    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_secret(secret)))
+    if row is None or row.revoked_at is not None:
+        raise Unauthorized("unknown or revoked API key")
+    return _principal(row)
+
+
+def revoke_api_key(session: Session, *, key_id: int) -> None:
+    """Revoke a key; it stops working at once."""
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise NotFound(f"API key {key_id} does not exist", field="key_id")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+
+
+def list_api_keys(session: Session) -> list[ApiKey]:
+    """All keys, oldest first (hashes only, never secrets)."""
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))

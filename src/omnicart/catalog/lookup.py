@@ -1,0 +1,58 @@
+"""What inventory needs to know of SKUs: ids, and the components of bundles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from omnicart.catalog.tables import BundleComponent, Variant
+from omnicart.kernel.errors import NotFound
+
+
+@dataclass(frozen=True, slots=True)
+class SkuInfo:
+    """A SKU's id; for a bundle, its (component id, units per bundle) pairs."""
+
+    variant_id: int
+    sku: str
+    is_bundle: bool
+    low_stock_threshold: int | None
+    components: tuple[tuple[int, int], ...] = ()
+
+
+def resolve_skus(
+    session: Session, skus: list[str], *, field: str = "lines"
+) -> dict[str, SkuInfo]:
+    """Resolve SKUs (unknown ones raise NotFound naming the SKU)."""
+    wanted = sorted(set(skus))
+    rows = session.execute(
+        select(Variant.id, Variant.sku, Variant.is_bundle, Variant.low_stock_threshold).where(
+            Variant.sku.in_(wanted)
+        )
+    ).all()
+    found = {r.sku: r for r in rows}
+    missing = [s for s in wanted if s not in found]
+    if missing:
+        raise NotFound(f"unknown SKU: {', '.join(missing)}", field=field, skus=missing)
+    bundle_ids = [r.id for r in rows if r.is_bundle]
+    parts: dict[int, list[tuple[int, int]]] = {}
+    if bundle_ids:
+        for comp in session.execute(
+            select(BundleComponent.bundle_id, BundleComponent.component_id,
+                   BundleComponent.quantity)
+            .where(BundleComponent.bundle_id.in_(bundle_ids))
+            .order_by(BundleComponent.bundle_id, BundleComponent.component_id)
+        ):
+            parts.setdefault(comp.bundle_id, []).append((comp.component_id, comp.quantity))
+    return {
+        r.sku: SkuInfo(
+            variant_id=r.id,
+            sku=r.sku,
+            is_bundle=r.is_bundle,
+            low_stock_threshold=r.low_stock_threshold,
+            components=tuple(parts.get(r.id, ())),
+        )
+        for r in rows
+    }

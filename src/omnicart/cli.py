@@ -1,0 +1,85 @@
+"""The `omnicart` command: serve, db, import, bench, demo and capability commands."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from omnicart.auth import cli as auth_cli
+from omnicart.catalog import cli as catalog_cli
+from omnicart.channels import cli as channels_cli
+from omnicart.db.engine import Database
+from omnicart.db.migrate import upgrade
+from omnicart.inventory import cli as inventory_cli
+from omnicart.kernel.errors import OmnicartError
+from omnicart.locations import cli as locations_cli
+from omnicart.settings import get_settings
+
+app = typer.Typer(no_args_is_help=True, help="Omnicart: one stock and one catalog for every channel.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema commands.")
+import_app = typer.Typer(no_args_is_help=True, help="Import CSV files (all-or-nothing).")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks; each prints JSON lines.")
+app.add_typer(db_app, name="db")
+app.add_typer(import_app, name="import")
+app.add_typer(bench_app, name="bench")
+app.add_typer(catalog_cli.app, name="catalog")
+app.add_typer(channels_cli.app, name="channels")
+app.add_typer(locations_cli.app, name="locations")
+app.add_typer(inventory_cli.app, name="inventory")
+app.add_typer(auth_cli.app, name="keys")
+console = Console(stderr=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    database_url: Annotated[str | None, typer.Option(help="Defaults to OMNICART_DATABASE_URL.")] = None,
+) -> None:
+    """Create or migrate the schema to the latest version (safe to run again)."""
+    db = Database.from_url(database_url or get_settings().database_url)
+    try:
+        upgrade(db.engine)
+    finally:
+        db.dispose()
+    console.print("[green]database is at the latest schema[/green]")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Defaults to OMNICART_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Defaults to OMNICART_PORT.")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+) -> None:
+    """Serve the REST API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    settings = get_settings()
+    db = Database.from_url(settings.database_url)
+    try:
+        upgrade(db.engine)
+    finally:
+        db.dispose()
+    uvicorn.run(
+        "omnicart.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+    )
+
+
+import_app.command("catalog")(catalog_cli.import_catalog)
+import_app.command("stock")(inventory_cli.import_stock)
+bench_app.command("inventory")(inventory_cli.bench_inventory)
+
+
+def main() -> None:
+    """Entry point: domain errors become a precise message and exit code 2."""
+    try:
+        app()
+    except OmnicartError as exc:
+        where = f" ({exc.field})" if exc.field else ""
+        console.print(f"[red]error{where}:[/red] {exc.detail}")
+        sys.exit(2)

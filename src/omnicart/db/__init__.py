@@ -1,0 +1,1 @@
+"""Database plumbing: engine, declarative base, column types, transactions, outbox."""

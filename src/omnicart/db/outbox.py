@@ -1,0 +1,58 @@
+"""The transactional outbox: domain events written in the same transaction as the change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from omnicart.db.base import Base
+from omnicart.db.types import BigId, Json, UTCDateTime
+from omnicart.kernel.clock import utcnow
+
+
+class OutboxEvent(Base):
+    """A domain event waiting for its consumers (published_at is set once delivered)."""
+
+    __tablename__ = "outbox_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_type: Mapped[str] = mapped_column(String(64), index=True)
+    aggregate: Mapped[str] = mapped_column(String(64))
+    aggregate_id: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]] = mapped_column(Json)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+def record_event(
+    session: Session,
+    *,
+    event_type: str,
+    aggregate: str,
+    aggregate_id: str,
+    payload: dict[str, Any],
+) -> None:
+    """Add an event to the outbox of the session's current transaction."""
+    session.add(
+        OutboxEvent(
+            event_type=event_type,
+            aggregate=aggregate,
+            aggregate_id=aggregate_id,
+            payload=payload,
+            occurred_at=utcnow(),
+        )
+    )
+
+
+def pending_events(session: Session, *, limit: int = 100) -> list[OutboxEvent]:
+    """Events not yet published, oldest first."""
+    stmt = (
+        select(OutboxEvent)
+        .where(OutboxEvent.published_at.is_(None))
+        .order_by(OutboxEvent.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))

@@ -1,0 +1,22 @@
+"""Imports every table module so `Base.metadata` is complete (Alembic, tests)."""
+
+from __future__ import annotations
+
+from omnicart.auth import tables as auth_tables
+from omnicart.catalog import tables as catalog_tables
+from omnicart.channels import tables as channel_tables
+from omnicart.db import outbox
+from omnicart.db.base import Base
+from omnicart.inventory import tables as inventory_tables
+from omnicart.locations import tables as location_tables
+
+metadata = Base.metadata
+__all__ = [
+    "auth_tables",
+    "catalog_tables",
+    "channel_tables",
+    "inventory_tables",
+    "location_tables",
+    "metadata",
+    "outbox",
+]

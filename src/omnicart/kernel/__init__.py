@@ -1,0 +1,1 @@
+"""Shared building blocks with no dependency on frameworks: money, errors, clock."""

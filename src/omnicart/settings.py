@@ -1,0 +1,38 @@
+"""The one place that reads the environment: every setting is `OMNICART_<NAME>`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Omnicart's settings; defaults give the embedded setup under `./var/`."""
+
+    model_config = SettingsConfigDict(env_prefix="OMNICART_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./var/omnicart.db",
+        description="SQLAlchemy URL of the operational database (SQLite or PostgreSQL).",
+    )
+    var_dir: Path = Field(default=Path("./var"), description="Where embedded files live.")
+    reservation_ttl_seconds: int = Field(default=900, ge=1, le=7 * 24 * 3600)
+    low_stock_threshold: int = Field(default=5, ge=0)
+    expiry_sweep_seconds: float = Field(
+        default=5.0, gt=0, description="How often the server frees expired reservations."
+    )
+    admin_key: str | None = Field(
+        default=None, description="If set, an admin API key with this secret exists at start."
+    )
+    pool_size: int = Field(default=20, ge=1)
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once per process."""
+    return Settings()
