@@ -22,9 +22,7 @@ class SkuInfo:
     components: tuple[tuple[int, int], ...] = ()
 
 
-def resolve_skus(
-    session: Session, skus: list[str], *, field: str = "lines"
-) -> dict[str, SkuInfo]:
+def resolve_skus(session: Session, skus: list[str], *, field: str = "lines") -> dict[str, SkuInfo]:
     """Resolve SKUs (unknown ones raise NotFound naming the SKU)."""
     wanted = sorted(set(skus))
     rows = session.execute(
@@ -40,8 +38,9 @@ def resolve_skus(
     parts: dict[int, list[tuple[int, int]]] = {}
     if bundle_ids:
         for comp in session.execute(
-            select(BundleComponent.bundle_id, BundleComponent.component_id,
-                   BundleComponent.quantity)
+            select(
+                BundleComponent.bundle_id, BundleComponent.component_id, BundleComponent.quantity
+            )
             .where(BundleComponent.bundle_id.in_(bundle_ids))
             .order_by(BundleComponent.bundle_id, BundleComponent.component_id)
         ):
@@ -53,6 +52,24 @@ def resolve_skus(
             is_bundle=r.is_bundle,
             low_stock_threshold=r.low_stock_threshold,
             components=tuple(parts.get(r.id, ())),
+        )
+        for r in rows
+    }
+
+
+def describe_variants(session: Session, variant_ids: list[int]) -> dict[int, SkuInfo]:
+    """SKU and low-stock threshold of stock-bearing variants, by id."""
+    rows = session.execute(
+        select(Variant.id, Variant.sku, Variant.is_bundle, Variant.low_stock_threshold).where(
+            Variant.id.in_(sorted(set(variant_ids)))
+        )
+    ).all()
+    return {
+        r.id: SkuInfo(
+            variant_id=r.id,
+            sku=r.sku,
+            is_bundle=r.is_bundle,
+            low_stock_threshold=r.low_stock_threshold,
         )
         for r in rows
     }

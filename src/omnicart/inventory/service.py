@@ -1,11 +1,942 @@
-"""Inventory use cases (being written)."""
+"""Inventory use cases. Each runs as one transaction, and every stock change in it goes
+through `ledger.apply_changes` (the one rule)."""
 
 from __future__ import annotations
 
+import hashlib
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import cast
+
+import orjson
+from sqlalchemy import Connection, Table, insert, select
+from sqlalchemy.orm import Session
+
+from omnicart.catalog.lookup import SkuInfo, describe_variants, resolve_skus
+from omnicart.catalog.tables import Variant
+from omnicart.channels.policy import load_channel_policy
 from omnicart.db.engine import Database
+from omnicart.db.retry import retrying
+from omnicart.inventory.ledger import (
+    Provenance,
+    apply_changes,
+    insert_ignoring_duplicates,
+    lock_stock,
+    stock_table,
+)
+from omnicart.inventory.model import (
+    BufferPolicy,
+    MovementKind,
+    PlannedHold,
+    StockChange,
+    StockFigures,
+    check_quantity,
+    plan_holds,
+)
+from omnicart.inventory.tables import (
+    Reservation,
+    ReservationLine,
+    StockCount,
+    StockCountLine,
+    Transfer,
+    TransferLine,
+)
+from omnicart.kernel.clock import utcnow
+from omnicart.kernel.errors import Conflict, NotFound, ValidationFailed
+from omnicart.locations.tables import Location
+from omnicart.settings import get_settings
+
+reservation_table = cast(Table, Reservation.__table__)
+reservation_line_table = cast(Table, ReservationLine.__table__)
+MAX_LINES = 200
 
 
-def expire_reservations(db: Database) -> int:
-    """Release every active reservation past its expiry; returns how many."""
-    del db
-    return 0
+# ---------------------------------------------------------------- views
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationLineView:
+    """Units of one stock-bearing SKU held at one location for a requested SKU."""
+
+    sku: str
+    requested_sku: str
+    location_id: int
+    quantity: int
+    shipped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationView:
+    """A reservation as callers see it."""
+
+    id: int
+    channel_id: int
+    idempotency_key: str
+    status: str
+    reference: str
+    expires_at: datetime
+    created_at: datetime
+    closed_at: datetime | None
+    lines: list[ReservationLineView] = field(default_factory=list)
+    replayed: bool = False
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _check_lines(lines: Sequence[tuple[str, int]], *, field_name: str = "lines") -> None:
+    if not lines:
+        raise ValidationFailed("at least one line is required", field=field_name)
+    if len(lines) > MAX_LINES:
+        raise ValidationFailed(f"at most {MAX_LINES} lines per request", field=field_name)
+    for index, (sku, quantity) in enumerate(lines):
+        if not isinstance(sku, str) or not sku.strip():
+            raise ValidationFailed("sku must not be empty", field=f"{field_name}.{index}.sku")
+        check_quantity(quantity, field=f"{field_name}.{index}.quantity")
+
+
+def _stock_bearing(infos: Mapping[str, SkuInfo], sku: str, field_name: str) -> SkuInfo:
+    info = infos[sku]
+    if info.is_bundle:
+        raise ValidationFailed(
+            f"{sku} is a bundle: its stock is its components', change those instead",
+            field=field_name,
+        )
+    return info
+
+
+def _location_exists(
+    session: Session, location_id: int, *, field_name: str = "location_id"
+) -> None:
+    if session.get(Location, location_id) is None:
+        raise NotFound(f"location {location_id} does not exist", field=field_name)
+
+
+def _request_hash(**parts: object) -> str:
+    return hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _reservation_view(
+    session: Session, row: Reservation, *, replayed: bool = False
+) -> ReservationView:
+    lines = session.execute(
+        select(ReservationLine, Variant.sku)
+        .join(Variant, Variant.id == ReservationLine.variant_id)
+        .where(ReservationLine.reservation_id == row.id)
+        .order_by(ReservationLine.id)
+    ).all()
+    return ReservationView(
+        id=row.id,
+        channel_id=row.channel_id,
+        idempotency_key=row.idempotency_key,
+        status=row.status,
+        reference=row.reference,
+        expires_at=row.expires_at,
+        created_at=row.created_at,
+        closed_at=row.closed_at,
+        lines=[
+            ReservationLineView(
+                sku=sku,
+                requested_sku=line.requested_sku,
+                location_id=line.location_id,
+                quantity=line.quantity,
+                shipped=line.shipped,
+            )
+            for line, sku in lines
+        ],
+        replayed=replayed,
+    )
+
+
+def _lock_reservation(
+    session: Session, reservation_id: int, *, channel_id: int | None
+) -> Reservation:
+    row = session.scalar(
+        select(Reservation).where(Reservation.id == reservation_id).with_for_update()
+    )
+    # A channel asking about another channel's reservation learns nothing about it.
+    if row is None or (channel_id is not None and row.channel_id != channel_id):
+        raise NotFound(f"reservation {reservation_id} does not exist", field="reservation_id")
+    return row
+
+
+def _holds_of(session: Session, reservation_id: int) -> list[ReservationLine]:
+    return list(
+        session.scalars(
+            select(ReservationLine)
+            .where(ReservationLine.reservation_id == reservation_id)
+            .order_by(ReservationLine.id)
+        )
+    )
+
+
+# ---------------------------------------------------------------- reservations
+
+
+def _demand_of(
+    lines: Sequence[tuple[str, int]], infos: Mapping[str, SkuInfo]
+) -> tuple[dict[int, int], list[tuple[str, int, int]]]:
+    """Units per stock-bearing variant, and (requested sku, variant, units) parts."""
+    demand: dict[int, int] = defaultdict(int)
+    parts: list[tuple[str, int, int]] = []
+    for index, (sku, quantity) in enumerate(lines):
+        info = infos[sku]
+        if info.is_bundle:
+            if not info.components:
+                raise ValidationFailed(
+                    f"bundle {sku} has no components", field=f"lines.{index}.sku"
+                )
+            for component_id, units in info.components:
+                demand[component_id] += units * quantity
+                parts.append((sku, component_id, units * quantity))
+        else:
+            demand[info.variant_id] += quantity
+            parts.append((sku, info.variant_id, quantity))
+    return dict(demand), parts
+
+
+def _split_holds(
+    plan: Sequence[PlannedHold], parts: Sequence[tuple[str, int, int]]
+) -> list[tuple[str, int, int, int]]:
+    """Give each requested SKU its share of the planned holds: (sku, variant, loc, qty)."""
+    remaining: dict[int, list[list[int]]] = defaultdict(list)
+    for hold in plan:
+        remaining[hold.variant_id].append([hold.location_id, hold.quantity])
+    result: list[tuple[str, int, int, int]] = []
+    for requested_sku, variant_id, units in parts:
+        need = units
+        for slot in remaining[variant_id]:
+            if need == 0:
+                break
+            take = min(need, slot[1])
+            if take:
+                result.append((requested_sku, variant_id, slot[0], take))
+                slot[1] -= take
+                need -= take
+    return result
+
+
+def reserve_stock(
+    db: Database,
+    *,
+    channel_id: int,
+    lines: Sequence[tuple[str, int]],
+    idempotency_key: str,
+    location_id: int | None = None,
+    ttl_seconds: int | None = None,
+    reference: str = "",
+    actor: str = "system",
+) -> ReservationView:
+    """Hold stock for a channel until it expires, is released or is allocated.
+
+    Idempotent on (channel, idempotency_key): a repeat returns the first reservation;
+    a repeat with a different request is a Conflict. Without `location_id` the units come
+    from the channel's shipping locations; with one (store pickup) from that location.
+    """
+    if not idempotency_key or len(idempotency_key) > 200:
+        raise ValidationFailed("idempotency_key must be 1-200 characters", field="idempotency_key")
+    _check_lines(lines)
+    ttl = ttl_seconds if ttl_seconds is not None else get_settings().reservation_ttl_seconds
+    if not 1 <= ttl <= 7 * 24 * 3600:
+        raise ValidationFailed("ttl_seconds must be between 1 and 604800", field="ttl_seconds")
+    fingerprint = _request_hash(
+        channel=channel_id, lines=sorted(lines), location=location_id, reference=reference
+    )
+
+    def attempt() -> ReservationView:
+        with db.transaction() as session:
+            return _reserve(
+                session,
+                channel_id=channel_id,
+                lines=lines,
+                key=idempotency_key,
+                location_id=location_id,
+                ttl=ttl,
+                reference=reference,
+                actor=actor,
+                fingerprint=fingerprint,
+            )
+
+    return retrying(attempt)
+
+
+def _reserve(
+    session: Session,
+    *,
+    channel_id: int,
+    lines: Sequence[tuple[str, int]],
+    key: str,
+    location_id: int | None,
+    ttl: int,
+    reference: str,
+    actor: str,
+    fingerprint: str,
+) -> ReservationView:
+    conn: Connection = session.connection()
+    policy = load_channel_policy(session, channel_id=channel_id)
+    infos = resolve_skus(session, [sku for sku, _ in lines])
+    demand, parts = _demand_of(lines, infos)
+    if location_id is not None:
+        if location_id not in policy.ship_locations + policy.pickup_locations:
+            raise Conflict(
+                f"location {location_id} does not serve channel {policy.code!r}",
+                field="location_id",
+            )
+        pool: tuple[int, ...] = (location_id,)
+    else:
+        pool = policy.ship_locations
+        if not pool:
+            raise Conflict(
+                f"channel {policy.code!r} has no active shipping location", field="channel"
+            )
+    now = utcnow()
+    # Claim the key first: a concurrent twin waits here, then finds our row.
+    new_id = conn.execute(
+        insert_ignoring_duplicates(conn, reservation_table)
+        .values(
+            channel_id=channel_id,
+            idempotency_key=key,
+            request_hash=fingerprint,
+            status="active",
+            reference=reference,
+            actor=actor,
+            expires_at=now + timedelta(seconds=ttl),
+            created_at=now,
+        )
+        .returning(reservation_table.c.id)
+    ).scalar()
+    if new_id is None:
+        existing = session.scalar(
+            select(Reservation).where(
+                Reservation.channel_id == channel_id, Reservation.idempotency_key == key
+            )
+        )
+        if existing is None:  # the twin rolled back between our insert and read
+            raise Conflict(
+                "a concurrent request with this key failed; retry", field="idempotency_key"
+            )
+        if existing.request_hash != fingerprint:
+            raise Conflict(
+                "idempotency_key was already used for a different request",
+                field="idempotency_key",
+            )
+        return _reservation_view(session, existing, replayed=True)
+    locked = lock_stock(conn, [(v, loc) for v in demand for loc in pool])
+    by_id = {info.variant_id: info for info in infos.values()}
+    missing_ids = [v for v in demand if v not in by_id]
+    if missing_ids:
+        by_id.update(describe_variants(session, missing_ids))
+    plan = plan_holds(
+        demand=demand,
+        available={k: f.available for k, f in locked.items()},
+        locations=pool,
+        policy=BufferPolicy(policy.percent_shown, policy.units_held_back),
+        sku_of={v: by_id[v].sku for v in demand},
+    )
+    apply_changes(
+        conn,
+        [StockChange(h.variant_id, h.location_id, reserved=h.quantity) for h in plan],
+        Provenance(
+            MovementKind.RESERVATION,
+            actor=actor,
+            channel_id=channel_id,
+            reservation_id=new_id,
+            reason=reference,
+        ),
+        locked=locked,
+        variants=by_id,
+    )
+    holds = _split_holds(plan, parts)
+    conn.execute(
+        insert(reservation_line_table),
+        [
+            {
+                "reservation_id": new_id,
+                "variant_id": v,
+                "location_id": loc,
+                "quantity": q,
+                "shipped": 0,
+                "requested_sku": sku,
+            }
+            for sku, v, loc, q in holds
+        ],
+    )
+    return ReservationView(
+        id=new_id,
+        channel_id=channel_id,
+        idempotency_key=key,
+        status="active",
+        reference=reference,
+        expires_at=now + timedelta(seconds=ttl),
+        created_at=now,
+        closed_at=None,
+        lines=[
+            ReservationLineView(sku=by_id[v].sku, requested_sku=sku, location_id=loc, quantity=q)
+            for sku, v, loc, q in holds
+        ],
+    )
+
+
+def _close_reservation(
+    db: Database,
+    *,
+    reservation_id: int,
+    channel_id: int | None,
+    actor: str,
+    kind: MovementKind,
+    from_status: str,
+    to_status: str,
+    reason: str,
+    only_if_expired_at: datetime | None = None,
+) -> ReservationView:
+    def attempt() -> ReservationView:
+        with db.transaction() as session:
+            row = _lock_reservation(session, reservation_id, channel_id=channel_id)
+            if row.status != from_status:
+                if row.status == to_status:
+                    return _reservation_view(session, row, replayed=True)
+                raise Conflict(
+                    f"reservation {reservation_id} is {row.status}, not {from_status}",
+                    field="reservation_id",
+                    status_now=row.status,
+                )
+            if only_if_expired_at is not None and row.expires_at > only_if_expired_at:
+                return _reservation_view(session, row)
+            holds = _holds_of(session, row.id)
+            if kind in (MovementKind.RELEASE, MovementKind.EXPIRY):
+                changes = [
+                    StockChange(h.variant_id, h.location_id, reserved=-h.quantity) for h in holds
+                ]
+            elif kind is MovementKind.ALLOCATION:
+                changes = [
+                    StockChange(
+                        h.variant_id, h.location_id, reserved=-h.quantity, allocated=h.quantity
+                    )
+                    for h in holds
+                ]
+            else:  # deallocation: what was allocated and not shipped goes back on sale
+                changes = [
+                    StockChange(h.variant_id, h.location_id, allocated=-(h.quantity - h.shipped))
+                    for h in holds
+                    if h.quantity > h.shipped
+                ]
+            apply_changes(
+                session.connection(),
+                changes,
+                Provenance(
+                    kind,
+                    actor=actor,
+                    channel_id=row.channel_id,
+                    reservation_id=row.id,
+                    reason=reason,
+                ),
+            )
+            row.status = to_status
+            if to_status != "allocated":
+                row.closed_at = utcnow()
+            session.flush()
+            return _reservation_view(session, row)
+
+    return retrying(attempt)
+
+
+def release_reservation(
+    db: Database,
+    *,
+    reservation_id: int,
+    channel_id: int | None = None,
+    actor: str = "system",
+    reason: str = "",
+) -> ReservationView:
+    """Give a reservation's units back to sale (repeating it is harmless)."""
+    return _close_reservation(
+        db,
+        reservation_id=reservation_id,
+        channel_id=channel_id,
+        actor=actor,
+        kind=MovementKind.RELEASE,
+        from_status="active",
+        to_status="released",
+        reason=reason,
+    )
+
+
+def allocate_reservation(
+    db: Database,
+    *,
+    reservation_id: int,
+    channel_id: int | None = None,
+    actor: str = "system",
+    reason: str = "",
+) -> ReservationView:
+    """Turn a live reservation into an allocation (the order is committed)."""
+
+    def check_not_expired() -> None:
+        with db.reading() as session:
+            row = session.get(Reservation, reservation_id)
+            if row is not None and row.status == "active" and row.expires_at <= utcnow():
+                raise Conflict(
+                    f"reservation {reservation_id} expired at {row.expires_at.isoformat()}",
+                    field="reservation_id",
+                    status_now="expired",
+                )
+
+    check_not_expired()
+    return _close_reservation(
+        db,
+        reservation_id=reservation_id,
+        channel_id=channel_id,
+        actor=actor,
+        kind=MovementKind.ALLOCATION,
+        from_status="active",
+        to_status="allocated",
+        reason=reason,
+    )
+
+
+def deallocate_reservation(
+    db: Database,
+    *,
+    reservation_id: int,
+    channel_id: int | None = None,
+    actor: str = "system",
+    reason: str = "",
+) -> ReservationView:
+    """Put an allocation's unshipped units back on sale (an order was cancelled)."""
+    return _close_reservation(
+        db,
+        reservation_id=reservation_id,
+        channel_id=channel_id,
+        actor=actor,
+        kind=MovementKind.DEALLOCATION,
+        from_status="allocated",
+        to_status="released",
+        reason=reason,
+    )
+
+
+def ship_allocation(
+    db: Database, *, reservation_id: int, actor: str = "system", reason: str = ""
+) -> ReservationView:
+    """Ship every unshipped allocated unit: it leaves on-hand stock."""
+
+    def attempt() -> ReservationView:
+        with db.transaction() as session:
+            row = _lock_reservation(session, reservation_id, channel_id=None)
+            if row.status != "allocated":
+                raise Conflict(
+                    f"reservation {reservation_id} is {row.status}, not allocated",
+                    field="reservation_id",
+                )
+            holds = [h for h in _holds_of(session, row.id) if h.quantity > h.shipped]
+            if not holds:
+                raise Conflict(
+                    f"reservation {reservation_id} is already shipped", field="reservation_id"
+                )
+            apply_changes(
+                session.connection(),
+                [
+                    StockChange(
+                        h.variant_id,
+                        h.location_id,
+                        on_hand=-(h.quantity - h.shipped),
+                        allocated=-(h.quantity - h.shipped),
+                    )
+                    for h in holds
+                ],
+                Provenance(
+                    MovementKind.SHIPMENT,
+                    actor=actor,
+                    channel_id=row.channel_id,
+                    reservation_id=row.id,
+                    reason=reason,
+                ),
+            )
+            for hold in holds:
+                hold.shipped = hold.quantity
+            row.closed_at = utcnow()
+            session.flush()
+            return _reservation_view(session, row)
+
+    return retrying(attempt)
+
+
+def expire_reservations(db: Database, *, now: datetime | None = None, limit: int = 500) -> int:
+    """Release active reservations whose expiry has passed; returns how many."""
+    moment = now or utcnow()
+    with db.reading() as session:
+        due = list(
+            session.scalars(
+                select(Reservation.id)
+                .where(Reservation.status == "active", Reservation.expires_at <= moment)
+                .order_by(Reservation.expires_at)
+                .limit(limit)
+            )
+        )
+    expired = 0
+    for reservation_id in due:
+        view = _close_reservation(
+            db,
+            reservation_id=reservation_id,
+            channel_id=None,
+            actor="system:expiry",
+            kind=MovementKind.EXPIRY,
+            from_status="active",
+            to_status="expired",
+            reason="hold expired",
+            only_if_expired_at=moment,
+        )
+        expired += view.status == "expired" and not view.replayed
+    return expired
+
+
+def get_reservation(
+    db: Database, *, reservation_id: int, channel_id: int | None = None
+) -> ReservationView:
+    """One reservation with its lines."""
+    with db.reading() as session:
+        row = session.get(Reservation, reservation_id)
+        if row is None or (channel_id is not None and row.channel_id != channel_id):
+            raise NotFound(f"reservation {reservation_id} does not exist", field="reservation_id")
+        return _reservation_view(session, row)
+
+
+# ---------------------------------------------------------------- stock operations
+
+
+def _stock_change_use_case(
+    db: Database,
+    *,
+    location_id: int,
+    lines: Sequence[tuple[str, int]],
+    kind: MovementKind,
+    sign: int,
+    actor: str,
+    reason: str,
+) -> dict[str, int]:
+    _check_lines(lines)
+
+    def attempt() -> dict[str, int]:
+        with db.transaction() as session:
+            _location_exists(session, location_id)
+            infos = resolve_skus(session, [sku for sku, _ in lines])
+            changes = [
+                StockChange(
+                    _stock_bearing(infos, sku, f"lines.{i}.sku").variant_id,
+                    location_id,
+                    on_hand=sign * quantity,
+                )
+                for i, (sku, quantity) in enumerate(lines)
+            ]
+            after = apply_changes(
+                session.connection(),
+                changes,
+                Provenance(kind, actor=actor, reason=reason),
+                variants={info.variant_id: info for info in infos.values()},
+            )
+            return {sku: after[(infos[sku].variant_id, location_id)].on_hand for sku, _ in lines}
+
+    return retrying(attempt)
+
+
+def receive_stock(
+    db: Database,
+    *,
+    location_id: int,
+    lines: Sequence[tuple[str, int]],
+    actor: str = "system",
+    reason: str = "",
+) -> dict[str, int]:
+    """Goods arrived at a location; returns on-hand units per SKU after."""
+    return _stock_change_use_case(
+        db,
+        location_id=location_id,
+        lines=lines,
+        kind=MovementKind.RECEIPT,
+        sign=1,
+        actor=actor,
+        reason=reason,
+    )
+
+
+def restock_return(
+    db: Database,
+    *,
+    location_id: int,
+    lines: Sequence[tuple[str, int]],
+    actor: str = "system",
+    reason: str = "",
+) -> dict[str, int]:
+    """Returned units go back on sale where they arrived."""
+    return _stock_change_use_case(
+        db,
+        location_id=location_id,
+        lines=lines,
+        kind=MovementKind.RETURN_RESTOCK,
+        sign=1,
+        actor=actor,
+        reason=reason,
+    )
+
+
+def write_off_stock(
+    db: Database,
+    *,
+    location_id: int,
+    lines: Sequence[tuple[str, int]],
+    reason: str,
+    actor: str = "system",
+) -> dict[str, int]:
+    """Damaged or lost units leave stock (only units nobody holds)."""
+    if not reason.strip():
+        raise ValidationFailed("a write-off needs a reason", field="reason")
+    return _stock_change_use_case(
+        db,
+        location_id=location_id,
+        lines=lines,
+        kind=MovementKind.WRITE_OFF,
+        sign=-1,
+        actor=actor,
+        reason=reason,
+    )
+
+
+def adjust_stock(
+    db: Database, *, location_id: int, sku: str, delta: int, reason: str, actor: str = "system"
+) -> int:
+    """Correct on-hand units by `delta` (never below what is held); returns on-hand after."""
+    if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
+        raise ValidationFailed("delta must be a non-zero whole number", field="delta")
+    if not reason.strip():
+        raise ValidationFailed("an adjustment needs a reason", field="reason")
+    check_quantity(abs(delta), field="delta")
+    result = _stock_change_use_case(
+        db,
+        location_id=location_id,
+        lines=[(sku, abs(delta))],
+        kind=MovementKind.ADJUSTMENT,
+        sign=1 if delta > 0 else -1,
+        actor=actor,
+        reason=reason,
+    )
+    return result[sku]
+
+
+@dataclass(frozen=True, slots=True)
+class CountLineView:
+    """The outcome of counting one SKU."""
+
+    sku: str
+    expected: int
+    counted: int
+    variance: int
+
+
+def record_count(
+    db: Database,
+    *,
+    location_id: int,
+    lines: Sequence[tuple[str, int]],
+    actor: str = "system",
+    note: str = "",
+) -> tuple[int, list[CountLineView]]:
+    """A cycle count: on-hand becomes what was counted, the variance is recorded.
+
+    A count below the units already promised (reserved or allocated) there is refused:
+    those holds must be released first, so no order is silently left without stock.
+    """
+    if not lines:
+        raise ValidationFailed("at least one line is required", field="lines")
+    for index, (_sku, counted) in enumerate(lines):
+        check_quantity(counted, field=f"lines.{index}.counted", allow_zero=True)
+    if len({sku for sku, _ in lines}) != len(lines):
+        raise ValidationFailed("each SKU may appear once per count", field="lines")
+
+    def attempt() -> tuple[int, list[CountLineView]]:
+        with db.transaction() as session:
+            _location_exists(session, location_id)
+            infos = resolve_skus(session, [sku for sku, _ in lines])
+            conn = session.connection()
+            keys = [
+                (_stock_bearing(infos, sku, f"lines.{i}.sku").variant_id, location_id)
+                for i, (sku, _) in enumerate(lines)
+            ]
+            locked = lock_stock(conn, keys)
+            count = StockCount(location_id=location_id, actor=actor, note=note, created_at=utcnow())
+            session.add(count)
+            session.flush()
+            views: list[CountLineView] = []
+            changes: list[StockChange] = []
+            for (sku, counted), key in zip(lines, keys, strict=True):
+                expected = locked[key].on_hand if key in locked else 0
+                views.append(CountLineView(sku, expected, counted, counted - expected))
+                session.add(
+                    StockCountLine(
+                        count_id=count.id,
+                        variant_id=key[0],
+                        expected=expected,
+                        counted=counted,
+                        variance=counted - expected,
+                    )
+                )
+                if counted != expected:
+                    changes.append(StockChange(key[0], location_id, on_hand=counted - expected))
+            if changes:
+                missing = [c.key for c in changes if c.key not in locked]
+                if missing:  # a SKU found where the system had none: give it a row
+                    locked = {**locked, **_fresh_rows(conn, missing)}
+                apply_changes(
+                    conn,
+                    changes,
+                    Provenance(
+                        MovementKind.COUNT,
+                        actor=actor,
+                        reason=note or "cycle count",
+                        count_id=count.id,
+                    ),
+                    locked=locked,
+                    variants={info.variant_id: info for info in infos.values()},
+                )
+            session.flush()
+            return count.id, views
+
+    return retrying(attempt)
+
+
+def _fresh_rows(
+    conn: Connection, keys: Sequence[tuple[int, int]]
+) -> dict[tuple[int, int], StockFigures]:
+    conn.execute(
+        insert_ignoring_duplicates(conn, stock_table),
+        [
+            {
+                "variant_id": v,
+                "location_id": loc,
+                "on_hand": 0,
+                "reserved": 0,
+                "allocated": 0,
+                "updated_at": utcnow(),
+            }
+            for v, loc in sorted(keys)
+        ],
+    )
+    return lock_stock(conn, keys)
+
+
+# ---------------------------------------------------------------- transfers
+
+
+@dataclass(frozen=True, slots=True)
+class TransferView:
+    """A transfer and its lines (sku, quantity)."""
+
+    id: int
+    from_location_id: int
+    to_location_id: int
+    status: str
+    created_at: datetime
+    received_at: datetime | None
+    lines: list[tuple[str, int]]
+
+
+def _transfer_view(session: Session, row: Transfer) -> TransferView:
+    lines = session.execute(
+        select(Variant.sku, TransferLine.quantity)
+        .join(Variant, Variant.id == TransferLine.variant_id)
+        .where(TransferLine.transfer_id == row.id)
+        .order_by(TransferLine.id)
+    ).all()
+    return TransferView(
+        row.id,
+        row.from_location_id,
+        row.to_location_id,
+        row.status,
+        row.created_at,
+        row.received_at,
+        [(s, q) for s, q in lines],
+    )
+
+
+def create_transfer(
+    db: Database,
+    *,
+    from_location_id: int,
+    to_location_id: int,
+    lines: Sequence[tuple[str, int]],
+    actor: str = "system",
+    note: str = "",
+) -> TransferView:
+    """Send stock from one location to another; in transit it is sellable nowhere."""
+    _check_lines(lines)
+    if from_location_id == to_location_id:
+        raise ValidationFailed("a transfer needs two different locations", field="to_location_id")
+
+    def attempt() -> TransferView:
+        with db.transaction() as session:
+            _location_exists(session, from_location_id, field_name="from_location_id")
+            _location_exists(session, to_location_id, field_name="to_location_id")
+            infos = resolve_skus(session, [sku for sku, _ in lines])
+            transfer = Transfer(
+                from_location_id=from_location_id,
+                to_location_id=to_location_id,
+                status="in_transit",
+                actor=actor,
+                note=note,
+                created_at=utcnow(),
+            )
+            session.add(transfer)
+            session.flush()
+            changes = []
+            for index, (sku, quantity) in enumerate(lines):
+                variant_id = _stock_bearing(infos, sku, f"lines.{index}.sku").variant_id
+                session.add(
+                    TransferLine(transfer_id=transfer.id, variant_id=variant_id, quantity=quantity)
+                )
+                changes.append(StockChange(variant_id, from_location_id, on_hand=-quantity))
+            apply_changes(
+                session.connection(),
+                changes,
+                Provenance(
+                    MovementKind.TRANSFER_OUT, actor=actor, reason=note, transfer_id=transfer.id
+                ),
+                variants={info.variant_id: info for info in infos.values()},
+            )
+            session.flush()
+            return _transfer_view(session, transfer)
+
+    return retrying(attempt)
+
+
+def receive_transfer(db: Database, *, transfer_id: int, actor: str = "system") -> TransferView:
+    """Units of a transfer arrive at its destination and go on sale there."""
+
+    def attempt() -> TransferView:
+        with db.transaction() as session:
+            transfer = session.scalar(
+                select(Transfer).where(Transfer.id == transfer_id).with_for_update()
+            )
+            if transfer is None:
+                raise NotFound(f"transfer {transfer_id} does not exist", field="transfer_id")
+            if transfer.status != "in_transit":
+                raise Conflict(f"transfer {transfer_id} was already received", field="transfer_id")
+            lines = list(
+                session.scalars(select(TransferLine).where(TransferLine.transfer_id == transfer.id))
+            )
+            apply_changes(
+                session.connection(),
+                [
+                    StockChange(line.variant_id, transfer.to_location_id, on_hand=line.quantity)
+                    for line in lines
+                ],
+                Provenance(MovementKind.TRANSFER_IN, actor=actor, transfer_id=transfer.id),
+            )
+            for line in lines:
+                line.received = line.quantity
+            transfer.status = "received"
+            transfer.received_at = utcnow()
+            session.flush()
+            return _transfer_view(session, transfer)
+
+    return retrying(attempt)

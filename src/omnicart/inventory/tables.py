@@ -59,9 +59,7 @@ class Reservation(Base):
     __tablename__ = "reservations"
     __table_args__ = (
         UniqueConstraint("channel_id", "idempotency_key"),
-        CheckConstraint(
-            "status IN ('active', 'released', 'expired', 'allocated')", name="status"
-        ),
+        CheckConstraint("status IN ('active', 'released', 'expired', 'allocated')", name="status"),
         Index("ix_reservations_status_expires_at", "status", "expires_at"),
     )
 

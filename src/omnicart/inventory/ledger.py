@@ -1,0 +1,246 @@
+"""The one path every stock change takes: lock rows in a fixed order, check the rule,
+apply a guarded UPDATE, append ledger entries, and write threshold events to the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, and_, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from omnicart.catalog.lookup import SkuInfo, describe_variants
+from omnicart.db.outbox import OutboxEvent
+from omnicart.inventory.model import (
+    MovementKind,
+    StockChange,
+    StockFigures,
+    apply_change,
+    threshold_events,
+)
+from omnicart.inventory.tables import Movement, StockLevel
+from omnicart.kernel.clock import utcnow
+from omnicart.kernel.errors import Conflict
+from omnicart.settings import get_settings
+
+stock_table = cast(Table, StockLevel.__table__)
+movement_table = cast(Table, Movement.__table__)
+outbox_table = cast(Table, OutboxEvent.__table__)
+
+Key = tuple[int, int]
+
+_guarded_update = (
+    update(stock_table)
+    .where(
+        and_(
+            stock_table.c.variant_id == bindparam("k_variant"),
+            stock_table.c.location_id == bindparam("k_location"),
+            # Repeats the rule in SQL: the row itself refuses an oversell.
+            stock_table.c.on_hand + bindparam("d_on_hand")
+            >= stock_table.c.reserved
+            + bindparam("d_reserved")
+            + stock_table.c.allocated
+            + bindparam("d_allocated"),
+            stock_table.c.reserved + bindparam("d_reserved") >= 0,
+            stock_table.c.allocated + bindparam("d_allocated") >= 0,
+        )
+    )
+    .values(
+        on_hand=stock_table.c.on_hand + bindparam("d_on_hand"),
+        reserved=stock_table.c.reserved + bindparam("d_reserved"),
+        allocated=stock_table.c.allocated + bindparam("d_allocated"),
+        updated_at=bindparam("now"),
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Who and what caused a change, copied onto each ledger entry."""
+
+    kind: MovementKind
+    actor: str = "system"
+    reason: str = ""
+    channel_id: int | None = None
+    reservation_id: int | None = None
+    transfer_id: int | None = None
+    count_id: int | None = None
+
+
+def insert_ignoring_duplicates(conn: Connection, table: Table) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING for the connection's dialect."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def lock_stock(conn: Connection, keys: Iterable[Key]) -> dict[Key, StockFigures]:
+    """Lock the stock rows of `keys` (ordered by variant, location, so no deadlock).
+
+    On SQLite the transaction already holds the database's write lock (BEGIN IMMEDIATE).
+    """
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    variants = sorted({v for v, _ in wanted})
+    locations = sorted({loc for _, loc in wanted})
+    stmt = (
+        select(
+            stock_table.c.variant_id,
+            stock_table.c.location_id,
+            stock_table.c.on_hand,
+            stock_table.c.reserved,
+            stock_table.c.allocated,
+        )
+        .where(stock_table.c.variant_id.in_(variants), stock_table.c.location_id.in_(locations))
+        .order_by(stock_table.c.variant_id, stock_table.c.location_id)
+        .with_for_update()
+    )
+    return {
+        (r.variant_id, r.location_id): StockFigures(r.on_hand, r.reserved, r.allocated)
+        for r in conn.execute(stmt)
+    }
+
+
+def _ensure_rows(conn: Connection, keys: Sequence[Key], now: datetime) -> None:
+    if not keys:
+        return
+    conn.execute(
+        insert_ignoring_duplicates(conn, stock_table),
+        [
+            {
+                "variant_id": v,
+                "location_id": loc,
+                "on_hand": 0,
+                "reserved": 0,
+                "allocated": 0,
+                "updated_at": now,
+            }
+            for v, loc in sorted(keys)
+        ],
+    )
+
+
+def apply_changes(
+    conn: Connection,
+    changes: Sequence[StockChange],
+    provenance: Provenance,
+    *,
+    locked: Mapping[Key, StockFigures] | None = None,
+    variants: Mapping[int, SkuInfo] | None = None,
+) -> dict[Key, StockFigures]:
+    """Apply `changes` under the stock rule; returns the figures after, per row.
+
+    `locked` passes rows the caller already locked (reservations plan on them first);
+    `variants` passes SKU names and thresholds the caller already has.
+    Raises the rule's error before anything is written; the caller's transaction then
+    rolls back whatever else it did.
+    """
+    now = utcnow()
+    totals: dict[Key, StockChange] = {}
+    for change in changes:
+        prior = totals.get(change.key, StockChange(*change.key))
+        totals[change.key] = StockChange(
+            change.variant_id,
+            change.location_id,
+            prior.on_hand + change.on_hand,
+            prior.reserved + change.reserved,
+            prior.allocated + change.allocated,
+        )
+    if locked is None:
+        _ensure_rows(conn, [k for k, c in totals.items() if c.on_hand > 0], now)
+        locked = lock_stock(conn, totals)
+    if variants is None:
+        with Session(bind=conn) as session:
+            variants = describe_variants(session, [v for v, _ in totals])
+    before: dict[Key, StockFigures] = {}
+    after: dict[Key, StockFigures] = {}
+    for key in sorted(totals):
+        before[key] = locked.get(key, StockFigures())
+        known = variants.get(key[0])
+        after[key] = apply_change(before[key], totals[key], sku=known.sku if known else "")
+    missing = [k for k in sorted(totals) if k not in locked]
+    _ensure_rows(conn, missing, now)
+    params = [
+        {
+            "k_variant": v,
+            "k_location": loc,
+            "d_on_hand": c.on_hand,
+            "d_reserved": c.reserved,
+            "d_allocated": c.allocated,
+            "now": now,
+        }
+        for (v, loc), c in sorted(totals.items())
+    ]
+    result = conn.execute(_guarded_update, params)
+    if result.rowcount != len(params):
+        # Only reachable if a row was changed without its lock: refuse rather than guess.
+        raise Conflict("stock changed concurrently; nothing was written, try again")
+    conn.execute(
+        insert(movement_table),
+        [
+            {
+                "kind": provenance.kind.value,
+                "variant_id": c.variant_id,
+                "location_id": c.location_id,
+                "delta_on_hand": c.on_hand,
+                "delta_reserved": c.reserved,
+                "delta_allocated": c.allocated,
+                "reason": provenance.reason,
+                "actor": provenance.actor,
+                "channel_id": provenance.channel_id,
+                "reservation_id": provenance.reservation_id,
+                "transfer_id": provenance.transfer_id,
+                "count_id": provenance.count_id,
+                "created_at": now,
+            }
+            for c in changes
+        ],
+    )
+    _record_threshold_events(conn, before, after, variants, now)
+    return after
+
+
+def _record_threshold_events(
+    conn: Connection,
+    before: Mapping[Key, StockFigures],
+    after: Mapping[Key, StockFigures],
+    info: Mapping[int, SkuInfo],
+    now: datetime,
+) -> None:
+    crossing = [k for k in sorted(after) if before[k].available != after[k].available]
+    default = get_settings().low_stock_threshold
+    rows: list[dict[str, Any]] = []
+    for key in crossing:
+        variant = info.get(key[0])
+        if variant is None:
+            continue
+        threshold = (
+            variant.low_stock_threshold if variant.low_stock_threshold is not None else default
+        )
+        for event in threshold_events(
+            before=before[key].available, after=after[key].available, threshold=threshold
+        ):
+            rows.append(
+                {
+                    "event_type": event,
+                    "aggregate": "stock",
+                    "aggregate_id": f"{variant.sku}@{key[1]}",
+                    "payload": {
+                        "sku": variant.sku,
+                        "variant_id": key[0],
+                        "location_id": key[1],
+                        "available": after[key].available,
+                        "on_hand": after[key].on_hand,
+                        "threshold": threshold,
+                    },
+                    "occurred_at": now,
+                    "published_at": None,
+                }
+            )
+    if rows:
+        conn.execute(insert(outbox_table), rows)
