@@ -46,8 +46,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if config.admin_key:
             with database.transaction() as session:
-                create_api_key(session, name="bootstrap-admin", role="admin",
-                               secret=config.admin_key)
+                create_api_key(
+                    session, name="bootstrap-admin", role="admin", secret=config.admin_key
+                )
         task = (
             asyncio.create_task(_sweep_expired(database, config.expiry_sweep_seconds))
             if sweep

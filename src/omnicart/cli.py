@@ -18,7 +18,9 @@ from omnicart.kernel.errors import OmnicartError
 from omnicart.locations import cli as locations_cli
 from omnicart.settings import get_settings
 
-app = typer.Typer(no_args_is_help=True, help="Omnicart: one stock and one catalog for every channel.")
+app = typer.Typer(
+    no_args_is_help=True, help="Omnicart: one stock and one catalog for every channel."
+)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema commands.")
 import_app = typer.Typer(no_args_is_help=True, help="Import CSV files (all-or-nothing).")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks; each prints JSON lines.")
@@ -35,7 +37,9 @@ console = Console(stderr=True)
 
 @db_app.command("upgrade")
 def db_upgrade(
-    database_url: Annotated[str | None, typer.Option(help="Defaults to OMNICART_DATABASE_URL.")] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="Defaults to OMNICART_DATABASE_URL.")
+    ] = None,
 ) -> None:
     """Create or migrate the schema to the latest version (safe to run again)."""
     db = Database.from_url(database_url or get_settings().database_url)

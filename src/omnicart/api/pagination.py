@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-
 from typing import Generic, TypeVar
 
 import orjson
@@ -16,7 +15,7 @@ MAX_PAGE = 500
 T = TypeVar("T")
 
 
-class Page(BaseModel, Generic[T]):  # noqa: UP046 (3.11 has no PEP 695)
+class Page(BaseModel, Generic[T]):
     """One page of a list; pass `next_cursor` back as `cursor` for the next one."""
 
     items: list[T]

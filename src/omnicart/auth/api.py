@@ -1,7 +1,73 @@
-"""HTTP routes for auth: parse, call the service, serialise."""
+"""HTTP routes for API keys: parse, call the service, serialise."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from omnicart.api.deps import DbDep, require
+from omnicart.api.pagination import MAX_PAGE, Page, decode_cursor, next_cursor
+from omnicart.auth import service
+from omnicart.auth.schemas import ApiKeyCreated, ApiKeyIn, ApiKeyOut
+from omnicart.auth.service import Principal
+from omnicart.channels.service import get_channel
+from omnicart.locations.service import get_location
 
 router = APIRouter(tags=["auth"])
+KeyAdmin = Annotated[Principal, Depends(require("keys:write"))]
+
+
+@router.post("/api-keys", status_code=status.HTTP_201_CREATED)
+def create_api_key(body: ApiKeyIn, db: DbDep, _: KeyAdmin) -> ApiKeyCreated:
+    """Create a key; the response carries its secret, the only time it is shown."""
+    with db.transaction() as session:
+        # create_api_key leaves existence to the foreign key; checking first turns a
+        # dangling id into a 404 naming the field instead of a bare 409.
+        if body.role == "channel" and body.channel_id is not None:
+            get_channel(session, channel_id=body.channel_id)
+        if body.role == "staff" and body.location_id is not None:
+            get_location(session, location_id=body.location_id)
+        issued = service.create_api_key(
+            session,
+            name=body.name,
+            role=body.role,
+            channel_id=body.channel_id,
+            location_id=body.location_id,
+            scopes=body.scopes,
+        )
+    key = issued.principal
+    return ApiKeyCreated(
+        id=issued.id,
+        name=key.name,
+        prefix=issued.secret[:10],
+        role=key.role,
+        channel_id=key.channel_id,
+        location_id=key.location_id,
+        scopes=sorted(key.scopes),
+        secret=issued.secret,
+    )
+
+
+@router.get("/api-keys")
+def list_api_keys(
+    db: DbDep,
+    _: KeyAdmin,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+) -> Page[ApiKeyOut]:
+    """Keys by ascending id, revoked ones included; never their secrets."""
+    after_id = decode_cursor(cursor)
+    with db.transaction() as session:
+        # The service lists every key; a merchant has tens, so paging here is cheap.
+        rows = [row for row in service.list_api_keys(session) if row.id > after_id][:limit]
+        items = [ApiKeyOut.model_validate(row) for row in rows]
+    return Page[ApiKeyOut](items=items, next_cursor=next_cursor([k.id for k in items], limit))
+
+
+@router.delete("/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_api_key(key_id: int, db: DbDep, _: KeyAdmin) -> Response:
+    """Revoke a key; it stops working at once (revoking twice is harmless)."""
+    with db.transaction() as session:
+        service.revoke_api_key(session, key_id=key_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -58,18 +58,14 @@ class Principal:
         if self.role == "admin":
             return
         if self.role != "channel" or self.channel_id != channel_id:
-            raise Forbidden(
-                "this API key may only act for its own channel", field=field_name
-            )
+            raise Forbidden("this API key may only act for its own channel", field=field_name)
 
     def require_location(self, location_id: int, *, field_name: str = "location") -> None:
         """A store staff key acts only at its own location."""
         if self.role == "admin":
             return
         if self.role != "staff" or self.location_id != location_id:
-            raise Forbidden(
-                "this API key may only act at its own location", field=field_name
-            )
+            raise Forbidden("this API key may only act at its own location", field=field_name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,6 +86,8 @@ class Database:
             try:
                 yield session
             finally:
+                # Detach first so objects read here stay usable after the rollback.
+                session.expunge_all()
                 session.rollback()
 
     def dispose(self) -> None:

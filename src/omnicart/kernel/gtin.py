@@ -19,9 +19,7 @@ def validate_gtin(value: str, *, field: str = "gtin") -> str:
     """Return the GTIN unchanged if it is 8/12/13/14 digits with a right check digit."""
     code = value.strip()
     if not code.isdigit() or len(code) not in _LENGTHS:
-        raise ValidationFailed(
-            f"GTIN {value!r} must be 8, 12, 13 or 14 digits", field=field
-        )
+        raise ValidationFailed(f"GTIN {value!r} must be 8, 12, 13 or 14 digits", field=field)
     expected = gtin_check_digit(code[:-1])
     if int(code[-1]) != expected:
         raise ValidationFailed(

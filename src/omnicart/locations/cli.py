@@ -1,7 +1,93 @@
-"""CLI commands for locations."""
+"""`omnicart locations`: create and list warehouses, stores and 3PL partners."""
 
 from __future__ import annotations
 
-import typer
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
 
-app = typer.Typer(no_args_is_help=True, help="locations commands")
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from omnicart.db.engine import Database
+from omnicart.locations import service
+from omnicart.settings import get_settings
+
+app = typer.Typer(no_args_is_help=True, help="Warehouses, stores and 3PL partners.")
+console = Console()
+DatabaseUrl = Annotated[
+    str | None, typer.Option(help="Defaults to OMNICART_DATABASE_URL.", show_default=False)
+]
+
+
+@contextmanager
+def _database(url: str | None) -> Iterator[Database]:
+    db = Database.from_url(url or get_settings().database_url)
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+@app.command("create")
+def create(
+    *,
+    code: Annotated[str, typer.Option(help="Slug of a-z, 0-9, '-' and '_'.")],
+    name: Annotated[str, typer.Option()],
+    kind: Annotated[str, typer.Option(help="warehouse, store or 3pl.")],
+    address_line: Annotated[str, typer.Option()] = "",
+    city: Annotated[str, typer.Option()] = "",
+    postal_code: Annotated[str, typer.Option()] = "",
+    country: Annotated[str, typer.Option(help="ISO 3166-1 alpha-2.")] = "",
+    latitude: Annotated[float | None, typer.Option()] = None,
+    longitude: Annotated[float | None, typer.Option()] = None,
+    ships: Annotated[bool, typer.Option("--ships/--no-ships")] = True,
+    pickup: Annotated[bool, typer.Option("--pickup/--no-pickup")] = False,
+    ship_from_store: Annotated[
+        bool, typer.Option("--ship-from-store/--no-ship-from-store")
+    ] = False,
+    priority: Annotated[int, typer.Option(help="Lower is tried first.")] = 100,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a location and print its id."""
+    with _database(database_url) as db, db.transaction() as session:
+        view = service.create_location(
+            session,
+            code=code,
+            name=name,
+            kind=kind,
+            address_line=address_line,
+            city=city,
+            postal_code=postal_code,
+            country=country,
+            latitude=latitude,
+            longitude=longitude,
+            ships=ships,
+            pickup=pickup,
+            ship_from_store=ship_from_store,
+            priority=priority,
+        )
+    console.print(f"created location [bold]{view.code}[/bold] with id {view.id}")
+
+
+@app.command("list")
+def list_(database_url: DatabaseUrl = None) -> None:
+    """Print every location as a table."""
+    table = Table(
+        "id", "code", "name", "kind", "country", "ships", "pickup", "sfs", "prio", "active"
+    )
+    with _database(database_url) as db, db.transaction() as session:
+        after_id = 0
+        while page := service.list_locations(session, after_id=after_id, limit=500):
+            for v in page:
+                table.add_row(
+                    str(v.id), v.code, v.name, v.kind, v.country, _yes(v.ships),
+                    _yes(v.pickup), _yes(v.ship_from_store), str(v.priority), _yes(v.active),
+                )  # fmt: skip
+            after_id = page[-1].id
+    console.print(table)
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"

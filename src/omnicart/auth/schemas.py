@@ -1,0 +1,48 @@
+"""API key request and response bodies; a secret appears only in the create response."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ApiKeyIn(BaseModel):
+    """A new key: an admin key, a channel's key or a store staff key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(examples=["allegro-connector"])
+    role: str = Field(description="admin, channel or staff.")
+    channel_id: int | None = Field(default=None, description="Required for a channel key.")
+    location_id: int | None = Field(default=None, description="Required for a staff key.")
+    scopes: list[str] | None = Field(default=None, description="Defaults to the role's scopes.")
+
+
+class ApiKeyOut(BaseModel):
+    """A key as listed: never its secret, only the first characters to recognise it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    prefix: str
+    role: str
+    channel_id: int | None
+    location_id: int | None
+    scopes: list[str]
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(BaseModel):
+    """A newly created key; `secret` is shown here once and cannot be read again."""
+
+    id: int
+    name: str
+    prefix: str
+    role: str
+    channel_id: int | None
+    location_id: int | None
+    scopes: list[str]
+    secret: str
