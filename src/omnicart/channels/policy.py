@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from omnicart.channels.tables import Channel, ChannelLocation
@@ -29,27 +29,42 @@ class ChannelPolicy:
 def load_channel_policy(
     session: Session, *, channel_id: int, require_active: bool = True
 ) -> ChannelPolicy:
-    """The policy of a channel, or NotFound / Conflict (inactive)."""
-    channel = session.get(Channel, channel_id)
-    if channel is None:
-        raise NotFound(f"channel {channel_id} does not exist", field="channel")
-    if require_active and not channel.active:
-        raise Conflict(f"channel {channel.code!r} is not active", field="channel")
+    """The policy of a channel, or NotFound / Conflict (inactive). One query."""
     rows = session.execute(
-        select(ChannelLocation.location_id, ChannelLocation.mode)
-        .join(Location, Location.id == ChannelLocation.location_id)
-        .where(ChannelLocation.channel_id == channel_id, Location.active.is_(True))
-        .order_by(Location.priority, Location.id)
+        select(
+            Channel.id,
+            Channel.code,
+            Channel.currency,
+            Channel.active,
+            Channel.buffer_percent_shown,
+            Channel.buffer_units,
+            Location.id.label("location_id"),
+            Location.priority,
+            ChannelLocation.mode,
+        )
+        .select_from(Channel)
+        .outerjoin(ChannelLocation, ChannelLocation.channel_id == Channel.id)
+        .outerjoin(
+            Location,
+            and_(Location.id == ChannelLocation.location_id, Location.active.is_(True)),
+        )
+        .where(Channel.id == channel_id)
     ).all()
+    if not rows:
+        raise NotFound(f"channel {channel_id} does not exist", field="channel")
+    first = rows[0]
+    if require_active and not first.active:
+        raise Conflict(f"channel {first.code!r} is not active", field="channel")
+    serving = sorted((r.priority, r.location_id, r.mode) for r in rows if r.location_id is not None)
     return ChannelPolicy(
-        channel_id=channel.id,
-        code=channel.code,
-        currency=channel.currency,
-        active=channel.active,
-        percent_shown=channel.buffer_percent_shown,
-        units_held_back=channel.buffer_units,
-        ship_locations=tuple(r.location_id for r in rows if r.mode == "ship"),
-        pickup_locations=tuple(r.location_id for r in rows if r.mode == "pickup"),
+        channel_id=first.id,
+        code=first.code,
+        currency=first.currency,
+        active=first.active,
+        percent_shown=first.buffer_percent_shown,
+        units_held_back=first.buffer_units,
+        ship_locations=tuple(loc for _, loc, mode in serving if mode == "ship"),
+        pickup_locations=tuple(loc for _, loc, mode in serving if mode == "pickup"),
     )
 
 

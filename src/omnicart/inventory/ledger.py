@@ -33,7 +33,7 @@ outbox_table = cast(Table, OutboxEvent.__table__)
 
 Key = tuple[int, int]
 
-_guarded_update = (
+_guarded_update_many = (
     update(stock_table)
     .where(
         and_(
@@ -56,6 +56,13 @@ _guarded_update = (
         updated_at=bindparam("now"),
     )
 )
+_guarded_update = _guarded_update_many.returning(
+    stock_table.c.on_hand, stock_table.c.reserved, stock_table.c.allocated
+)
+
+
+class StaleStock(Exception):
+    """A change planned on figures read without a lock no longer fits; redo it locked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,13 +139,16 @@ def apply_changes(
     *,
     locked: Mapping[Key, StockFigures] | None = None,
     variants: Mapping[int, SkuInfo] | None = None,
+    lock: bool = True,
 ) -> dict[Key, StockFigures]:
     """Apply `changes` under the stock rule; returns the figures after, per row.
 
-    `locked` passes rows the caller already locked (reservations plan on them first);
-    `variants` passes SKU names and thresholds the caller already has.
-    Raises the rule's error before anything is written; the caller's transaction then
-    rolls back whatever else it did.
+    With `lock` (the default) the rows are locked in a fixed order and the rule is
+    checked first, so a refusal names the SKU and what is available. `locked` passes
+    rows the caller already locked. Without `lock`, each row is changed by one guarded
+    UPDATE alone (the rule in SQL) and StaleStock is raised if any row refuses: the
+    caller rolls back and redoes the use case locked. Either way the ledger entries are
+    written in the same transaction, and nothing is written if the rule refuses.
     """
     now = utcnow()
     totals: dict[Key, StockChange] = {}
@@ -151,35 +161,67 @@ def apply_changes(
             prior.reserved + change.reserved,
             prior.allocated + change.allocated,
         )
-    if locked is None:
-        _ensure_rows(conn, [k for k, c in totals.items() if c.on_hand > 0], now)
-        locked = lock_stock(conn, totals)
     if variants is None:
         with Session(bind=conn) as session:
             variants = describe_variants(session, [v for v, _ in totals])
     before: dict[Key, StockFigures] = {}
     after: dict[Key, StockFigures] = {}
-    for key in sorted(totals):
-        before[key] = locked.get(key, StockFigures())
-        known = variants.get(key[0])
-        after[key] = apply_change(before[key], totals[key], sku=known.sku if known else "")
-    missing = [k for k in sorted(totals) if k not in locked]
-    _ensure_rows(conn, missing, now)
-    params = [
-        {
-            "k_variant": v,
-            "k_location": loc,
-            "d_on_hand": c.on_hand,
-            "d_reserved": c.reserved,
-            "d_allocated": c.allocated,
-            "now": now,
-        }
-        for (v, loc), c in sorted(totals.items())
-    ]
-    result = conn.execute(_guarded_update, params)
-    if result.rowcount != len(params):
-        # Only reachable if a row was changed without its lock: refuse rather than guess.
-        raise Conflict("stock changed concurrently; nothing was written, try again")
+    if lock:
+        if locked is None:
+            _ensure_rows(conn, [k for k, c in totals.items() if c.on_hand > 0], now)
+            locked = lock_stock(conn, totals)
+        for key in sorted(totals):
+            known = variants.get(key[0])
+            before[key] = locked.get(key, StockFigures())
+            after[key] = apply_change(before[key], totals[key], sku=known.sku if known else "")
+        _ensure_rows(conn, [k for k in sorted(totals) if k not in locked], now)
+    if lock:
+        params = [
+            {
+                "k_variant": v,
+                "k_location": loc,
+                "d_on_hand": c.on_hand,
+                "d_reserved": c.reserved,
+                "d_allocated": c.allocated,
+                "now": now,
+            }
+            for (v, loc), c in sorted(totals.items())
+        ]
+        if conn.execute(_guarded_update_many, params).rowcount != len(params):
+            # Only reachable if a row was changed without its lock: refuse, never guess.
+            raise Conflict("stock changed concurrently; nothing was written, try again")
+        _append_ledger(conn, changes, provenance, now)
+        _record_threshold_events(conn, before, after, variants, now)
+        return after
+    for (variant_id, location_id), c in sorted(totals.items()):
+        row = conn.execute(
+            _guarded_update,
+            {
+                "k_variant": variant_id,
+                "k_location": location_id,
+                "d_on_hand": c.on_hand,
+                "d_reserved": c.reserved,
+                "d_allocated": c.allocated,
+                "now": now,
+            },
+        ).first()
+        if row is None:
+            raise StaleStock
+        key = (variant_id, location_id)
+        after[key] = StockFigures(row.on_hand, row.reserved, row.allocated)
+        before[key] = StockFigures(
+            row.on_hand - c.on_hand, row.reserved - c.reserved, row.allocated - c.allocated
+        )
+    _append_ledger(conn, changes, provenance, now)
+    _record_threshold_events(conn, before, after, variants, now)
+    return after
+
+
+def _append_ledger(
+    conn: Connection, changes: Sequence[StockChange], provenance: Provenance, now: datetime
+) -> None:
+    # Written after the rows changed, while their locks are held, so ledger ids follow
+    # the order in which each row's changes really happened.
     conn.execute(
         insert(movement_table),
         [
@@ -201,8 +243,6 @@ def apply_changes(
             for c in changes
         ],
     )
-    _record_threshold_events(conn, before, after, variants, now)
-    return after
 
 
 def _record_threshold_events(

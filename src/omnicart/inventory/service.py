@@ -21,6 +21,7 @@ from omnicart.db.engine import Database
 from omnicart.db.retry import retrying
 from omnicart.inventory.ledger import (
     Provenance,
+    StaleStock,
     apply_changes,
     insert_ignoring_duplicates,
     lock_stock,
@@ -245,7 +246,7 @@ def reserve_stock(
         channel=channel_id, lines=sorted(lines), location=location_id, reference=reference
     )
 
-    def attempt() -> ReservationView:
+    def attempt(lock_first: bool) -> ReservationView:
         with db.transaction() as session:
             return _reserve(
                 session,
@@ -257,9 +258,14 @@ def reserve_stock(
                 reference=reference,
                 actor=actor,
                 fingerprint=fingerprint,
+                lock_first=lock_first,
             )
 
-    return retrying(attempt)
+    try:
+        return retrying(lambda: attempt(False))
+    except StaleStock:
+        # The optimistic plan lost a race for the last units: plan again under locks.
+        return retrying(lambda: attempt(True))
 
 
 def _reserve(
@@ -273,6 +279,7 @@ def _reserve(
     reference: str,
     actor: str,
     fingerprint: str,
+    lock_first: bool,
 ) -> ReservationView:
     conn: Connection = session.connection()
     policy = load_channel_policy(session, channel_id=channel_id)
@@ -323,30 +330,23 @@ def _reserve(
                 field="idempotency_key",
             )
         return _reservation_view(session, existing, replayed=True)
-    locked = lock_stock(conn, [(v, loc) for v in demand for loc in pool])
     by_id = {info.variant_id: info for info in infos.values()}
     missing_ids = [v for v in demand if v not in by_id]
     if missing_ids:
         by_id.update(describe_variants(session, missing_ids))
+    buffer = BufferPolicy(policy.percent_shown, policy.units_held_back)
+    keys = [(v, loc) for v in demand for loc in pool]
+    # A buffer is a rule over all the channel's locations at once, so it needs them all
+    # locked; without one, each row's own guarded UPDATE is the whole rule, and reading
+    # unlocked keeps hot rows locked for one statement instead of the whole plan.
+    locked = lock_stock(conn, keys) if lock_first or buffer != BufferPolicy() else None
+    figures = locked if locked is not None else _unlocked_figures(conn, keys)
     plan = plan_holds(
         demand=demand,
-        available={k: f.available for k, f in locked.items()},
+        available={k: f.available for k, f in figures.items()},
         locations=pool,
-        policy=BufferPolicy(policy.percent_shown, policy.units_held_back),
+        policy=buffer,
         sku_of={v: by_id[v].sku for v in demand},
-    )
-    apply_changes(
-        conn,
-        [StockChange(h.variant_id, h.location_id, reserved=h.quantity) for h in plan],
-        Provenance(
-            MovementKind.RESERVATION,
-            actor=actor,
-            channel_id=channel_id,
-            reservation_id=new_id,
-            reason=reference,
-        ),
-        locked=locked,
-        variants=by_id,
     )
     holds = _split_holds(plan, parts)
     conn.execute(
@@ -363,6 +363,20 @@ def _reserve(
             for sku, v, loc, q in holds
         ],
     )
+    apply_changes(
+        conn,
+        [StockChange(h.variant_id, h.location_id, reserved=h.quantity) for h in plan],
+        Provenance(
+            MovementKind.RESERVATION,
+            actor=actor,
+            channel_id=channel_id,
+            reservation_id=new_id,
+            reason=reference,
+        ),
+        locked=locked,
+        variants=by_id,
+        lock=locked is not None,
+    )
     return ReservationView(
         id=new_id,
         channel_id=channel_id,
@@ -377,6 +391,26 @@ def _reserve(
             for sku, v, loc, q in holds
         ],
     )
+
+
+def _unlocked_figures(
+    conn: Connection, keys: Sequence[tuple[int, int]]
+) -> dict[tuple[int, int], StockFigures]:
+    variants = sorted({v for v, _ in keys})
+    locations = sorted({loc for _, loc in keys})
+    rows = conn.execute(
+        select(
+            stock_table.c.variant_id,
+            stock_table.c.location_id,
+            stock_table.c.on_hand,
+            stock_table.c.reserved,
+            stock_table.c.allocated,
+        ).where(stock_table.c.variant_id.in_(variants), stock_table.c.location_id.in_(locations))
+    )
+    return {
+        (r.variant_id, r.location_id): StockFigures(r.on_hand, r.reserved, r.allocated)
+        for r in rows
+    }
 
 
 def _close_reservation(

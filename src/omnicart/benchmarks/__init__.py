@@ -1,0 +1,1 @@
+"""Benchmarks behind `omnicart bench ...`; each prints one JSON line per result."""

@@ -1,0 +1,57 @@
+"""Shared pieces of the benchmarks: Zipf demand, percentiles, throwaway schemas."""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import random
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+
+class Zipf:
+    """Draws ranks 0..n-1 with P(k) proportional to 1/(k+1)^s (hot items first)."""
+
+    def __init__(self, n: int, s: float) -> None:
+        weights = [1.0 / (k + 1) ** s for k in range(n)]
+        self._cumulative = list(itertools.accumulate(weights))
+        self._total = self._cumulative[-1]
+
+    def draw(self, rng: random.Random) -> int:
+        """One rank."""
+        return bisect.bisect_left(self._cumulative, rng.random() * self._total)
+
+
+def percentile(sorted_values: Sequence[float], fraction: float) -> float:
+    """The value below which `fraction` of the sorted values fall (nearest rank)."""
+    if not sorted_values:
+        return 0.0
+    index = min(len(sorted_values) - 1, max(0, round(fraction * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def require_postgres(url: str) -> None:
+    """Benchmarks measure the production database; refuse anything else."""
+    if make_url(url).get_backend_name() != "postgresql":
+        raise SystemExit(f"this benchmark runs on PostgreSQL; got {url!r}")
+
+
+@contextmanager
+def scratch_schema(url: str, name: str) -> Iterator[str]:
+    """A PostgreSQL schema that exists for the duration of the block."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        raise ValueError(f"bad schema name {name!r}")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{name}"'))
+    try:
+        yield name
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        engine.dispose()

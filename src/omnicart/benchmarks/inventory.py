@@ -1,0 +1,308 @@
+"""`omnicart bench inventory`: concurrent reservations on PostgreSQL, against a raw-SQL
+baseline doing the same conditional updates on the same data in the same run.
+
+Each worker is a process with its own connection. A request reserves 3 distinct SKUs
+drawn from a Zipf(1.1) distribution over 10,000 SKUs stocked at 5 locations; hot SKUs
+sell out during the run, so the oversell check has something to check.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.synchronize import Event
+from queue import Empty
+from typing import Any
+
+import psycopg
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.engine import make_url
+
+from omnicart.benchmarks.common import Zipf, percentile, require_postgres, scratch_schema
+from omnicart.catalog.tables import Product, Variant
+from omnicart.channels.tables import Channel, ChannelLocation
+from omnicart.db.engine import Database
+from omnicart.db.migrate import upgrade
+from omnicart.inventory import queries, service
+from omnicart.inventory.tables import Movement, Reservation, StockLevel
+from omnicart.kernel.clock import utcnow
+from omnicart.kernel.errors import InsufficientStock
+from omnicart.locations.tables import Location
+
+CHANNELS = [  # code, kind, percent shown, units held back
+    ("web", "web", 100, 0),
+    ("app", "app", 100, 0),
+    ("allegro", "marketplace", 80, 2),
+    ("instagram", "social", 90, 1),
+    ("pos", "pos", 100, 0),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class BenchConfig:
+    """What to run."""
+
+    url: str
+    workers: int = 32
+    skus: int = 10_000
+    locations: int = 5
+    lines: int = 3
+    zipf_s: float = 1.1
+    duration_s: float = 10.0
+    stock_per_location: int = 2_000
+    seed: int = 42
+
+
+def seed_merchant(db: Database, config: BenchConfig) -> list[int]:
+    """Locations, channels, SKUs and stock (with receipts in the ledger); channel ids."""
+    now = utcnow()
+    with db.transaction() as session:
+        conn = session.connection()
+        conn.execute(insert(Location), [
+            {"code": f"loc-{i}", "name": f"Location {i}", "kind": "warehouse" if i else "store",
+             "address_line": "", "city": "", "postal_code": "", "country": "PL",
+             "ships": True, "pickup": i == 0, "ship_from_store": i == 0, "priority": i,
+             "active": True, "created_at": now}
+            for i in range(config.locations)
+        ])
+        location_ids = list(session.scalars(select(Location.id).order_by(Location.priority)))
+        conn.execute(insert(Channel), [
+            {"code": code, "name": code.title(), "kind": kind, "currency": "EUR",
+             "buffer_percent_shown": pct, "buffer_units": units, "active": True,
+             "created_at": now}
+            for code, kind, pct, units in CHANNELS
+        ])
+        channel_ids = list(session.scalars(select(Channel.id).order_by(Channel.id)))
+        conn.execute(insert(ChannelLocation), [
+            {"channel_id": c, "location_id": loc, "mode": "ship"}
+            for c in channel_ids for loc in location_ids
+        ])
+        conn.execute(insert(Product), [
+            {"handle": f"p-{n}", "title": f"Product {n}", "description": "", "attributes": {},
+             "created_at": now}
+            for n in range(config.skus)
+        ])
+        product_ids = list(session.scalars(select(Product.id).order_by(Product.id)))
+        conn.execute(insert(Variant), [
+            {"product_id": pid, "sku": sku_name(n), "title": "", "attributes": {},
+             "is_bundle": False, "created_at": now}
+            for n, pid in enumerate(product_ids)
+        ])
+        variant_ids = list(session.scalars(select(Variant.id).order_by(Variant.id)))
+        rows = [{"variant_id": v, "location_id": loc, "on_hand": config.stock_per_location,
+                 "reserved": 0, "allocated": 0, "updated_at": now}
+                for v in variant_ids for loc in location_ids]
+        conn.execute(insert(StockLevel), rows)
+        conn.execute(insert(Movement), [
+            {"kind": "receipt", "variant_id": r["variant_id"], "location_id": r["location_id"],
+             "delta_on_hand": r["on_hand"], "delta_reserved": 0, "delta_allocated": 0,
+             "reason": "benchmark seed", "actor": "bench", "created_at": now}
+            for r in rows
+        ])
+    return channel_ids
+
+
+def sku_name(rank: int) -> str:
+    """The SKU of a Zipf rank (rank 0 is the hottest)."""
+    return f"SKU-{rank:05d}"
+
+
+def _draw_lines(rng: random.Random, zipf: Zipf, count: int) -> list[tuple[int, int]]:
+    ranks: list[int] = []
+    while len(ranks) < count:
+        rank = zipf.draw(rng)
+        if rank not in ranks:
+            ranks.append(rank)
+    return [(rank, rng.randint(1, 2)) for rank in ranks]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerJob:
+    """What one worker process needs."""
+
+    config: BenchConfig
+    schema: str
+    kind: str  # "omnicart" or "raw"
+    channel_id: int
+    worker: int
+    location_ids: tuple[int, ...]
+
+
+def _omnicart_request(job: WorkerJob) -> Callable[[int, list[tuple[int, int]]], bool]:
+    db = Database.from_url(job.config.url, schema=job.schema, pool_size=1)
+
+    def reserve(n: int, lines: list[tuple[int, int]]) -> bool:
+        try:
+            service.reserve_stock(
+                db, channel_id=job.channel_id, ttl_seconds=3600,
+                lines=[(sku_name(rank), qty) for rank, qty in lines],
+                idempotency_key=f"w{job.worker}-{n}",
+            )
+        except InsufficientStock:
+            return False
+        return True
+
+    return reserve
+
+
+_RAW_UPDATE = (
+    "UPDATE stock_levels SET reserved = reserved + %s "
+    "WHERE variant_id = %s AND location_id = %s AND on_hand - reserved - allocated >= %s"
+)
+
+
+class _Rejected(Exception):
+    pass
+
+
+def _raw_request(job: WorkerJob) -> Callable[[int, list[tuple[int, int]]], bool]:
+    url = make_url(job.config.url).set(drivername="postgresql")
+    conn = psycopg.connect(url.render_as_string(hide_password=False),
+                           options=f"-csearch_path={job.schema}")
+
+    def reserve(_n: int, lines: list[tuple[int, int]]) -> bool:
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                # Variant ids are rank + 1 in the freshly seeded schema.
+                for rank, qty in sorted(lines):
+                    for loc in job.location_ids:
+                        cur.execute(_RAW_UPDATE, (qty, rank + 1, loc, qty))
+                        if cur.rowcount == 1:
+                            break
+                    else:
+                        raise _Rejected
+        except _Rejected:
+            return False
+        return True
+
+    return reserve
+
+
+def _worker(job: WorkerJob, ready: Any, go: Event, results: Any) -> None:
+    make = _omnicart_request if job.kind == "omnicart" else _raw_request
+    reserve = make(job)
+    rng = random.Random(job.config.seed * 1000 + job.worker)
+    zipf = Zipf(job.config.skus, job.config.zipf_s)
+    ready.put(job.worker)
+    go.wait()
+    deadline = time.monotonic() + job.config.duration_s
+    latencies: list[float] = []
+    granted_units = 0
+    rejected = 0
+    n = 0
+    while time.monotonic() < deadline:
+        n += 1
+        lines = _draw_lines(rng, zipf, job.config.lines)
+        started = time.perf_counter()
+        ok = reserve(n, lines)
+        latencies.append(time.perf_counter() - started)
+        if ok:
+            granted_units += sum(q for _, q in lines)
+        else:
+            rejected += 1
+    results.put((latencies, granted_units, rejected))
+
+
+def _run_workers(config: BenchConfig, schema: str, kind: str, channel_ids: list[int],
+                 location_ids: tuple[int, ...]) -> dict[str, Any]:
+    ctx = mp.get_context("fork")
+    ready, results = ctx.Queue(), ctx.Queue()
+    go = ctx.Event()
+    procs = [
+        ctx.Process(target=_worker, args=(
+            WorkerJob(config, schema, kind, channel_ids[w % len(channel_ids)], w, location_ids),
+            ready, go, results))
+        for w in range(config.workers)
+    ]
+    for proc in procs:
+        proc.start()
+    for _ in procs:
+        ready.get(timeout=120)
+    started = time.monotonic()
+    go.set()
+    latencies: list[float] = []
+    granted = rejected = 0
+    for _ in procs:
+        try:
+            lat, units, rej = results.get(timeout=config.duration_s + 120)
+        except Empty as exc:
+            raise SystemExit("a benchmark worker did not report back") from exc
+        latencies.extend(lat)
+        granted += units
+        rejected += rej
+    elapsed = time.monotonic() - started
+    for proc in procs:
+        proc.join(timeout=30)
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "granted_units": granted,
+        "rejected": rejected,
+        "requests_per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+    }
+
+
+def _oversold(db: Database) -> tuple[int, int]:
+    """Rows where more is promised than is on hand (or any figure is negative); units held."""
+    with db.reading() as session:
+        bad = session.scalar(
+            select(func.count()).select_from(StockLevel).where(
+                (StockLevel.on_hand < StockLevel.reserved + StockLevel.allocated)
+                | (StockLevel.reserved < 0)
+                | (StockLevel.on_hand < 0)
+            )
+        ) or 0
+        held = session.scalar(select(func.sum(StockLevel.reserved))) or 0
+    return int(bad), int(held)
+
+
+def run(config: BenchConfig) -> dict[str, Any]:
+    """Run the raw-SQL baseline and Omnicart on identical data; one result dict."""
+    require_postgres(config.url)
+    outcome: dict[str, Any] = {}
+    for kind in ("raw", "omnicart"):
+        with scratch_schema(config.url, f"bench_inventory_{kind}") as schema:
+            db = Database.from_url(config.url, schema=schema)
+            upgrade(db.engine)
+            channel_ids = seed_merchant(db, config)
+            with db.reading() as session:
+                location_ids = tuple(session.scalars(select(Location.id)
+                                                     .order_by(Location.priority)))
+                session.execute(text("ANALYZE"))
+            db.dispose()  # no pooled connections may cross the fork
+            stats = _run_workers(config, schema, kind, channel_ids, location_ids)
+            bad_rows, held = _oversold(db)
+            stats["oversold"] = bad_rows + abs(held - stats["granted_units"])
+            if kind == "omnicart":
+                with db.reading() as session:
+                    stats["ledger_discrepancies"] = len(queries.reconcile(session))
+                    stats["reservations"] = session.scalar(
+                        select(func.count()).select_from(Reservation))
+            db.dispose()
+            outcome[kind] = stats
+    ours, raw = outcome["omnicart"], outcome["raw"]
+    return {
+        "bench": "inventory",
+        "database": "postgresql",
+        "workers": config.workers,
+        "skus": config.skus,
+        "locations": config.locations,
+        "lines_per_request": config.lines,
+        "zipf_s": config.zipf_s,
+        "duration_s": config.duration_s,
+        "requests": ours["requests"],
+        "rejected_for_stock": ours["rejected"],
+        "requests_per_s": ours["requests_per_s"],
+        "p50_ms": ours["p50_ms"],
+        "p99_ms": ours["p99_ms"],
+        "oversold": ours["oversold"] + raw["oversold"],
+        "ledger_discrepancies": ours["ledger_discrepancies"],
+        "raw_sql_requests_per_s": raw["requests_per_s"],
+        "raw_sql_p99_ms": raw["p99_ms"],
+        "ratio_to_raw_sql": round(ours["requests_per_s"] / max(raw["requests_per_s"], 1e-9), 3),
+    }
