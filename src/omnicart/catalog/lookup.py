@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
 
 from omnicart.catalog.tables import BundleComponent, Variant
+from omnicart.db.engine import Executor
 from omnicart.kernel.errors import NotFound
 
 
@@ -22,14 +22,24 @@ class SkuInfo:
     components: tuple[tuple[int, int], ...] = ()
 
 
-def resolve_skus(session: Session, skus: list[str], *, field: str = "lines") -> dict[str, SkuInfo]:
+# Built once: constructing a statement costs more than running it on a hot path.
+_by_sku = select(Variant.id, Variant.sku, Variant.is_bundle, Variant.low_stock_threshold).where(
+    Variant.sku.in_(bindparam("skus", expanding=True))
+)
+_by_id = select(Variant.id, Variant.sku, Variant.is_bundle, Variant.low_stock_threshold).where(
+    Variant.id.in_(bindparam("ids", expanding=True))
+)
+_components = (
+    select(BundleComponent.bundle_id, BundleComponent.component_id, BundleComponent.quantity)
+    .where(BundleComponent.bundle_id.in_(bindparam("ids", expanding=True)))
+    .order_by(BundleComponent.bundle_id, BundleComponent.component_id)
+)
+
+
+def resolve_skus(session: Executor, skus: list[str], *, field: str = "lines") -> dict[str, SkuInfo]:
     """Resolve SKUs (unknown ones raise NotFound naming the SKU)."""
     wanted = sorted(set(skus))
-    rows = session.execute(
-        select(Variant.id, Variant.sku, Variant.is_bundle, Variant.low_stock_threshold).where(
-            Variant.sku.in_(wanted)
-        )
-    ).all()
+    rows = session.execute(_by_sku, {"skus": wanted}).all()
     found = {r.sku: r for r in rows}
     missing = [s for s in wanted if s not in found]
     if missing:
@@ -37,13 +47,7 @@ def resolve_skus(session: Session, skus: list[str], *, field: str = "lines") -> 
     bundle_ids = [r.id for r in rows if r.is_bundle]
     parts: dict[int, list[tuple[int, int]]] = {}
     if bundle_ids:
-        for comp in session.execute(
-            select(
-                BundleComponent.bundle_id, BundleComponent.component_id, BundleComponent.quantity
-            )
-            .where(BundleComponent.bundle_id.in_(bundle_ids))
-            .order_by(BundleComponent.bundle_id, BundleComponent.component_id)
-        ):
+        for comp in session.execute(_components, {"ids": bundle_ids}):
             parts.setdefault(comp.bundle_id, []).append((comp.component_id, comp.quantity))
     return {
         r.sku: SkuInfo(
@@ -57,13 +61,9 @@ def resolve_skus(session: Session, skus: list[str], *, field: str = "lines") -> 
     }
 
 
-def describe_variants(session: Session, variant_ids: list[int]) -> dict[int, SkuInfo]:
+def describe_variants(session: Executor, variant_ids: list[int]) -> dict[int, SkuInfo]:
     """SKU and low-stock threshold of stock-bearing variants, by id."""
-    rows = session.execute(
-        select(Variant.id, Variant.sku, Variant.is_bundle, Variant.low_stock_threshold).where(
-            Variant.id.in_(sorted(set(variant_ids)))
-        )
-    ).all()
+    rows = session.execute(_by_id, {"ids": sorted(set(variant_ids))}).all()
     return {
         r.id: SkuInfo(
             variant_id=r.id,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from omnicart.channels.tables import Channel, ChannelLocation
+from omnicart.db.engine import Executor
 from omnicart.kernel.errors import Conflict, NotFound
 from omnicart.locations.tables import Location
 
@@ -26,30 +27,32 @@ class ChannelPolicy:
     pickup_locations: tuple[int, ...]
 
 
+_policy_rows = (
+    select(
+        Channel.id,
+        Channel.code,
+        Channel.currency,
+        Channel.active,
+        Channel.buffer_percent_shown,
+        Channel.buffer_units,
+        Location.id.label("location_id"),
+        Location.priority,
+        ChannelLocation.mode,
+    )
+    .select_from(Channel)
+    .outerjoin(ChannelLocation, ChannelLocation.channel_id == Channel.id)
+    .outerjoin(
+        Location, and_(Location.id == ChannelLocation.location_id, Location.active.is_(True))
+    )
+    .where(Channel.id == bindparam("channel_id"))
+)
+
+
 def load_channel_policy(
-    session: Session, *, channel_id: int, require_active: bool = True
+    session: Executor, *, channel_id: int, require_active: bool = True
 ) -> ChannelPolicy:
     """The policy of a channel, or NotFound / Conflict (inactive). One query."""
-    rows = session.execute(
-        select(
-            Channel.id,
-            Channel.code,
-            Channel.currency,
-            Channel.active,
-            Channel.buffer_percent_shown,
-            Channel.buffer_units,
-            Location.id.label("location_id"),
-            Location.priority,
-            ChannelLocation.mode,
-        )
-        .select_from(Channel)
-        .outerjoin(ChannelLocation, ChannelLocation.channel_id == Channel.id)
-        .outerjoin(
-            Location,
-            and_(Location.id == ChannelLocation.location_id, Location.active.is_(True)),
-        )
-        .where(Channel.id == channel_id)
-    ).all()
+    rows = session.execute(_policy_rows, {"channel_id": channel_id}).all()
     if not rows:
         raise NotFound(f"channel {channel_id} does not exist", field="channel")
     first = rows[0]

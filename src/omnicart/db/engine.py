@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,13 +47,21 @@ def make_engine(url: str, *, pool_size: int = 20, schema: str | None = None) -> 
         _prepare_sqlite(engine)
         return engine
     connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_recycle=1800,
         connect_args=connect_args,
     )
+    # Many-row INSERTs as one multi-VALUES statement: psycopg's executemany would enter
+    # pipeline mode for each batch, costing extra round trips on the hottest paths.
+    engine.dialect.use_insertmanyvalues_wo_returning = True
+    return engine
+
+
+# Read helpers shared by capabilities accept either a session or a bare connection.
+Executor = Session | Connection
 
 
 class Database:
@@ -78,6 +86,12 @@ class Database:
         """One unit of work: commits when the block ends, rolls back on any error."""
         with self.sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """One unit of work on a bare connection (hot paths that need no ORM objects)."""
+        with self.engine.begin() as conn:
+            yield conn
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

@@ -61,6 +61,24 @@ _guarded_update = _guarded_update_many.returning(
 )
 
 
+_plain_select = (
+    select(
+        stock_table.c.variant_id,
+        stock_table.c.location_id,
+        stock_table.c.on_hand,
+        stock_table.c.reserved,
+        stock_table.c.allocated,
+    )
+    .where(
+        stock_table.c.variant_id.in_(bindparam("variants", expanding=True)),
+        stock_table.c.location_id.in_(bindparam("locations", expanding=True)),
+    )
+    .order_by(stock_table.c.variant_id, stock_table.c.location_id)
+)
+_locking_select = _plain_select.with_for_update()
+_insert_ignoring: dict[tuple[str, str], Any] = {}
+
+
 class StaleStock(Exception):
     """A change planned on figures read without a lock no longer fits; redo it locked."""
 
@@ -79,10 +97,12 @@ class Provenance:
 
 
 def insert_ignoring_duplicates(conn: Connection, table: Table) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING for the connection's dialect."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
+    """INSERT ... ON CONFLICT DO NOTHING for the connection's dialect (built once)."""
+    key = (conn.dialect.name, table.name)
+    if key not in _insert_ignoring:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        _insert_ignoring[key] = dialect.insert(table).on_conflict_do_nothing()
+    return _insert_ignoring[key]
 
 
 def lock_stock(conn: Connection, keys: Iterable[Key]) -> dict[Key, StockFigures]:
@@ -93,23 +113,27 @@ def lock_stock(conn: Connection, keys: Iterable[Key]) -> dict[Key, StockFigures]
     wanted = set(keys)
     if not wanted:
         return {}
-    variants = sorted({v for v, _ in wanted})
-    locations = sorted({loc for _, loc in wanted})
-    stmt = (
-        select(
-            stock_table.c.variant_id,
-            stock_table.c.location_id,
-            stock_table.c.on_hand,
-            stock_table.c.reserved,
-            stock_table.c.allocated,
-        )
-        .where(stock_table.c.variant_id.in_(variants), stock_table.c.location_id.in_(locations))
-        .order_by(stock_table.c.variant_id, stock_table.c.location_id)
-        .with_for_update()
-    )
+    params = {
+        "variants": sorted({v for v, _ in wanted}),
+        "locations": sorted({loc for _, loc in wanted}),
+    }
     return {
         (r.variant_id, r.location_id): StockFigures(r.on_hand, r.reserved, r.allocated)
-        for r in conn.execute(stmt)
+        for r in conn.execute(_locking_select, params)
+    }
+
+
+def read_stock(conn: Connection, keys: Iterable[Key]) -> dict[Key, StockFigures]:
+    """The stock rows of `keys` as they are now, without locking them."""
+    wanted = set(keys)
+    params = {
+        "variants": sorted({v for v, _ in wanted}),
+        "locations": sorted({loc for _, loc in wanted}),
+    }
+    return {
+        (r.variant_id, r.location_id): StockFigures(r.on_hand, r.reserved, r.allocated)
+        for r in conn.execute(_plain_select, params)
+        if (r.variant_id, r.location_id) in wanted
     }
 
 

@@ -25,6 +25,7 @@ from omnicart.inventory.ledger import (
     apply_changes,
     insert_ignoring_duplicates,
     lock_stock,
+    read_stock,
     stock_table,
 )
 from omnicart.inventory.model import (
@@ -247,9 +248,9 @@ def reserve_stock(
     )
 
     def attempt(lock_first: bool) -> ReservationView:
-        with db.transaction() as session:
+        with db.connection() as conn:
             return _reserve(
-                session,
+                conn,
                 channel_id=channel_id,
                 lines=lines,
                 key=idempotency_key,
@@ -269,7 +270,7 @@ def reserve_stock(
 
 
 def _reserve(
-    session: Session,
+    conn: Connection,
     *,
     channel_id: int,
     lines: Sequence[tuple[str, int]],
@@ -281,9 +282,8 @@ def _reserve(
     fingerprint: str,
     lock_first: bool,
 ) -> ReservationView:
-    conn: Connection = session.connection()
-    policy = load_channel_policy(session, channel_id=channel_id)
-    infos = resolve_skus(session, [sku for sku, _ in lines])
+    policy = load_channel_policy(conn, channel_id=channel_id)
+    infos = resolve_skus(conn, [sku for sku, _ in lines])
     demand, parts = _demand_of(lines, infos)
     if location_id is not None:
         if location_id not in policy.ship_locations + policy.pickup_locations:
@@ -315,6 +315,7 @@ def _reserve(
         .returning(reservation_table.c.id)
     ).scalar()
     if new_id is None:
+        session = Session(bind=conn)
         existing = session.scalar(
             select(Reservation).where(
                 Reservation.channel_id == channel_id, Reservation.idempotency_key == key
@@ -333,14 +334,14 @@ def _reserve(
     by_id = {info.variant_id: info for info in infos.values()}
     missing_ids = [v for v in demand if v not in by_id]
     if missing_ids:
-        by_id.update(describe_variants(session, missing_ids))
+        by_id.update(describe_variants(conn, missing_ids))
     buffer = BufferPolicy(policy.percent_shown, policy.units_held_back)
     keys = [(v, loc) for v in demand for loc in pool]
     # A buffer is a rule over all the channel's locations at once, so it needs them all
     # locked; without one, each row's own guarded UPDATE is the whole rule, and reading
     # unlocked keeps hot rows locked for one statement instead of the whole plan.
     locked = lock_stock(conn, keys) if lock_first or buffer != BufferPolicy() else None
-    figures = locked if locked is not None else _unlocked_figures(conn, keys)
+    figures = locked if locked is not None else read_stock(conn, keys)
     plan = plan_holds(
         demand=demand,
         available={k: f.available for k, f in figures.items()},
@@ -391,26 +392,6 @@ def _reserve(
             for sku, v, loc, q in holds
         ],
     )
-
-
-def _unlocked_figures(
-    conn: Connection, keys: Sequence[tuple[int, int]]
-) -> dict[tuple[int, int], StockFigures]:
-    variants = sorted({v for v, _ in keys})
-    locations = sorted({loc for _, loc in keys})
-    rows = conn.execute(
-        select(
-            stock_table.c.variant_id,
-            stock_table.c.location_id,
-            stock_table.c.on_hand,
-            stock_table.c.reserved,
-            stock_table.c.allocated,
-        ).where(stock_table.c.variant_id.in_(variants), stock_table.c.location_id.in_(locations))
-    )
-    return {
-        (r.variant_id, r.location_id): StockFigures(r.on_hand, r.reserved, r.allocated)
-        for r in rows
-    }
 
 
 def _close_reservation(
