@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 
 from omnicart.auth import cli as auth_cli
+from omnicart import demo_cli
+from omnicart.benchmarks import cli as bench_cli
 from omnicart.catalog import cli as catalog_cli
 from omnicart.channels import cli as channels_cli
 from omnicart.db.engine import Database
@@ -74,9 +76,10 @@ def serve(
     )
 
 
+app.command("demo")(demo_cli.demo)
 import_app.command("catalog")(catalog_cli.import_catalog)
 import_app.command("stock")(inventory_cli.import_stock)
-bench_app.command("inventory")(inventory_cli.bench_inventory)
+bench_app.command("inventory")(bench_cli.bench_inventory)
 
 
 def main() -> None:

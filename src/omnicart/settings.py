@@ -28,6 +28,10 @@ class Settings(BaseSettings):
         default=None, description="If set, an admin API key with this secret exists at start."
     )
     pool_size: int = Field(default=20, ge=1)
+    bench_database_url: str = Field(
+        default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
+        description="PostgreSQL the benchmarks run on (they make and drop their own schemas).",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
 

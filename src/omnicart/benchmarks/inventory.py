@@ -61,47 +61,112 @@ def seed_merchant(db: Database, config: BenchConfig) -> list[int]:
     now = utcnow()
     with db.transaction() as session:
         conn = session.connection()
-        conn.execute(insert(Location), [
-            {"code": f"loc-{i}", "name": f"Location {i}", "kind": "warehouse" if i else "store",
-             "address_line": "", "city": "", "postal_code": "", "country": "PL",
-             "ships": True, "pickup": i == 0, "ship_from_store": i == 0, "priority": i,
-             "active": True, "created_at": now}
-            for i in range(config.locations)
-        ])
+        conn.execute(
+            insert(Location),
+            [
+                {
+                    "code": f"loc-{i}",
+                    "name": f"Location {i}",
+                    "kind": "warehouse" if i else "store",
+                    "address_line": "",
+                    "city": "",
+                    "postal_code": "",
+                    "country": "PL",
+                    "ships": True,
+                    "pickup": i == 0,
+                    "ship_from_store": i == 0,
+                    "priority": i,
+                    "active": True,
+                    "created_at": now,
+                }
+                for i in range(config.locations)
+            ],
+        )
         location_ids = list(session.scalars(select(Location.id).order_by(Location.priority)))
-        conn.execute(insert(Channel), [
-            {"code": code, "name": code.title(), "kind": kind, "currency": "EUR",
-             "buffer_percent_shown": pct, "buffer_units": units, "active": True,
-             "created_at": now}
-            for code, kind, pct, units in CHANNELS
-        ])
+        conn.execute(
+            insert(Channel),
+            [
+                {
+                    "code": code,
+                    "name": code.title(),
+                    "kind": kind,
+                    "currency": "EUR",
+                    "buffer_percent_shown": pct,
+                    "buffer_units": units,
+                    "active": True,
+                    "created_at": now,
+                }
+                for code, kind, pct, units in CHANNELS
+            ],
+        )
         channel_ids = list(session.scalars(select(Channel.id).order_by(Channel.id)))
-        conn.execute(insert(ChannelLocation), [
-            {"channel_id": c, "location_id": loc, "mode": "ship"}
-            for c in channel_ids for loc in location_ids
-        ])
-        conn.execute(insert(Product), [
-            {"handle": f"p-{n}", "title": f"Product {n}", "description": "", "attributes": {},
-             "created_at": now}
-            for n in range(config.skus)
-        ])
+        conn.execute(
+            insert(ChannelLocation),
+            [
+                {"channel_id": c, "location_id": loc, "mode": "ship"}
+                for c in channel_ids
+                for loc in location_ids
+            ],
+        )
+        conn.execute(
+            insert(Product),
+            [
+                {
+                    "handle": f"p-{n}",
+                    "title": f"Product {n}",
+                    "description": "",
+                    "attributes": {},
+                    "created_at": now,
+                }
+                for n in range(config.skus)
+            ],
+        )
         product_ids = list(session.scalars(select(Product.id).order_by(Product.id)))
-        conn.execute(insert(Variant), [
-            {"product_id": pid, "sku": sku_name(n), "title": "", "attributes": {},
-             "is_bundle": False, "created_at": now}
-            for n, pid in enumerate(product_ids)
-        ])
+        conn.execute(
+            insert(Variant),
+            [
+                {
+                    "product_id": pid,
+                    "sku": sku_name(n),
+                    "title": "",
+                    "attributes": {},
+                    "is_bundle": False,
+                    "created_at": now,
+                }
+                for n, pid in enumerate(product_ids)
+            ],
+        )
         variant_ids = list(session.scalars(select(Variant.id).order_by(Variant.id)))
-        rows = [{"variant_id": v, "location_id": loc, "on_hand": config.stock_per_location,
-                 "reserved": 0, "allocated": 0, "updated_at": now}
-                for v in variant_ids for loc in location_ids]
+        rows = [
+            {
+                "variant_id": v,
+                "location_id": loc,
+                "on_hand": config.stock_per_location,
+                "reserved": 0,
+                "allocated": 0,
+                "updated_at": now,
+            }
+            for v in variant_ids
+            for loc in location_ids
+        ]
         conn.execute(insert(StockLevel), rows)
-        conn.execute(insert(Movement), [
-            {"kind": "receipt", "variant_id": r["variant_id"], "location_id": r["location_id"],
-             "delta_on_hand": r["on_hand"], "delta_reserved": 0, "delta_allocated": 0,
-             "reason": "benchmark seed", "actor": "bench", "created_at": now}
-            for r in rows
-        ])
+        conn.execute(
+            insert(Movement),
+            [
+                {
+                    "kind": "receipt",
+                    "variant_id": r["variant_id"],
+                    "location_id": r["location_id"],
+                    "delta_on_hand": r["on_hand"],
+                    "delta_reserved": 0,
+                    "delta_allocated": 0,
+                    "reason": "benchmark seed",
+                    "actor": "bench",
+                    "created_at": now,
+                }
+                for r in rows
+            ],
+        )
     return channel_ids
 
 
@@ -137,7 +202,9 @@ def _omnicart_request(job: WorkerJob) -> Callable[[int, list[tuple[int, int]]], 
     def reserve(n: int, lines: list[tuple[int, int]]) -> bool:
         try:
             service.reserve_stock(
-                db, channel_id=job.channel_id, ttl_seconds=3600,
+                db,
+                channel_id=job.channel_id,
+                ttl_seconds=3600,
                 lines=[(sku_name(rank), qty) for rank, qty in lines],
                 idempotency_key=f"w{job.worker}-{n}",
             )
@@ -160,8 +227,9 @@ class _Rejected(Exception):
 
 def _raw_request(job: WorkerJob) -> Callable[[int, list[tuple[int, int]]], bool]:
     url = make_url(job.config.url).set(drivername="postgresql")
-    conn = psycopg.connect(url.render_as_string(hide_password=False),
-                           options=f"-csearch_path={job.schema}")
+    conn = psycopg.connect(
+        url.render_as_string(hide_password=False), options=f"-csearch_path={job.schema}"
+    )
 
     def reserve(_n: int, lines: list[tuple[int, int]]) -> bool:
         try:
@@ -206,15 +274,26 @@ def _worker(job: WorkerJob, ready: Any, go: Event, results: Any) -> None:
     results.put((latencies, granted_units, rejected))
 
 
-def _run_workers(config: BenchConfig, schema: str, kind: str, channel_ids: list[int],
-                 location_ids: tuple[int, ...]) -> dict[str, Any]:
+def _run_workers(
+    config: BenchConfig,
+    schema: str,
+    kind: str,
+    channel_ids: list[int],
+    location_ids: tuple[int, ...],
+) -> dict[str, Any]:
     ctx = mp.get_context("fork")
     ready, results = ctx.Queue(), ctx.Queue()
     go = ctx.Event()
     procs = [
-        ctx.Process(target=_worker, args=(
-            WorkerJob(config, schema, kind, channel_ids[w % len(channel_ids)], w, location_ids),
-            ready, go, results))
+        ctx.Process(
+            target=_worker,
+            args=(
+                WorkerJob(config, schema, kind, channel_ids[w % len(channel_ids)], w, location_ids),
+                ready,
+                go,
+                results,
+            ),
+        )
         for w in range(config.workers)
     ]
     for proc in procs:
@@ -250,13 +329,18 @@ def _run_workers(config: BenchConfig, schema: str, kind: str, channel_ids: list[
 def _oversold(db: Database) -> tuple[int, int]:
     """Rows where more is promised than is on hand (or any figure is negative); units held."""
     with db.reading() as session:
-        bad = session.scalar(
-            select(func.count()).select_from(StockLevel).where(
-                (StockLevel.on_hand < StockLevel.reserved + StockLevel.allocated)
-                | (StockLevel.reserved < 0)
-                | (StockLevel.on_hand < 0)
+        bad = (
+            session.scalar(
+                select(func.count())
+                .select_from(StockLevel)
+                .where(
+                    (StockLevel.on_hand < StockLevel.reserved + StockLevel.allocated)
+                    | (StockLevel.reserved < 0)
+                    | (StockLevel.on_hand < 0)
+                )
             )
-        ) or 0
+            or 0
+        )
         held = session.scalar(select(func.sum(StockLevel.reserved))) or 0
     return int(bad), int(held)
 
@@ -271,8 +355,9 @@ def run(config: BenchConfig) -> dict[str, Any]:
             upgrade(db.engine)
             channel_ids = seed_merchant(db, config)
             with db.reading() as session:
-                location_ids = tuple(session.scalars(select(Location.id)
-                                                     .order_by(Location.priority)))
+                location_ids = tuple(
+                    session.scalars(select(Location.id).order_by(Location.priority))
+                )
                 session.execute(text("ANALYZE"))
             db.dispose()  # no pooled connections may cross the fork
             stats = _run_workers(config, schema, kind, channel_ids, location_ids)
@@ -282,7 +367,8 @@ def run(config: BenchConfig) -> dict[str, Any]:
                 with db.reading() as session:
                     stats["ledger_discrepancies"] = len(queries.reconcile(session))
                     stats["reservations"] = session.scalar(
-                        select(func.count()).select_from(Reservation))
+                        select(func.count()).select_from(Reservation)
+                    )
             db.dispose()
             outcome[kind] = stats
     ours, raw = outcome["omnicart"], outcome["raw"]

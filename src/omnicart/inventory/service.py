@@ -52,7 +52,8 @@ from omnicart.settings import get_settings
 
 reservation_table = cast(Table, Reservation.__table__)
 reservation_line_table = cast(Table, ReservationLine.__table__)
-MAX_LINES = 200
+MAX_LINES = 200  # per reservation: a cart or an order
+MAX_STOCK_LINES = 10_000  # per receipt, transfer or count: a delivery or a stocktake
 
 
 # ---------------------------------------------------------------- views
@@ -88,11 +89,13 @@ class ReservationView:
 # ---------------------------------------------------------------- helpers
 
 
-def _check_lines(lines: Sequence[tuple[str, int]], *, field_name: str = "lines") -> None:
+def _check_lines(
+    lines: Sequence[tuple[str, int]], *, field_name: str = "lines", most: int = MAX_LINES
+) -> None:
     if not lines:
         raise ValidationFailed("at least one line is required", field=field_name)
-    if len(lines) > MAX_LINES:
-        raise ValidationFailed(f"at most {MAX_LINES} lines per request", field=field_name)
+    if len(lines) > most:
+        raise ValidationFailed(f"at most {most} lines per request", field=field_name)
     for index, (sku, quantity) in enumerate(lines):
         if not isinstance(sku, str) or not sku.strip():
             raise ValidationFailed("sku must not be empty", field=f"{field_name}.{index}.sku")
@@ -631,7 +634,7 @@ def _stock_change_use_case(
     actor: str,
     reason: str,
 ) -> dict[str, int]:
-    _check_lines(lines)
+    _check_lines(lines, most=MAX_STOCK_LINES)
 
     def attempt() -> dict[str, int]:
         with db.transaction() as session:
@@ -884,7 +887,7 @@ def create_transfer(
     note: str = "",
 ) -> TransferView:
     """Send stock from one location to another; in transit it is sellable nowhere."""
-    _check_lines(lines)
+    _check_lines(lines, most=MAX_STOCK_LINES)
     if from_location_id == to_location_id:
         raise ValidationFailed("a transfer needs two different locations", field="to_location_id")
 

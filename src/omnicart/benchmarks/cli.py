@@ -1,0 +1,53 @@
+"""`omnicart bench ...` commands: one JSON line per result with --json."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from omnicart.settings import get_settings
+
+err = Console(stderr=True)
+
+
+def bench_inventory(
+    json: Annotated[bool, typer.Option("--json", help="Print one JSON line only.")] = False,
+    workers: Annotated[int, typer.Option(min=1, max=256)] = 32,
+    duration: Annotated[float, typer.Option(min=0.5, help="Seconds each side runs.")] = 10.0,
+    skus: Annotated[int, typer.Option(min=10)] = 10_000,
+    locations: Annotated[int, typer.Option(min=1, max=50)] = 5,
+    lines: Annotated[int, typer.Option(min=1, max=10)] = 3,
+    zipf: Annotated[float, typer.Option(min=0.1)] = 1.1,
+    database_url: Annotated[
+        str | None, typer.Option(help="PostgreSQL URL; defaults to OMNICART_BENCH_DATABASE_URL.")
+    ] = None,
+) -> None:
+    """Concurrent reservations vs a raw-SQL baseline on PostgreSQL."""
+    from omnicart.benchmarks.inventory import BenchConfig, run
+
+    config = BenchConfig(
+        url=database_url or get_settings().bench_database_url,
+        workers=workers,
+        duration_s=duration,
+        skus=skus,
+        locations=locations,
+        lines=lines,
+        zipf_s=zipf,
+    )
+    with err.status(
+        f"benchmarking: raw SQL baseline, then Omnicart (about {2 * duration + 20:.0f}s)"
+    ):
+        result = run(config)
+    if json:
+        typer.echo(orjson.dumps(result).decode())
+        return
+    table = Table(title="omnicart bench inventory")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        table.add_row(key, str(value))
+    Console().print(table)
