@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from omnicart.auth import cli as auth_cli
 from omnicart import demo_cli
+from omnicart.auth import cli as auth_cli
 from omnicart.benchmarks import cli as bench_cli
 from omnicart.catalog import cli as catalog_cli
 from omnicart.channels import cli as channels_cli

@@ -221,30 +221,27 @@ _RAW_UPDATE = (
 )
 
 
-class _Rejected(Exception):
-    pass
-
-
 def _raw_request(job: WorkerJob) -> Callable[[int, list[tuple[int, int]]], bool]:
     url = make_url(job.config.url).set(drivername="postgresql")
     conn = psycopg.connect(
         url.render_as_string(hide_password=False), options=f"-csearch_path={job.schema}"
     )
 
+    def hold(cur: psycopg.Cursor[Any], rank: int, qty: int) -> bool:
+        # Variant ids are rank + 1 in the freshly seeded schema.
+        for loc in job.location_ids:
+            cur.execute(_RAW_UPDATE, (qty, rank + 1, loc, qty))
+            if cur.rowcount == 1:
+                return True
+        return False
+
     def reserve(_n: int, lines: list[tuple[int, int]]) -> bool:
-        try:
-            with conn.transaction(), conn.cursor() as cur:
-                # Variant ids are rank + 1 in the freshly seeded schema.
-                for rank, qty in sorted(lines):
-                    for loc in job.location_ids:
-                        cur.execute(_RAW_UPDATE, (qty, rank + 1, loc, qty))
-                        if cur.rowcount == 1:
-                            break
-                    else:
-                        raise _Rejected
-        except _Rejected:
-            return False
-        return True
+        granted = False
+        with conn.transaction(), conn.cursor() as cur:
+            granted = all(hold(cur, rank, qty) for rank, qty in sorted(lines))
+            if not granted:
+                raise psycopg.Rollback  # leaves the block with the transaction undone
+        return granted
 
     return reserve
 
