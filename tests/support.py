@@ -11,14 +11,31 @@ from omnicart.locations.tables import Location
 
 
 def add_location(
-    session: Session, code: str, *, kind: str = "warehouse", priority: int = 100,
-    pickup: bool = False, lat: float | None = None, lon: float | None = None,
+    session: Session,
+    code: str,
+    *,
+    kind: str = "warehouse",
+    priority: int = 100,
+    pickup: bool = False,
+    lat: float | None = None,
+    lon: float | None = None,
 ) -> int:
     """A location; returns its id."""
     row = Location(
-        code=code, name=code.title(), kind=kind, priority=priority, ships=True,
-        pickup=pickup, ship_from_store=kind == "store", latitude=lat, longitude=lon,
-        address_line="", city="", postal_code="", country="PL", active=True,
+        code=code,
+        name=code.title(),
+        kind=kind,
+        priority=priority,
+        ships=True,
+        pickup=pickup,
+        ship_from_store=kind == "store",
+        latitude=lat,
+        longitude=lon,
+        address_line="",
+        city="",
+        postal_code="",
+        country="PL",
+        active=True,
         created_at=utcnow(),
     )
     session.add(row)
@@ -27,14 +44,25 @@ def add_location(
 
 
 def add_channel(
-    session: Session, code: str, *, kind: str = "web", currency: str = "EUR",
-    percent_shown: int = 100, units_held_back: int = 0,
-    ship: tuple[int, ...] = (), pickup: tuple[int, ...] = (),
+    session: Session,
+    code: str,
+    *,
+    kind: str = "web",
+    currency: str = "EUR",
+    percent_shown: int = 100,
+    units_held_back: int = 0,
+    ship: tuple[int, ...] = (),
+    pickup: tuple[int, ...] = (),
 ) -> int:
     """A channel served by the given locations; returns its id."""
     row = Channel(
-        code=code, name=code.title(), kind=kind, currency=currency,
-        buffer_percent_shown=percent_shown, buffer_units=units_held_back, active=True,
+        code=code,
+        name=code.title(),
+        kind=kind,
+        currency=currency,
+        buffer_percent_shown=percent_shown,
+        buffer_units=units_held_back,
+        active=True,
         created_at=utcnow(),
     )
     session.add(row)
@@ -48,23 +76,32 @@ def add_channel(
 
 
 def add_variant(
-    session: Session, sku: str, *, low_stock_threshold: int | None = None,
+    session: Session,
+    sku: str,
+    *,
+    low_stock_threshold: int | None = None,
     components: dict[int, int] | None = None,
 ) -> int:
     """A product with one variant (a bundle when `components` maps id -> units)."""
-    product = Product(handle=f"p-{sku.lower()}", title=sku, description="", attributes={},
-                      created_at=utcnow())
+    product = Product(
+        handle=f"p-{sku.lower()}", title=sku, description="", attributes={}, created_at=utcnow()
+    )
     session.add(product)
     session.flush()
     variant = Variant(
-        product_id=product.id, sku=sku, title=sku, attributes={},
-        is_bundle=bool(components), low_stock_threshold=low_stock_threshold,
+        product_id=product.id,
+        sku=sku,
+        title=sku,
+        attributes={},
+        is_bundle=bool(components),
+        low_stock_threshold=low_stock_threshold,
         created_at=utcnow(),
     )
     session.add(variant)
     session.flush()
     for component_id, quantity in (components or {}).items():
-        session.add(BundleComponent(bundle_id=variant.id, component_id=component_id,
-                                    quantity=quantity))
+        session.add(
+            BundleComponent(bundle_id=variant.id, component_id=component_id, quantity=quantity)
+        )
     session.flush()
     return variant.id

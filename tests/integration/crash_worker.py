@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 from omnicart.db.engine import Database
@@ -16,11 +17,14 @@ def main() -> None:
     n = 0
     while True:
         n += 1
-        try:
-            service.reserve_stock(db, channel_id=int(channel_id), lines=[(sku, 1)],
-                                  idempotency_key=f"crash-{n}", ttl_seconds=30)
-        except InsufficientStock:
-            pass
+        with contextlib.suppress(InsufficientStock):
+            service.reserve_stock(
+                db,
+                channel_id=int(channel_id),
+                lines=[(sku, 1)],
+                idempotency_key=f"crash-{n}",
+                ttl_seconds=30,
+            )
         if n == 1:
             print("ready", flush=True)
 

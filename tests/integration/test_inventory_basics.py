@@ -25,8 +25,15 @@ def merchant(db: Database) -> dict[str, int]:
         b = add_variant(s, "B", low_stock_threshold=2)
         add_variant(s, "KIT", components={a: 2, b: 1})
         web = add_channel(s, "web", ship=(wh, store), pickup=(store,))
-        allegro = add_channel(s, "allegro", kind="marketplace", currency="PLN",
-                              percent_shown=80, units_held_back=2, ship=(wh,))
+        allegro = add_channel(
+            s,
+            "allegro",
+            kind="marketplace",
+            currency="PLN",
+            percent_shown=80,
+            units_held_back=2,
+            ship=(wh,),
+        )
     service.receive_stock(db, location_id=wh, lines=[("A", 10), ("B", 3)])
     service.receive_stock(db, location_id=store, lines=[("A", 4)])
     return {"wh": wh, "store": store, "web": web, "allegro": allegro}
@@ -34,15 +41,20 @@ def merchant(db: Database) -> dict[str, int]:
 
 def _counts(db: Database) -> tuple[int, int]:
     with db.reading() as s:
-        return (s.scalar(select(func.count()).select_from(Movement)) or 0,
-                s.scalar(select(func.count()).select_from(Reservation)) or 0)
+        return (
+            s.scalar(select(func.count()).select_from(Movement)) or 0,
+            s.scalar(select(func.count()).select_from(Reservation)) or 0,
+        )
 
 
-def test_channel_availability_applies_buffer_and_bundles(db: Database, merchant: dict[str, int]) -> None:
+def test_channel_availability_applies_buffer_and_bundles(
+    db: Database, merchant: dict[str, int]
+) -> None:
     with db.reading() as s:
         web = queries.channel_availability(s, channel_id=merchant["web"], skus=["A", "B", "KIT"])
-        allegro = queries.channel_availability(s, channel_id=merchant["allegro"],
-                                               skus=["A", "B", "KIT"])
+        allegro = queries.channel_availability(
+            s, channel_id=merchant["allegro"], skus=["A", "B", "KIT"]
+        )
         store = queries.location_availability(s, location_id=merchant["store"], skus=["A"])
     assert web == {"A": 14, "B": 3, "KIT": 3}
     # Allegro sees the warehouse only: A min(10*80%=8, 10-2=8)=8; B min(2, 1)=1; KIT min(4, 1)=1
@@ -51,23 +63,31 @@ def test_channel_availability_applies_buffer_and_bundles(db: Database, merchant:
 
 
 def test_reserve_release_allocate_ship_and_ledger(db: Database, merchant: dict[str, int]) -> None:
-    r = service.reserve_stock(db, channel_id=merchant["web"], lines=[("KIT", 2)],
-                              idempotency_key="cart-1")
+    r = service.reserve_stock(
+        db, channel_id=merchant["web"], lines=[("KIT", 2)], idempotency_key="cart-1"
+    )
     assert r.status == "active"
     assert sorted((ln.sku, ln.requested_sku, ln.location_id, ln.quantity) for ln in r.lines) == [
-        ("A", "KIT", merchant["wh"], 4), ("B", "KIT", merchant["wh"], 2)]
-    again = service.reserve_stock(db, channel_id=merchant["web"], lines=[("KIT", 2)],
-                                  idempotency_key="cart-1")
-    assert again.id == r.id and again.replayed
+        ("A", "KIT", merchant["wh"], 4),
+        ("B", "KIT", merchant["wh"], 2),
+    ]
+    again = service.reserve_stock(
+        db, channel_id=merchant["web"], lines=[("KIT", 2)], idempotency_key="cart-1"
+    )
+    assert again.id == r.id
+    assert again.replayed
     with pytest.raises(Conflict):
-        service.reserve_stock(db, channel_id=merchant["web"], lines=[("KIT", 1)],
-                              idempotency_key="cart-1")
+        service.reserve_stock(
+            db, channel_id=merchant["web"], lines=[("KIT", 1)], idempotency_key="cart-1"
+        )
     service.allocate_reservation(db, reservation_id=r.id)
     shipped = service.ship_allocation(db, reservation_id=r.id)
     assert [ln.shipped for ln in shipped.lines] == [4, 2]
     with db.reading() as s:
-        rows = {(x.sku, x.location_id): (x.on_hand, x.reserved, x.allocated)
-                for x in queries.stock_rows(s)}
+        rows = {
+            (x.sku, x.location_id): (x.on_hand, x.reserved, x.allocated)
+            for x in queries.stock_rows(s)
+        }
         assert rows[("A", merchant["wh"])] == (6, 0, 0)
         assert rows[("B", merchant["wh"])] == (1, 0, 0)
         assert queries.reconcile(s) == []
@@ -79,21 +99,26 @@ def test_reserve_release_allocate_ship_and_ledger(db: Database, merchant: dict[s
 def test_insufficient_stock_changes_nothing(db: Database, merchant: dict[str, int]) -> None:
     before = _counts(db)
     with pytest.raises(InsufficientStock) as info:
-        service.reserve_stock(db, channel_id=merchant["allegro"], lines=[("A", 9)],
-                              idempotency_key="too-many")
+        service.reserve_stock(
+            db, channel_id=merchant["allegro"], lines=[("A", 9)], idempotency_key="too-many"
+        )
     assert info.value.extra["shortages"] == [{"sku": "A", "requested": 9, "sellable": 8}]
     assert _counts(db) == before
 
 
-@pytest.mark.parametrize(("lines", "error"), [
-    ([("NOPE", 1)], NotFound),
-    ([("A", 0)], ValidationFailed),
-    ([("A", -1)], ValidationFailed),
-    ([("A", 1.5)], ValidationFailed),
-    ([], ValidationFailed),
-])
-def test_bad_reservation_input_changes_nothing(db: Database, merchant: dict[str, int],
-                                               lines: list[tuple[str, int]], error: type) -> None:
+@pytest.mark.parametrize(
+    ("lines", "error"),
+    [
+        ([("NOPE", 1)], NotFound),
+        ([("A", 0)], ValidationFailed),
+        ([("A", -1)], ValidationFailed),
+        ([("A", 1.5)], ValidationFailed),
+        ([], ValidationFailed),
+    ],
+)
+def test_bad_reservation_input_changes_nothing(
+    db: Database, merchant: dict[str, int], lines: list[tuple[str, int]], error: type
+) -> None:
     before = _counts(db)
     with pytest.raises(error):
         service.reserve_stock(db, channel_id=merchant["web"], lines=lines, idempotency_key="k")
@@ -103,8 +128,9 @@ def test_bad_reservation_input_changes_nothing(db: Database, merchant: dict[str,
 
 
 def test_expiry_frees_holds(db: Database, merchant: dict[str, int]) -> None:
-    r = service.reserve_stock(db, channel_id=merchant["web"], lines=[("A", 3)],
-                              idempotency_key="cart-x", ttl_seconds=60)
+    r = service.reserve_stock(
+        db, channel_id=merchant["web"], lines=[("A", 3)], idempotency_key="cart-x", ttl_seconds=60
+    )
     assert service.expire_reservations(db) == 0
     later = utcnow() + timedelta(seconds=61)
     set_clock(lambda: later)
@@ -121,20 +147,29 @@ def test_expiry_frees_holds(db: Database, merchant: dict[str, int]) -> None:
 
 
 def test_transfer_and_count(db: Database, merchant: dict[str, int]) -> None:
-    t = service.create_transfer(db, from_location_id=merchant["wh"],
-                                to_location_id=merchant["store"], lines=[("A", 5)])
+    t = service.create_transfer(
+        db, from_location_id=merchant["wh"], to_location_id=merchant["store"], lines=[("A", 5)]
+    )
     with db.reading() as s:
         assert queries.in_transit(s) == {"A": 5}
         assert queries.channel_availability(s, channel_id=merchant["web"], skus=["A"]) == {"A": 9}
     service.receive_transfer(db, transfer_id=t.id)
     with pytest.raises(Conflict):
         service.receive_transfer(db, transfer_id=t.id)
-    count_id, lines = service.record_count(db, location_id=merchant["store"],
-                                           lines=[("A", 7), ("B", 1)])
+    count_id, lines = service.record_count(
+        db, location_id=merchant["store"], lines=[("A", 7), ("B", 1)]
+    )
     assert [(x.sku, x.expected, x.counted, x.variance) for x in lines] == [
-        ("A", 9, 7, -2), ("B", 0, 1, 1)]
-    service.reserve_stock(db, channel_id=merchant["web"], lines=[("A", 7)],
-                          idempotency_key="hold-store", location_id=merchant["store"])
+        ("A", 9, 7, -2),
+        ("B", 0, 1, 1),
+    ]
+    service.reserve_stock(
+        db,
+        channel_id=merchant["web"],
+        lines=[("A", 7)],
+        idempotency_key="hold-store",
+        location_id=merchant["store"],
+    )
     with pytest.raises(InsufficientStock):
         service.record_count(db, location_id=merchant["store"], lines=[("A", 6)])
     with db.reading() as s:

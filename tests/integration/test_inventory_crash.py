@@ -36,9 +36,18 @@ def test_sigkill_mid_reservation_leaves_no_phantom_hold(db: Database, kill_after
         with db.reading() as s:
             schema = s.execute(text("SHOW search_path")).scalar_one()
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.crash_worker",
-         db.engine.url.render_as_string(hide_password=False), schema, str(web), "SKU-1"],
-        cwd=ROOT, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.crash_worker",
+            db.engine.url.render_as_string(hide_password=False),
+            schema,
+            str(web),
+            "SKU-1",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert child.stdout is not None
     assert child.stdout.readline().strip() == b"ready"
@@ -50,24 +59,37 @@ def test_sigkill_mid_reservation_leaves_no_phantom_hold(db: Database, kill_after
     with db.reading() as s:
         made = s.scalar(select(func.count()).select_from(Reservation)) or 0
         # Nothing half-written: every reservation has its lines and its ledger entries.
-        lines = dict(s.execute(select(ReservationLine.reservation_id,
-                                      func.sum(ReservationLine.quantity))
-                               .group_by(ReservationLine.reservation_id)).tuples().all())
-        ledger = dict(s.execute(select(Movement.reservation_id, func.sum(Movement.delta_reserved))
-                                .where(Movement.reservation_id.is_not(None))
-                                .group_by(Movement.reservation_id)).tuples().all())
+        lines = dict(
+            s.execute(
+                select(ReservationLine.reservation_id, func.sum(ReservationLine.quantity)).group_by(
+                    ReservationLine.reservation_id
+                )
+            )
+            .tuples()
+            .all()
+        )
+        ledger = dict(
+            s.execute(
+                select(Movement.reservation_id, func.sum(Movement.delta_reserved))
+                .where(Movement.reservation_id.is_not(None))
+                .group_by(Movement.reservation_id)
+            )
+            .tuples()
+            .all()
+        )
         assert made >= 1
-        assert set(lines) == set(ledger) and len(lines) == made
+        assert set(lines) == set(ledger)
+        assert len(lines) == made
         assert all(lines[r] == ledger[r] == 1 for r in lines)
         assert queries.reconcile(s) == []
         held = sum(r.reserved for r in queries.stock_rows(s))
         assert held == made
 
     # The holds are not permanent: expiry frees them all.
-    assert service.expire_reservations(db, now=utcnow() + timedelta(seconds=31),
-                                       limit=100_000) == made
+    assert (
+        service.expire_reservations(db, now=utcnow() + timedelta(seconds=31), limit=100_000) == made
+    )
     with db.reading() as s:
         assert sum(r.reserved for r in queries.stock_rows(s)) == 0
-        assert queries.channel_availability(s, channel_id=web, skus=["SKU-1"]) == {
-            "SKU-1": 100_000}
+        assert queries.channel_availability(s, channel_id=web, skus=["SKU-1"]) == {"SKU-1": 100_000}
         assert queries.reconcile(s) == []

@@ -60,14 +60,22 @@ class InventoryMachine(RuleBasedStateMachine):
     @initialize()
     def seed(self) -> None:
         with self.db.transaction() as s:
-            self.locs = [add_location(s, "wh", priority=1),
-                         add_location(s, "store", kind="store", priority=2, pickup=True)]
+            self.locs = [
+                add_location(s, "wh", priority=1),
+                add_location(s, "store", kind="store", priority=2, pickup=True),
+            ]
             for sku in SKUS:
                 add_variant(s, sku)
             self.channels = {
                 add_channel(s, "web", ship=tuple(self.locs)): BufferPolicy(),
-                add_channel(s, "allegro", kind="marketplace", percent_shown=80,
-                            units_held_back=2, ship=(self.locs[0],)): BufferPolicy(80, 2),
+                add_channel(
+                    s,
+                    "allegro",
+                    kind="marketplace",
+                    percent_shown=80,
+                    units_held_back=2,
+                    ship=(self.locs[0],),
+                ): BufferPolicy(80, 2),
             }
 
     def teardown(self) -> None:
@@ -77,8 +85,10 @@ class InventoryMachine(RuleBasedStateMachine):
 
     def _snapshot(self) -> list[tuple[object, ...]]:
         with self.db.reading() as s:
-            return [(r.sku, r.location_id, r.on_hand, r.reserved, r.allocated)
-                    for r in queries.stock_rows(s, limit=1000)]
+            return [
+                (r.sku, r.location_id, r.on_hand, r.reserved, r.allocated)
+                for r in queries.stock_rows(s, limit=1000)
+            ]
 
     def _refused(self, call: object) -> bool:
         """Run a call that may be refused; a refusal must change nothing."""
@@ -95,18 +105,29 @@ class InventoryMachine(RuleBasedStateMachine):
         service.receive_stock(self.db, location_id=self.locs[loc], lines=[(sku, qty)])
         self.total[sku] += qty
 
-    @rule(sku=st.sampled_from(SKUS), other=st.sampled_from(SKUS), qty=st.integers(1, 8),
-          channel=st.integers(0, 1), ttl=st.integers(1, 120))
+    @rule(
+        sku=st.sampled_from(SKUS),
+        other=st.sampled_from(SKUS),
+        qty=st.integers(1, 8),
+        channel=st.integers(0, 1),
+        ttl=st.integers(1, 120),
+    )
     def reserve(self, sku: str, other: str, qty: int, channel: int, ttl: int) -> None:
         channel_id = list(self.channels)[channel]
         lines = [(sku, qty)] if sku == other else [(sku, qty), (other, 1)]
         result: list[int] = []
 
         def call() -> None:
-            result.append(service.reserve_stock(
-                self.db, channel_id=channel_id, lines=lines, ttl_seconds=ttl,
-                idempotency_key=f"k{len(self.active) + len(self.allocated)}-{self.now}-{sku}"
-                                f"{other}{qty}").id)
+            result.append(
+                service.reserve_stock(
+                    self.db,
+                    channel_id=channel_id,
+                    lines=lines,
+                    ttl_seconds=ttl,
+                    idempotency_key=f"k{len(self.active) + len(self.allocated)}-{self.now}-{sku}"
+                    f"{other}{qty}",
+                ).id
+            )
 
         if not self._refused(call):
             self.active.append(result[0])
@@ -148,9 +169,14 @@ class InventoryMachine(RuleBasedStateMachine):
         made: list[int] = []
 
         def call() -> None:
-            made.append(service.create_transfer(
-                self.db, from_location_id=self.locs[src], to_location_id=self.locs[1 - src],
-                lines=[(sku, qty)]).id)
+            made.append(
+                service.create_transfer(
+                    self.db,
+                    from_location_id=self.locs[src],
+                    to_location_id=self.locs[1 - src],
+                    lines=[(sku, qty)],
+                ).id
+            )
 
         if not self._refused(call):
             self.transfers.append(made[0])
@@ -165,19 +191,20 @@ class InventoryMachine(RuleBasedStateMachine):
         out: list[int] = []
 
         def call() -> None:
-            _, lines = service.record_count(self.db, location_id=self.locs[loc],
-                                            lines=[(sku, counted)])
+            _, lines = service.record_count(
+                self.db, location_id=self.locs[loc], lines=[(sku, counted)]
+            )
             out.append(lines[0].variance)
 
         if not self._refused(call):
             self.total[sku] += out[0]
 
-    @rule(sku=st.sampled_from(SKUS), loc=st.integers(0, 1),
-          delta=st.integers(-10, 10).filter(bool))
+    @rule(sku=st.sampled_from(SKUS), loc=st.integers(0, 1), delta=st.integers(-10, 10).filter(bool))
     def adjust(self, sku: str, loc: int, delta: int) -> None:
         def call() -> None:
-            service.adjust_stock(self.db, location_id=self.locs[loc], sku=sku, delta=delta,
-                                 reason="property test")
+            service.adjust_stock(
+                self.db, location_id=self.locs[loc], sku=sku, delta=delta, reason="property test"
+            )
 
         if not self._refused(call):
             self.total[sku] += delta
@@ -185,8 +212,9 @@ class InventoryMachine(RuleBasedStateMachine):
     @rule(sku=st.sampled_from(SKUS), loc=st.integers(0, 1), qty=st.integers(1, 5))
     def write_off(self, sku: str, loc: int, qty: int) -> None:
         def call() -> None:
-            service.write_off_stock(self.db, location_id=self.locs[loc], lines=[(sku, qty)],
-                                    reason="damaged")
+            service.write_off_stock(
+                self.db, location_id=self.locs[loc], lines=[(sku, qty)], reason="damaged"
+            )
 
         if not self._refused(call):
             self.total[sku] -= qty
@@ -208,14 +236,19 @@ class InventoryMachine(RuleBasedStateMachine):
                 seen = queries.channel_availability(s, channel_id=channel_id, skus=SKUS)
                 pool = self.locs if policy == BufferPolicy() else self.locs[:1]
                 for sku in SKUS:
-                    pooled = sum(r.available for r in rows
-                                 if r.sku == sku and r.location_id in pool)
+                    pooled = sum(
+                        r.available for r in rows if r.sku == sku and r.location_id in pool
+                    )
                     assert seen[sku] == policy.sellable(pooled)
 
 
 @pytest.mark.slow
 def test_inventory_invariants_hold_under_random_operations() -> None:
     run = InventoryMachine.TestCase
-    run.settings = settings(max_examples=30, stateful_step_count=25, deadline=None,
-                            suppress_health_check=[HealthCheck.too_slow])
+    run.settings = settings(
+        max_examples=30,
+        stateful_step_count=25,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
     run().runTest()

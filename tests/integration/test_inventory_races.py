@@ -35,10 +35,18 @@ def _seed(db: Database) -> dict[str, int]:
             "store": store,
             "web": add_channel(s, "web", ship=(wh, store), pickup=(store,)),
             "app": add_channel(s, "app", kind="app", ship=(wh,)),
-            "allegro": add_channel(s, "allegro", kind="marketplace", currency="PLN",
-                                   percent_shown=80, units_held_back=2, ship=(wh,)),
-            "instagram": add_channel(s, "instagram", kind="social", percent_shown=50,
-                                     units_held_back=1, ship=(wh,)),
+            "allegro": add_channel(
+                s,
+                "allegro",
+                kind="marketplace",
+                currency="PLN",
+                percent_shown=80,
+                units_held_back=2,
+                ship=(wh,),
+            ),
+            "instagram": add_channel(
+                s, "instagram", kind="social", percent_shown=50, units_held_back=1, ship=(wh,)
+            ),
             "pos": add_channel(s, "pos", kind="pos", pickup=(store,), ship=(store,)),
         }
     for sku, places in HOT_STOCK.items():
@@ -47,8 +55,9 @@ def _seed(db: Database) -> dict[str, int]:
     return ids
 
 
-def _hammer(db: Database, ids: dict[str, int], channel: str, worker: int,
-            start: threading.Barrier) -> dict[str, int]:
+def _hammer(
+    db: Database, ids: dict[str, int], channel: str, worker: int, start: threading.Barrier
+) -> dict[str, int]:
     """Reserve 1-2 units of random hot SKUs until the channel is refused even one."""
     rng = random.Random(worker)
     granted: dict[str, int] = defaultdict(int)
@@ -60,8 +69,12 @@ def _hammer(db: Database, ids: dict[str, int], channel: str, worker: int,
         quantity = 1 if attempt % 3 else 2
         attempt += 1
         try:
-            r = service.reserve_stock(db, channel_id=ids[channel], lines=[(sku, quantity)],
-                                      idempotency_key=f"{channel}-{worker}-{attempt}")
+            r = service.reserve_stock(
+                db,
+                channel_id=ids[channel],
+                lines=[(sku, quantity)],
+                idempotency_key=f"{channel}-{worker}-{attempt}",
+            )
         except InsufficientStock:
             if quantity == 1:
                 open_skus.discard(sku)
@@ -73,8 +86,11 @@ def _hammer(db: Database, ids: dict[str, int], channel: str, worker: int,
 def _replay_ledger_respects_buffers(db: Database, ids: dict[str, int]) -> None:
     """Walk the ledger in commit order and check each grant against its channel's view."""
     with db.reading() as s:
-        policies = {cid: load_channel_policy(s, channel_id=cid)
-                    for name, cid in ids.items() if name not in ("wh", "store")}
+        policies = {
+            cid: load_channel_policy(s, channel_id=cid)
+            for name, cid in ids.items()
+            if name not in ("wh", "store")
+        }
         moves = s.execute(select(Movement).order_by(Movement.id)).scalars().all()
     available: dict[tuple[int, int], int] = defaultdict(int)
     by_reservation: dict[int, list[Movement]] = defaultdict(list)
@@ -109,8 +125,9 @@ def test_many_channels_racing_for_hot_skus_never_oversell(db: Database) -> None:
     jobs = [(c, i) for c in channels for i in range(WORKERS_PER_CHANNEL)]
     start = threading.Barrier(len(jobs))
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        results = list(pool.map(lambda job: _hammer(db, ids, job[0], hash(job) % 10_000, start),
-                                jobs))
+        results = list(
+            pool.map(lambda job: _hammer(db, ids, job[0], hash(job) % 10_000, start), jobs)
+        )
     granted: dict[str, int] = defaultdict(int)
     for result in results:
         for sku, units in result.items():
@@ -136,8 +153,9 @@ def test_same_reservation_delivered_ten_times_concurrently_is_one(db: Database) 
 
     def deliver(_: int) -> int:
         start.wait()
-        return service.reserve_stock(db, channel_id=ids["allegro"], lines=[("HOT-1", 3)],
-                                     idempotency_key="order-123").id
+        return service.reserve_stock(
+            db, channel_id=ids["allegro"], lines=[("HOT-1", 3)], idempotency_key="order-123"
+        ).id
 
     with ThreadPoolExecutor(max_workers=10) as pool:
         got = set(pool.map(deliver, range(10)))
@@ -151,8 +169,9 @@ def test_same_reservation_delivered_ten_times_concurrently_is_one(db: Database) 
 
 def test_release_and_allocate_racing_on_one_reservation(db: Database) -> None:
     ids = _seed(db)
-    r = service.reserve_stock(db, channel_id=ids["web"], lines=[("HOT-1", 5)],
-                              idempotency_key="contested")
+    r = service.reserve_stock(
+        db, channel_id=ids["web"], lines=[("HOT-1", 5)], idempotency_key="contested"
+    )
     start = threading.Barrier(8)
 
     def act(i: int) -> str:
