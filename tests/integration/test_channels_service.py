@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -22,15 +23,19 @@ from omnicart.kernel.errors import Conflict, Forbidden, NotFound, ValidationFail
 from omnicart.locations.service import create_location, update_location
 
 
-def _channel(db: Database, code: str = "allegro", **extra: object) -> int:
+def _channel(db: Database, code: str = "allegro", **extra: Any) -> int:
     with db.transaction() as session:
         return create_channel(
-            session, code=code, name=code.title(), kind="marketplace", currency="PLN",
-            **extra,  # type: ignore[arg-type]
-        ).id  # fmt: skip
+            session,
+            code=code,
+            name=code.title(),
+            kind="marketplace",
+            currency="PLN",
+            **extra,
+        ).id
 
 
-def _location(db: Database, code: str, kind: str = "warehouse", **flags: bool) -> int:
+def _location(db: Database, code: str, kind: str = "warehouse", **flags: Any) -> int:
     with db.transaction() as session:
         return create_location(session, code=code, name=code, kind=kind, **flags).id
 
@@ -48,22 +53,42 @@ def _counts(db: Database) -> tuple[int, int]:
 
 
 def _channel_key(channel_id: int) -> Principal:
-    return Principal(key_id=7, name="allegro", role="channel",
-                     scopes=frozenset({"channels:read", "channels:write"}),
-                     channel_id=channel_id)  # fmt: skip
+    return Principal(
+        key_id=7,
+        name="allegro",
+        role="channel",
+        scopes=frozenset({"channels:read", "channels:write"}),
+        channel_id=channel_id,
+    )
 
 
 def test_create_channel_with_allegro_buffer(db: Database) -> None:
     with db.transaction() as session:
         view = create_channel(
-            session, code="allegro", name=" Allegro ", kind="marketplace", currency="pln",
-            buffer_percent_shown=80, buffer_units=2,
-        )  # fmt: skip
+            session,
+            code="allegro",
+            name=" Allegro ",
+            kind="marketplace",
+            currency="pln",
+            buffer_percent_shown=80,
+            buffer_units=2,
+        )
     stored = _snapshot(db, view.id)
     assert stored == asdict(view)
-    assert {k: stored[k] for k in ("code", "name", "kind", "currency", "buffer_percent_shown",
-                                   "buffer_units", "active", "ship_location_ids",
-                                   "pickup_location_ids")} == {  # fmt: skip
+    assert {
+        k: stored[k]
+        for k in (
+            "code",
+            "name",
+            "kind",
+            "currency",
+            "buffer_percent_shown",
+            "buffer_units",
+            "active",
+            "ship_location_ids",
+            "pickup_location_ids",
+        )
+    } == {
         "code": "allegro",
         "name": "Allegro",
         "kind": "marketplace",
@@ -97,8 +122,7 @@ def test_duplicate_code_is_a_conflict_and_changes_nothing(db: Database) -> None:
 def test_invalid_channel_is_rejected_and_nothing_is_stored(
     db: Database, changes: dict[str, object], field: str
 ) -> None:
-    arguments: dict[str, object] = {"code": "web", "name": "Web", "kind": "web",
-                                    "currency": "EUR"}  # fmt: skip
+    arguments: dict[str, object] = {"code": "web", "name": "Web", "kind": "web", "currency": "EUR"}
     arguments.update(changes)
     with pytest.raises(ValidationFailed) as caught, db.transaction() as session:
         create_channel(session, **arguments)  # type: ignore[arg-type]
@@ -110,10 +134,22 @@ def test_update_changes_name_active_and_buffer(db: Database) -> None:
     channel_id = _channel(db)
     before = _snapshot(db, channel_id)
     with db.transaction() as session:
-        update_channel(session, channel_id=channel_id, name="Allegro PL", active=False,
-                       buffer_percent_shown=75, buffer_units=3, currency="pln")  # fmt: skip
-    assert _snapshot(db, channel_id) == {**before, "name": "Allegro PL", "active": False,
-                                         "buffer_percent_shown": 75, "buffer_units": 3}  # fmt: skip
+        update_channel(
+            session,
+            channel_id=channel_id,
+            name="Allegro PL",
+            active=False,
+            buffer_percent_shown=75,
+            buffer_units=3,
+            currency="pln",
+        )
+    assert _snapshot(db, channel_id) == {
+        **before,
+        "name": "Allegro PL",
+        "active": False,
+        "buffer_percent_shown": 75,
+        "buffer_units": 3,
+    }
 
 
 @pytest.mark.parametrize(
@@ -132,7 +168,7 @@ def test_rejected_update_changes_nothing(
     channel_id = _channel(db)
     before = _snapshot(db, channel_id)
     with pytest.raises(error) as caught, db.transaction() as session:
-        update_channel(session, channel_id=channel_id, name="Changed", **changes)  # type: ignore[arg-type]
+        update_channel(session, channel_id=channel_id, **{"name": "Changed", **changes})  # type: ignore[arg-type]
     assert caught.value.field == field  # type: ignore[attr-defined]
     assert _snapshot(db, channel_id) == before
 
@@ -149,13 +185,17 @@ def test_set_channel_locations_replaces_both_sets(db: Database) -> None:
     store = _location(db, "krk", kind="store", pickup=True, ship_from_store=True)
     third = _location(db, "3pl", kind="3pl")
     with db.transaction() as session:
-        view = set_channel_locations(session, channel_id=channel_id,
-                                     ship_location_ids=[store, warehouse, store],
-                                     pickup_location_ids=[store])  # fmt: skip
+        view = set_channel_locations(
+            session,
+            channel_id=channel_id,
+            ship_location_ids=[store, warehouse, store],
+            pickup_location_ids=[store],
+        )
     assert (view.ship_location_ids, view.pickup_location_ids) == ((warehouse, store), (store,))
     with db.transaction() as session:
-        view = set_channel_locations(session, channel_id=channel_id,
-                                     ship_location_ids=[third], pickup_location_ids=[])  # fmt: skip
+        view = set_channel_locations(
+            session, channel_id=channel_id, ship_location_ids=[third], pickup_location_ids=[]
+        )
     assert (view.ship_location_ids, view.pickup_location_ids) == ((third,), ())
     assert _snapshot(db, channel_id) == asdict(view)
     with db.reading() as session:
@@ -185,13 +225,17 @@ def test_locations_that_cannot_serve_are_rejected_and_nothing_changes(
         "nope": 9999,
     }
     with db.transaction() as session:
-        set_channel_locations(session, channel_id=channel_id, ship_location_ids=[ids["wro"]],
-                              pickup_location_ids=[])  # fmt: skip
+        set_channel_locations(
+            session, channel_id=channel_id, ship_location_ids=[ids["wro"]], pickup_location_ids=[]
+        )
     before = _snapshot(db, channel_id)
     with pytest.raises(error) as caught, db.transaction() as session:
-        set_channel_locations(session, channel_id=channel_id,
-                              ship_location_ids=[ids[c] for c in ship],
-                              pickup_location_ids=[ids[c] for c in pickup])  # fmt: skip
+        set_channel_locations(
+            session,
+            channel_id=channel_id,
+            ship_location_ids=[ids[c] for c in ship],
+            pickup_location_ids=[ids[c] for c in pickup],
+        )
     assert caught.value.field == field  # type: ignore[attr-defined]
     assert _snapshot(db, channel_id) == before
     assert _counts(db) == (1, 1)
@@ -201,8 +245,9 @@ def test_deactivated_location_drops_out_of_the_policy(db: Database) -> None:
     channel_id = _channel(db)
     warehouse = _location(db, "wro")
     with db.transaction() as session:
-        set_channel_locations(session, channel_id=channel_id, ship_location_ids=[warehouse],
-                              pickup_location_ids=[])  # fmt: skip
+        set_channel_locations(
+            session, channel_id=channel_id, ship_location_ids=[warehouse], pickup_location_ids=[]
+        )
         update_location(session, location_id=warehouse, active=False)
     with db.reading() as session:
         assert load_channel_policy(session, channel_id=channel_id).ship_locations == ()
@@ -233,7 +278,6 @@ def test_a_channel_key_sees_and_changes_only_its_own_channel(db: Database) -> No
     with pytest.raises(Forbidden), db.transaction() as session:
         update_channel(session, channel_id=other, name="Mine now", principal=key)
     with pytest.raises(Forbidden), db.transaction() as session:
-        create_channel(session, code="new", name="New", kind="web", currency="EUR",
-                       principal=key)  # fmt: skip
+        create_channel(session, code="new", name="New", kind="web", currency="EUR", principal=key)
     assert _snapshot(db, other) == before
     assert _counts(db) == (2, 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -32,12 +33,17 @@ def _snapshot(db: Database, location_id: int) -> dict[str, object]:
         return asdict(get_location(session, location_id=location_id))
 
 
-def _store(db: Database, code: str = "krk-store", **flags: bool) -> int:
+def _store(db: Database, code: str = "krk-store", **flags: Any) -> int:
     with db.transaction() as session:
         return create_location(
-            session, code=code, name="Kraków store", kind="store", pickup=True,
-            ship_from_store=True, **flags,
-        ).id  # fmt: skip
+            session,
+            code=code,
+            name="Kraków store",
+            kind="store",
+            pickup=True,
+            ship_from_store=True,
+            **flags,
+        ).id
 
 
 def test_create_location_stores_every_field(db: Database) -> None:
@@ -108,13 +114,22 @@ def test_update_changes_only_what_is_given(db: Database) -> None:
     before = _snapshot(db, location_id)
     with db.transaction() as session:
         updated = update_location(
-            session, location_id=location_id, name="Kraków Rynek", latitude=50.06,
-            longitude=19.94, priority=5,
-        )  # fmt: skip
+            session,
+            location_id=location_id,
+            name="Kraków Rynek",
+            latitude=50.06,
+            longitude=19.94,
+            priority=5,
+        )
     after = _snapshot(db, location_id)
     assert asdict(updated) == after
-    assert after == {**before, "name": "Kraków Rynek", "latitude": 50.06, "longitude": 19.94,
-                     "priority": 5}  # fmt: skip
+    assert after == {
+        **before,
+        "name": "Kraków Rynek",
+        "latitude": 50.06,
+        "longitude": 19.94,
+        "priority": 5,
+    }
 
     with db.transaction() as session:
         update_location(session, location_id=location_id, latitude=None, longitude=None)
@@ -125,8 +140,7 @@ def test_invalid_update_changes_nothing(db: Database) -> None:
     location_id = _store(db)
     before = _snapshot(db, location_id)
     with pytest.raises(ValidationFailed) as caught, db.transaction() as session:
-        update_location(session, location_id=location_id, name="New", latitude=120.0,
-                        longitude=0.0)  # fmt: skip
+        update_location(session, location_id=location_id, name="New", latitude=120.0, longitude=0.0)
     assert caught.value.field == "latitude"
     assert _snapshot(db, location_id) == before
 
@@ -165,8 +179,9 @@ def test_capability_not_in_use_can_be_dropped_and_serving_location_deactivated(
     with db.transaction() as session:
         add_channel(session, "web", pickup=(location_id,))
     with db.transaction() as session:
-        view = update_location(session, location_id=location_id, ship_from_store=False,
-                               active=False)  # fmt: skip
+        view = update_location(
+            session, location_id=location_id, ship_from_store=False, active=False
+        )
     assert (view.ship_from_store, view.active, view.pickup) == (False, False, True)
     with db.reading() as session:
         assert session.scalar(select(func.count()).select_from(ChannelLocation)) == 1

@@ -20,8 +20,9 @@ def _draft(**changes: object) -> ChannelDraft:
 
 
 def test_check_channel_normalises_name_and_currency() -> None:
-    draft = check_channel(_draft(name=" Allegro ", currency="pln", buffer_percent_shown=80,
-                                 buffer_units=2))  # fmt: skip
+    draft = check_channel(
+        _draft(name=" Allegro ", currency="pln", buffer_percent_shown=80, buffer_units=2)
+    )
     assert draft == ChannelDraft(
         code="allegro",
         name="Allegro",

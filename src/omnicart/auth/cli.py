@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from omnicart.auth import service
@@ -17,8 +18,6 @@ from omnicart.locations.service import location_id_for_code
 from omnicart.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="API keys: admin, channel and store staff keys.")
-console = Console()
-notes = Console(stderr=True)
 DatabaseUrl = Annotated[
     str | None, typer.Option(help="Defaults to OMNICART_DATABASE_URL.", show_default=False)
 ]
@@ -52,7 +51,7 @@ def create(
             channel_id=channel_id,
             location_id=location_id,
         )
-    notes.print(
+    Console(stderr=True).print(
         f"created {role} key {issued.id}; store this secret now, it is not shown again:",
         style="green",
     )
@@ -67,11 +66,16 @@ def list_(database_url: DatabaseUrl = None) -> None:
     with _database(database_url) as db, db.transaction() as session:
         for key in service.list_api_keys(session):
             table.add_row(
-                str(key.id), key.name, key.prefix, key.role, _opt(key.channel_id),
-                _opt(key.location_id), key.created_at.isoformat(timespec="seconds"),
+                str(key.id),
+                escape(key.name),
+                key.prefix,
+                key.role,
+                _opt(key.channel_id),
+                _opt(key.location_id),
+                key.created_at.isoformat(timespec="seconds"),
                 key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "-",
-            )  # fmt: skip
-    console.print(table)
+            )
+    Console().print(table)
 
 
 @app.command("revoke")
@@ -81,7 +85,7 @@ def revoke(
     """Revoke a key; it stops working at once."""
     with _database(database_url) as db, db.transaction() as session:
         service.revoke_api_key(session, key_id=key_id)
-    console.print(f"revoked key {key_id}")
+    Console().print(f"revoked key {key_id}")
 
 
 def _opt(value: int | None) -> str:

@@ -1,12 +1,108 @@
-"""CLI commands for catalog."""
+"""CLI commands for catalog: `omnicart import catalog FILE`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
+
+from omnicart.catalog.importer import (
+    CatalogImportRejected,
+    CsvFile,
+    ImportSummary,
+    import_catalog_rows,
+    read_catalog_csv,
+)
+from omnicart.db.engine import Database
+from omnicart.kernel.errors import OmnicartError
+from omnicart.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="catalog commands")
 
+EXIT_REJECTED = 2
+EXIT_FAILED = 1
 
-def import_catalog(file: str) -> None:
-    """Import products and variants from a CSV file (placeholder until the importer lands)."""
-    raise typer.Exit(1)
+
+def import_catalog(
+    file: Annotated[Path, typer.Argument(help="CSV file; see `omnicart.catalog.importer`.")],
+    database_url: Annotated[
+        str | None, typer.Option(help="Defaults to OMNICART_DATABASE_URL.")
+    ] = None,
+) -> None:
+    """Import products, variants, bundles, prices and listings from CSV (all-or-nothing)."""
+    err = Console(stderr=True)
+    out = Console()
+    try:
+        # Reading first means an unreadable file never needs a database connection.
+        table = read_catalog_csv(file)
+    except OmnicartError as exc:
+        err.print(f"[red]error:[/red] {exc.detail}", highlight=False)
+        raise typer.Exit(EXIT_REJECTED) from None
+    db = Database.from_url(database_url or get_settings().database_url)
+    try:
+        summary = _run(db, table, err)
+    except CatalogImportRejected as exc:
+        err.print(_rejections(exc), highlight=False)
+        err.print(f"[red]{exc.detail}[/red]", highlight=False)
+        raise typer.Exit(EXIT_REJECTED) from None
+    except OmnicartError as exc:
+        err.print(f"[red]error:[/red] {exc.detail}", highlight=False)
+        raise typer.Exit(EXIT_REJECTED) from None
+    except SQLAlchemyError as exc:
+        err.print(f"[red]database error:[/red] {str(exc).splitlines()[0]}", highlight=False)
+        raise typer.Exit(EXIT_FAILED) from None
+    finally:
+        db.dispose()
+    out.print(_summary(summary), highlight=False)
+
+
+def _run(db: Database, table: CsvFile, err: Console) -> ImportSummary:
+    with Progress(
+        TextColumn("{task.description:<9}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def report(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+
+        with db.transaction() as session:
+            return import_catalog_rows(session, table, progress=report)
+
+
+def _rejections(exc: CatalogImportRejected) -> Table:
+    table = Table(title="Rejected rows (nothing was imported)", title_justify="left")
+    table.add_column("row", justify="right")
+    table.add_column("column")
+    table.add_column("reason", overflow="fold")
+    for error in exc.errors:
+        table.add_row(str(error.row), error.column, error.reason)
+    return table
+
+
+def _summary(summary: ImportSummary) -> str:
+    return (
+        f"imported {summary.rows} rows: "
+        f"products {summary.products_created} created, {summary.products_updated} updated; "
+        f"variants {summary.variants_created} created, {summary.variants_updated} updated; "
+        f"{summary.bundles_defined} bundles defined, {summary.prices_set} prices set, "
+        f"{summary.listings_set} listings set"
+    )

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from omnicart.channels import service
@@ -16,7 +17,6 @@ from omnicart.locations.service import location_id_for_code
 from omnicart.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Sales channels and their stock buffers.")
-console = Console()
 DatabaseUrl = Annotated[
     str | None, typer.Option(help="Defaults to OMNICART_DATABASE_URL.", show_default=False)
 ]
@@ -70,25 +70,33 @@ def create(
                     location_id_for_code(session, code=c, field="pickup") for c in pickup or []
                 ],
             )
-    console.print(f"created channel [bold]{view.code}[/bold] with id {view.id}")
+    Console().print(f"created channel [bold]{view.code}[/bold] with id {view.id}")
 
 
 @app.command("list")
 def list_(database_url: DatabaseUrl = None) -> None:
     """Print every channel as a table."""
-    table = Table("id", "code", "name", "kind", "currency", "shown %", "held back", "ship",
-                  "pickup", "active")  # fmt: skip
+    table = Table(
+        "id", "code", "name", "kind", "currency", "shown %", "held back", "ship", "pickup", "active"
+    )
     with _database(database_url) as db, db.transaction() as session:
         after_id = 0
         while page := service.list_channels(session, after_id=after_id, limit=500):
             for v in page:
                 table.add_row(
-                    str(v.id), v.code, v.name, v.kind, v.currency, str(v.buffer_percent_shown),
-                    str(v.buffer_units), _ids(v.ship_location_ids), _ids(v.pickup_location_ids),
+                    str(v.id),
+                    v.code,
+                    escape(v.name),
+                    v.kind,
+                    v.currency,
+                    str(v.buffer_percent_shown),
+                    str(v.buffer_units),
+                    _ids(v.ship_location_ids),
+                    _ids(v.pickup_location_ids),
                     "yes" if v.active else "no",
-                )  # fmt: skip
+                )
             after_id = page[-1].id
-    console.print(table)
+    Console().print(table)
 
 
 def _ids(ids: tuple[int, ...]) -> str:

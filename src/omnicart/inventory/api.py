@@ -1,7 +1,478 @@
-"""HTTP routes for inventory: parse, call the service, serialise."""
+"""HTTP routes for inventory: parse, check who may act, call the service, serialise.
+
+Who may act where: a channel's key acts and looks only for its own channel (others'
+reservations are 404 to it); a store staff key changes stock only at its own location.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Response, status
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from omnicart.api.deps import DbDep, require
+from omnicart.api.pagination import MAX_PAGE, Page, decode_cursor, next_cursor
+from omnicart.auth.service import Principal
+from omnicart.db.outbox import OutboxEvent
+from omnicart.inventory import queries, service
+from omnicart.inventory.queries import StockRow
+from omnicart.inventory.schemas import (
+    AdjustmentIn,
+    ChannelAvailabilityOut,
+    CountIn,
+    CountLineOut,
+    CountOut,
+    DiscrepancyOut,
+    EventOut,
+    InTransitOut,
+    LocationAvailabilityOut,
+    MovementOut,
+    OnHandOut,
+    ReasonIn,
+    ReservationIn,
+    ReservationOut,
+    ReservationSummaryOut,
+    SkuUnitsOut,
+    StockChangeOut,
+    StockLinesIn,
+    StockRowOut,
+    TransferIn,
+    TransferLineOut,
+    TransferOut,
+)
+from omnicart.inventory.tables import Movement
+from omnicart.kernel.errors import Forbidden, ValidationFailed
 
 router = APIRouter(tags=["inventory"])
+Reader = Annotated[Principal, Depends(require("inventory:read"))]
+Writer = Annotated[Principal, Depends(require("inventory:write"))]
+Reserver = Annotated[Principal, Depends(require("reservations:write"))]
+Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+Skus = Annotated[list[str], Query(min_length=1, max_length=MAX_PAGE, description="Repeat.")]
+# Rows of one SKU never exceed the number of locations; this bounds a page that one SKU fills.
+_ROWS_OF_ONE_SKU = 10_000
+
+
+def _own_channel(principal: Principal, channel_id: int, *, field_name: str) -> None:
+    # A channel's key sees only its own channel; staff and admins may look at any.
+    if principal.role == "channel":
+        principal.require_channel(channel_id, field_name=field_name)
+
+
+def _channel_scope(principal: Principal) -> int | None:
+    """The channel a key is confined to (None: it may see every channel's reservations)."""
+    return principal.channel_id if principal.role == "channel" else None
+
+
+# ---------------------------------------------------------------- reservations
+
+
+@router.post("/reservations", status_code=status.HTTP_201_CREATED, tags=["reservations"])
+def reserve_stock(
+    body: ReservationIn,
+    response: Response,
+    db: DbDep,
+    principal: Reserver,
+    idempotency_header: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> ReservationOut:
+    """Hold stock for a channel; repeating a request with its key returns the first (200)."""
+    _own_channel(principal, body.channel_id, field_name="channel_id")
+    if body.idempotency_key and idempotency_header and body.idempotency_key != idempotency_header:
+        raise ValidationFailed(
+            "the Idempotency-Key header and idempotency_key differ", field="idempotency_key"
+        )
+    view = service.reserve_stock(
+        db,
+        channel_id=body.channel_id,
+        lines=[(line.sku, line.quantity) for line in body.lines],
+        idempotency_key=body.idempotency_key or idempotency_header or "",
+        location_id=body.location_id,
+        ttl_seconds=body.ttl_seconds,
+        reference=body.reference,
+        actor=principal.actor,
+    )
+    if view.replayed:
+        response.status_code = status.HTTP_200_OK
+    return ReservationOut.model_validate(view)
+
+
+@router.get("/reservations", tags=["reservations"])
+def list_reservations(
+    *,
+    db: DbDep,
+    principal: Reader,
+    channel_id: int | None = None,
+    status_: Annotated[str | None, Query(alias="status")] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[ReservationSummaryOut]:
+    """Reservations by ascending id; a channel's key sees only its own channel's."""
+    if channel_id is not None:
+        _own_channel(principal, channel_id, field_name="channel_id")
+    with db.reading() as session:
+        rows = queries.list_reservations(
+            session,
+            channel_id=_channel_scope(principal) or channel_id,
+            status=status_,
+            after_id=decode_cursor(cursor),
+            limit=limit,
+        )
+    return Page[ReservationSummaryOut](
+        items=[ReservationSummaryOut.model_validate(r) for r in rows],
+        next_cursor=next_cursor([r.id for r in rows], limit),
+    )
+
+
+@router.get("/reservations/{reservation_id}", tags=["reservations"])
+def get_reservation(reservation_id: int, db: DbDep, principal: Reader) -> ReservationOut:
+    """One reservation with its holds."""
+    view = service.get_reservation(
+        db, reservation_id=reservation_id, channel_id=_channel_scope(principal)
+    )
+    return ReservationOut.model_validate(view)
+
+
+@router.post("/reservations/{reservation_id}/release", tags=["reservations"])
+def release_reservation(
+    reservation_id: int, db: DbDep, principal: Reserver, body: ReasonIn | None = None
+) -> ReservationOut:
+    """Give a reservation's units back to sale (repeating it is harmless)."""
+    view = service.release_reservation(
+        db,
+        reservation_id=reservation_id,
+        channel_id=_channel_scope(principal),
+        actor=principal.actor,
+        reason=body.reason if body else "",
+    )
+    return ReservationOut.model_validate(view)
+
+
+@router.post("/reservations/{reservation_id}/allocate", tags=["reservations"])
+def allocate_reservation(
+    reservation_id: int, db: DbDep, principal: Reserver, body: ReasonIn | None = None
+) -> ReservationOut:
+    """Turn a live reservation into an allocation: the order is committed."""
+    view = service.allocate_reservation(
+        db,
+        reservation_id=reservation_id,
+        channel_id=_channel_scope(principal),
+        actor=principal.actor,
+        reason=body.reason if body else "",
+    )
+    return ReservationOut.model_validate(view)
+
+
+@router.post("/reservations/{reservation_id}/deallocate", tags=["reservations"])
+def deallocate_reservation(
+    reservation_id: int, db: DbDep, principal: Reserver, body: ReasonIn | None = None
+) -> ReservationOut:
+    """Put an allocation's unshipped units back on sale (the order was cancelled)."""
+    view = service.deallocate_reservation(
+        db,
+        reservation_id=reservation_id,
+        channel_id=_channel_scope(principal),
+        actor=principal.actor,
+        reason=body.reason if body else "",
+    )
+    return ReservationOut.model_validate(view)
+
+
+@router.post("/reservations/{reservation_id}/ship", tags=["reservations"])
+def ship_allocation(
+    reservation_id: int, db: DbDep, principal: Writer, body: ReasonIn | None = None
+) -> ReservationOut:
+    """Ship every unshipped allocated unit: it leaves on-hand stock."""
+    if principal.role == "channel":
+        # Shipping acts on any channel's allocation, so a channel's key may not do it.
+        raise Forbidden("a channel's API key cannot ship allocations", field="reservation_id")
+    view = service.ship_allocation(
+        db,
+        reservation_id=reservation_id,
+        actor=principal.actor,
+        reason=body.reason if body else "",
+    )
+    return ReservationOut.model_validate(view)
+
+
+# ---------------------------------------------------------------- availability
+
+
+@router.get("/availability", tags=["availability"])
+def channel_availability(
+    channel_id: int, sku: Skus, db: DbDep, principal: Reader
+) -> ChannelAvailabilityOut:
+    """Units of each SKU a channel may sell: its shipping locations, after its buffer."""
+    _own_channel(principal, channel_id, field_name="channel_id")
+    with db.reading() as session:
+        units = queries.channel_availability(session, channel_id=channel_id, skus=sku)
+    return ChannelAvailabilityOut(
+        channel_id=channel_id,
+        items=[SkuUnitsOut(sku=s, available=units[s]) for s in dict.fromkeys(sku)],
+    )
+
+
+@router.get("/locations/{location_id}/availability", tags=["availability"])
+def location_availability(
+    location_id: int,
+    sku: Skus,
+    db: DbDep,
+    principal: Reader,
+    channel_id: int | None = None,
+) -> LocationAvailabilityOut:
+    """Units free at one location (store pickup); with a channel, after its buffer."""
+    if principal.role == "channel":
+        # A channel sees a store through its own buffer, never the raw figures.
+        if channel_id is not None:
+            principal.require_channel(channel_id, field_name="channel_id")
+        channel_id = principal.channel_id
+    with db.reading() as session:
+        units = queries.location_availability(
+            session, location_id=location_id, skus=sku, channel_id=channel_id
+        )
+    return LocationAvailabilityOut(
+        location_id=location_id,
+        channel_id=channel_id,
+        items=[SkuUnitsOut(sku=s, available=units[s]) for s in dict.fromkeys(sku)],
+    )
+
+
+# ---------------------------------------------------------------- stock operations
+
+
+def _on_hand(location_id: int, after: dict[str, int]) -> StockChangeOut:
+    return StockChangeOut(
+        location_id=location_id,
+        items=[OnHandOut(sku=sku, on_hand=units) for sku, units in after.items()],
+    )
+
+
+@router.post("/stock/receipts", tags=["stock"])
+def receive_stock(body: StockLinesIn, db: DbDep, principal: Writer) -> StockChangeOut:
+    """Goods arrived at a location; returns on-hand units per SKU after."""
+    principal.require_location(body.location_id, field_name="location_id")
+    after = service.receive_stock(
+        db,
+        location_id=body.location_id,
+        lines=[(line.sku, line.quantity) for line in body.lines],
+        actor=principal.actor,
+        reason=body.reason,
+    )
+    return _on_hand(body.location_id, after)
+
+
+@router.post("/stock/write-offs", tags=["stock"])
+def write_off_stock(body: StockLinesIn, db: DbDep, principal: Writer) -> StockChangeOut:
+    """Damaged or lost units leave stock (a reason is required)."""
+    principal.require_location(body.location_id, field_name="location_id")
+    after = service.write_off_stock(
+        db,
+        location_id=body.location_id,
+        lines=[(line.sku, line.quantity) for line in body.lines],
+        actor=principal.actor,
+        reason=body.reason,
+    )
+    return _on_hand(body.location_id, after)
+
+
+@router.post("/stock/adjustments", tags=["stock"])
+def adjust_stock(body: AdjustmentIn, db: DbDep, principal: Writer) -> StockChangeOut:
+    """Correct on-hand units by `delta` (never below what is held)."""
+    principal.require_location(body.location_id, field_name="location_id")
+    on_hand = service.adjust_stock(
+        db,
+        location_id=body.location_id,
+        sku=body.sku,
+        delta=body.delta,
+        reason=body.reason,
+        actor=principal.actor,
+    )
+    return _on_hand(body.location_id, {body.sku: on_hand})
+
+
+@router.post("/stock/counts", status_code=status.HTTP_201_CREATED, tags=["stock"])
+def record_count(body: CountIn, db: DbDep, principal: Writer) -> CountOut:
+    """A cycle count: on-hand becomes what was counted; returns the variances."""
+    principal.require_location(body.location_id, field_name="location_id")
+    count_id, lines = service.record_count(
+        db,
+        location_id=body.location_id,
+        lines=[(line.sku, line.counted) for line in body.lines],
+        actor=principal.actor,
+        note=body.note,
+    )
+    return CountOut(
+        count_id=count_id,
+        location_id=body.location_id,
+        lines=[CountLineOut.model_validate(line) for line in lines],
+    )
+
+
+def _transfer_out(view: service.TransferView) -> TransferOut:
+    return TransferOut(
+        id=view.id,
+        from_location_id=view.from_location_id,
+        to_location_id=view.to_location_id,
+        status=view.status,
+        created_at=view.created_at,
+        received_at=view.received_at,
+        lines=[TransferLineOut(sku=sku, quantity=q) for sku, q in view.lines],
+    )
+
+
+@router.post("/transfers", status_code=status.HTTP_201_CREATED, tags=["stock"])
+def create_transfer(body: TransferIn, db: DbDep, principal: Writer) -> TransferOut:
+    """Send stock to another location; in transit it is sellable nowhere."""
+    principal.require_location(body.from_location_id, field_name="from_location_id")
+    view = service.create_transfer(
+        db,
+        from_location_id=body.from_location_id,
+        to_location_id=body.to_location_id,
+        lines=[(line.sku, line.quantity) for line in body.lines],
+        actor=principal.actor,
+        note=body.note,
+    )
+    return _transfer_out(view)
+
+
+@router.post("/transfers/{transfer_id}/receive", tags=["stock"])
+def receive_transfer(transfer_id: int, db: DbDep, principal: Writer) -> TransferOut:
+    """A transfer's units arrive at its destination and go on sale there."""
+    if principal.role == "channel":
+        raise Forbidden("a channel's API key cannot receive transfers", field="transfer_id")
+    view = service.receive_transfer(db, transfer_id=transfer_id, actor=principal.actor)
+    return _transfer_out(view)
+
+
+# ---------------------------------------------------------------- reports
+
+
+def _stock_page(
+    session: Session, *, location_id: int | None, sku: str | None, after: int, limit: int
+) -> tuple[list[StockRow], int | None]:
+    """A page of whole SKUs (all their locations) and the variant id to continue after.
+
+    `stock_rows` cuts at `limit` rows, which may split a SKU's locations; a cursor on the
+    variant id would then skip the rest, so a page ends at the last complete SKU.
+    """
+    rows = queries.stock_rows(
+        session, location_id=location_id, sku=sku, after_variant_id=after, limit=limit
+    )
+    if len(rows) < limit:
+        return rows, None
+    last = rows[-1].variant_id
+    whole = [r for r in rows if r.variant_id != last]
+    if whole:
+        return whole, whole[-1].variant_id
+    rows = queries.stock_rows(
+        session,
+        location_id=location_id,
+        sku=rows[0].sku,
+        after_variant_id=after,
+        limit=_ROWS_OF_ONE_SKU,
+    )
+    return rows, last
+
+
+@router.get("/stock", tags=["stock"])
+def list_stock(
+    db: DbDep,
+    _: Reader,
+    location_id: int | None = None,
+    sku: str | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> Page[StockRowOut]:
+    """Stock figures by SKU and location; the cursor moves by SKU (variant id)."""
+    with db.reading() as session:
+        rows, after = _stock_page(
+            session, location_id=location_id, sku=sku, after=decode_cursor(cursor), limit=limit
+        )
+    return Page[StockRowOut](
+        items=[StockRowOut.model_validate(r) for r in rows],
+        next_cursor=next_cursor([after], 1) if after is not None else None,
+    )
+
+
+@router.get("/stock/in-transit", tags=["stock"])
+def in_transit(db: DbDep, _: Reader) -> list[InTransitOut]:
+    """Units on their way between locations, per SKU."""
+    with db.reading() as session:
+        units = queries.in_transit(session)
+    return [InTransitOut(sku=sku, quantity=q) for sku, q in sorted(units.items())]
+
+
+@router.get("/movements", tags=["stock"])
+def list_movements(
+    db: DbDep,
+    _: Reader,
+    sku: str | None = None,
+    location_id: int | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> Page[MovementOut]:
+    """The stock ledger, oldest entry first."""
+    with db.reading() as session:
+        rows = queries.list_movements(
+            session, sku=sku, location_id=location_id, after_id=decode_cursor(cursor), limit=limit
+        )
+    return Page[MovementOut](
+        items=[_movement_out(m, s) for m, s in rows],
+        next_cursor=next_cursor([m.id for m, _ in rows], limit),
+    )
+
+
+def _movement_out(row: Movement, sku: str) -> MovementOut:
+    return MovementOut(
+        id=row.id,
+        kind=row.kind,
+        sku=sku,
+        location_id=row.location_id,
+        delta_on_hand=row.delta_on_hand,
+        delta_reserved=row.delta_reserved,
+        delta_allocated=row.delta_allocated,
+        reason=row.reason,
+        actor=row.actor,
+        channel_id=row.channel_id,
+        reservation_id=row.reservation_id,
+        transfer_id=row.transfer_id,
+        count_id=row.count_id,
+        created_at=row.created_at,
+    )
+
+
+@router.get("/inventory/reconciliation", tags=["stock"])
+def reconcile(db: DbDep, _: Reader) -> list[DiscrepancyOut]:
+    """Every disagreement between stock figures, the ledger and the holds; empty = healthy."""
+    with db.reading() as session:
+        found = queries.reconcile(session)
+    return [DiscrepancyOut.model_validate(d) for d in found]
+
+
+def _events(
+    session: Session, *, event_type: str | None, after_id: int, limit: int
+) -> list[OutboxEvent]:
+    # Read-only; belongs with the outbox (db.outbox) once more than inventory lists events.
+    stmt = select(OutboxEvent).where(OutboxEvent.id > after_id).order_by(OutboxEvent.id)
+    if event_type is not None:
+        stmt = stmt.where(OutboxEvent.event_type == event_type)
+    return list(session.scalars(stmt.limit(limit)))
+
+
+@router.get("/events", tags=["stock"])
+def list_events(
+    db: DbDep,
+    _: Reader,
+    event_type: str | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> Page[EventOut]:
+    """Domain events (StockLow, StockOutOfStock, StockBackInStock, ...), oldest first."""
+    with db.reading() as session:
+        rows = _events(session, event_type=event_type, after_id=decode_cursor(cursor), limit=limit)
+    return Page[EventOut](
+        items=[EventOut.model_validate(e) for e in rows],
+        next_cursor=next_cursor([e.id for e in rows], limit),
+    )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -33,21 +33,26 @@ outbox_table = cast(Table, OutboxEvent.__table__)
 
 Key = tuple[int, int]
 
+def stock_guard(d_on_hand: Any, d_reserved: Any, d_allocated: Any) -> ColumnElement[bool]:
+    """The stock rule in SQL, for a row about to change by the given deltas.
+
+    Every UPDATE of stock carries it, so the row itself refuses an oversell even if a
+    caller's check were wrong; it mirrors `model.apply_change`.
+    """
+    return and_(
+        stock_table.c.on_hand + d_on_hand
+        >= stock_table.c.reserved + d_reserved + stock_table.c.allocated + d_allocated,
+        stock_table.c.reserved + d_reserved >= 0,
+        stock_table.c.allocated + d_allocated >= 0,
+    )
+
+
 _guarded_update_many = (
     update(stock_table)
     .where(
-        and_(
-            stock_table.c.variant_id == bindparam("k_variant"),
-            stock_table.c.location_id == bindparam("k_location"),
-            # Repeats the rule in SQL: the row itself refuses an oversell.
-            stock_table.c.on_hand + bindparam("d_on_hand")
-            >= stock_table.c.reserved
-            + bindparam("d_reserved")
-            + stock_table.c.allocated
-            + bindparam("d_allocated"),
-            stock_table.c.reserved + bindparam("d_reserved") >= 0,
-            stock_table.c.allocated + bindparam("d_allocated") >= 0,
-        )
+        stock_table.c.variant_id == bindparam("k_variant"),
+        stock_table.c.location_id == bindparam("k_location"),
+        stock_guard(bindparam("d_on_hand"), bindparam("d_reserved"), bindparam("d_allocated")),
     )
     .values(
         on_hand=stock_table.c.on_hand + bindparam("d_on_hand"),
@@ -77,6 +82,7 @@ _plain_select = (
 )
 _locking_select = _plain_select.with_for_update()
 _insert_ignoring: dict[tuple[str, str], Any] = {}
+_insert_movements = insert(movement_table)
 
 
 class StaleStock(Exception):
@@ -215,7 +221,7 @@ def apply_changes(
             # Only reachable if a row was changed without its lock: refuse, never guess.
             raise Conflict("stock changed concurrently; nothing was written, try again")
         _append_ledger(conn, changes, provenance, now)
-        _record_threshold_events(conn, before, after, variants, now)
+        record_threshold_events(conn, before, after, variants, now)
         return after
     for (variant_id, location_id), c in sorted(totals.items()):
         row = conn.execute(
@@ -237,7 +243,7 @@ def apply_changes(
             row.on_hand - c.on_hand, row.reserved - c.reserved, row.allocated - c.allocated
         )
     _append_ledger(conn, changes, provenance, now)
-    _record_threshold_events(conn, before, after, variants, now)
+    record_threshold_events(conn, before, after, variants, now)
     return after
 
 
@@ -247,7 +253,7 @@ def _append_ledger(
     # Written after the rows changed, while their locks are held, so ledger ids follow
     # the order in which each row's changes really happened.
     conn.execute(
-        insert(movement_table),
+        _insert_movements,
         [
             {
                 "kind": provenance.kind.value,
@@ -269,13 +275,14 @@ def _append_ledger(
     )
 
 
-def _record_threshold_events(
+def record_threshold_events(
     conn: Connection,
     before: Mapping[Key, StockFigures],
     after: Mapping[Key, StockFigures],
     info: Mapping[int, SkuInfo],
     now: datetime,
 ) -> None:
+    """Write StockLow / StockOutOfStock / StockBackInStock events for rows that crossed."""
     crossing = [k for k in sorted(after) if before[k].available != after[k].available]
     default = get_settings().low_stock_threshold
     rows: list[dict[str, Any]] = []

@@ -8,10 +8,10 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import Connection, Table, insert, select
+from sqlalchemy import Connection, Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from omnicart.catalog.lookup import SkuInfo, describe_variants, resolve_skus
@@ -52,6 +52,8 @@ from omnicart.settings import get_settings
 
 reservation_table = cast(Table, Reservation.__table__)
 reservation_line_table = cast(Table, ReservationLine.__table__)
+_insert_lines = insert(reservation_line_table)
+_claims: dict[str, Any] = {}
 MAX_LINES = 200  # per reservation: a cart or an order
 MAX_STOCK_LINES = 10_000  # per receipt, transfer or count: a delivery or a stocktake
 
@@ -272,6 +274,27 @@ def reserve_stock(
         return retrying(lambda: attempt(True))
 
 
+def _claim_key(conn: Connection) -> Any:
+    """INSERT the reservation unless (channel, key) exists, returning its id (built once)."""
+    if conn.dialect.name not in _claims:
+        columns = (
+            "channel_id",
+            "idempotency_key",
+            "request_hash",
+            "status",
+            "reference",
+            "actor",
+            "expires_at",
+            "created_at",
+        )
+        _claims[conn.dialect.name] = (
+            insert_ignoring_duplicates(conn, reservation_table)
+            .values({name: bindparam(name) for name in columns})
+            .returning(reservation_table.c.id)
+        )
+    return _claims[conn.dialect.name]
+
+
 def _reserve(
     conn: Connection,
     *,
@@ -304,18 +327,17 @@ def _reserve(
     now = utcnow()
     # Claim the key first: a concurrent twin waits here, then finds our row.
     new_id = conn.execute(
-        insert_ignoring_duplicates(conn, reservation_table)
-        .values(
-            channel_id=channel_id,
-            idempotency_key=key,
-            request_hash=fingerprint,
-            status="active",
-            reference=reference,
-            actor=actor,
-            expires_at=now + timedelta(seconds=ttl),
-            created_at=now,
-        )
-        .returning(reservation_table.c.id)
+        _claim_key(conn),
+        {
+            "channel_id": channel_id,
+            "idempotency_key": key,
+            "request_hash": fingerprint,
+            "status": "active",
+            "reference": reference,
+            "actor": actor,
+            "expires_at": now + timedelta(seconds=ttl),
+            "created_at": now,
+        },
     ).scalar()
     if new_id is None:
         session = Session(bind=conn)
@@ -354,7 +376,7 @@ def _reserve(
     )
     holds = _split_holds(plan, parts)
     conn.execute(
-        insert(reservation_line_table),
+        _insert_lines,
         [
             {
                 "reservation_id": new_id,

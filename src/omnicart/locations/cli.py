@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from omnicart.db.engine import Database
@@ -15,7 +16,6 @@ from omnicart.locations import service
 from omnicart.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Warehouses, stores and 3PL partners.")
-console = Console()
 DatabaseUrl = Annotated[
     str | None, typer.Option(help="Defaults to OMNICART_DATABASE_URL.", show_default=False)
 ]
@@ -68,7 +68,7 @@ def create(
             ship_from_store=ship_from_store,
             priority=priority,
         )
-    console.print(f"created location [bold]{view.code}[/bold] with id {view.id}")
+    Console().print(f"created location [bold]{view.code}[/bold] with id {view.id}")
 
 
 @app.command("list")
@@ -82,11 +82,19 @@ def list_(database_url: DatabaseUrl = None) -> None:
         while page := service.list_locations(session, after_id=after_id, limit=500):
             for v in page:
                 table.add_row(
-                    str(v.id), v.code, v.name, v.kind, v.country, _yes(v.ships),
-                    _yes(v.pickup), _yes(v.ship_from_store), str(v.priority), _yes(v.active),
-                )  # fmt: skip
+                    str(v.id),
+                    v.code,
+                    escape(v.name),
+                    v.kind,
+                    v.country,
+                    _yes(v.ships),
+                    _yes(v.pickup),
+                    _yes(v.ship_from_store),
+                    str(v.priority),
+                    _yes(v.active),
+                )
             after_id = page[-1].id
-    console.print(table)
+    Console().print(table)
 
 
 def _yes(flag: bool) -> str:
