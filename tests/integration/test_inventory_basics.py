@@ -176,3 +176,26 @@ def test_transfer_and_count(db: Database, merchant: dict[str, int]) -> None:
         assert queries.in_transit(s) == {}
         assert queries.reconcile(s) == []
     assert count_id > 0
+
+
+def test_postgres_fast_path_serves_plain_reservations(pg_db: Database,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL a plain reservation never needs the general path; odd SKUs survive."""
+    odd = 'A"B,{C}\\D'
+    with pg_db.transaction() as s:
+        wh = add_location(s, "wh")
+        add_variant(s, odd)
+        web = add_channel(s, "web", ship=(wh,))
+    service.receive_stock(pg_db, location_id=wh, lines=[(odd, 5)])
+
+    def general_path(*_a: object, **_k: object) -> None:
+        raise AssertionError("the general path was used")
+
+    monkeypatch.setattr(service, "_reserve", general_path)
+    r = service.reserve_stock(pg_db, channel_id=web, lines=[(odd, 2)], idempotency_key="k1")
+    assert [(ln.sku, ln.requested_sku, ln.quantity) for ln in r.lines] == [(odd, odd, 2)]
+    with pg_db.reading() as s:
+        assert queries.reconcile(s) == []
+        assert queries.channel_availability(s, channel_id=web, skus=[odd]) == {odd: 3}
+    with pytest.raises(AssertionError):  # a replay is answered by the general path
+        service.reserve_stock(pg_db, channel_id=web, lines=[(odd, 2)], idempotency_key="k1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
@@ -36,14 +37,19 @@ _components = (
 )
 
 
+def check_all_found(wanted: list[str], found: Collection[str], *, field: str = "lines") -> None:
+    """Raise NotFound naming every SKU of `wanted` that is not in `found`."""
+    missing = [s for s in wanted if s not in found]
+    if missing:
+        raise NotFound(f"unknown SKU: {', '.join(missing)}", field=field, skus=missing)
+
+
 def resolve_skus(session: Executor, skus: list[str], *, field: str = "lines") -> dict[str, SkuInfo]:
     """Resolve SKUs (unknown ones raise NotFound naming the SKU)."""
     wanted = sorted(set(skus))
     rows = session.execute(_by_sku, {"skus": wanted}).all()
     found = {r.sku: r for r in rows}
-    missing = [s for s in wanted if s not in found]
-    if missing:
-        raise NotFound(f"unknown SKU: {', '.join(missing)}", field=field, skus=missing)
+    check_all_found(wanted, found, field=field)
     bundle_ids = [r.id for r in rows if r.is_bundle]
     parts: dict[int, list[tuple[int, int]]] = {}
     if bundle_ids:

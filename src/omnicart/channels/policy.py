@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
@@ -27,7 +29,8 @@ class ChannelPolicy:
     pickup_locations: tuple[int, ...]
 
 
-_policy_rows = (
+# Public so a driver-level hot path can run the same query; see inventory.pg_fast.
+POLICY_QUERY = (
     select(
         Channel.id,
         Channel.code,
@@ -52,7 +55,14 @@ def load_channel_policy(
     session: Executor, *, channel_id: int, require_active: bool = True
 ) -> ChannelPolicy:
     """The policy of a channel, or NotFound / Conflict (inactive). One query."""
-    rows = session.execute(_policy_rows, {"channel_id": channel_id}).all()
+    rows = session.execute(POLICY_QUERY, {"channel_id": channel_id}).all()
+    return policy_from_rows(rows, channel_id=channel_id, require_active=require_active)
+
+
+def policy_from_rows(
+    rows: Sequence[Any], *, channel_id: int, require_active: bool = True
+) -> ChannelPolicy:
+    """Build the policy from the rows of POLICY_QUERY (any driver's named rows)."""
     if not rows:
         raise NotFound(f"channel {channel_id} does not exist", field="channel")
     first = rows[0]

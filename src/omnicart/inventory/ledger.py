@@ -33,6 +33,7 @@ outbox_table = cast(Table, OutboxEvent.__table__)
 
 Key = tuple[int, int]
 
+
 def stock_guard(d_on_hand: Any, d_reserved: Any, d_allocated: Any) -> ColumnElement[bool]:
     """The stock rule in SQL, for a row about to change by the given deltas.
 

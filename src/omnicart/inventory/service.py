@@ -4,7 +4,6 @@ through `ledger.apply_changes` (the one rule)."""
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from omnicart.catalog.tables import Variant
 from omnicart.channels.policy import load_channel_policy
 from omnicart.db.engine import Database
 from omnicart.db.retry import retrying
+from omnicart.inventory import pg_fast
 from omnicart.inventory.ledger import (
     Provenance,
     StaleStock,
@@ -31,12 +31,12 @@ from omnicart.inventory.ledger import (
 from omnicart.inventory.model import (
     BufferPolicy,
     MovementKind,
-    PlannedHold,
     StockChange,
     StockFigures,
     check_quantity,
     plan_holds,
 )
+from omnicart.inventory.planning import demand_of, pool_for, split_holds
 from omnicart.inventory.tables import (
     Reservation,
     ReservationLine,
@@ -182,49 +182,6 @@ def _holds_of(session: Session, reservation_id: int) -> list[ReservationLine]:
 # ---------------------------------------------------------------- reservations
 
 
-def _demand_of(
-    lines: Sequence[tuple[str, int]], infos: Mapping[str, SkuInfo]
-) -> tuple[dict[int, int], list[tuple[str, int, int]]]:
-    """Units per stock-bearing variant, and (requested sku, variant, units) parts."""
-    demand: dict[int, int] = defaultdict(int)
-    parts: list[tuple[str, int, int]] = []
-    for index, (sku, quantity) in enumerate(lines):
-        info = infos[sku]
-        if info.is_bundle:
-            if not info.components:
-                raise ValidationFailed(
-                    f"bundle {sku} has no components", field=f"lines.{index}.sku"
-                )
-            for component_id, units in info.components:
-                demand[component_id] += units * quantity
-                parts.append((sku, component_id, units * quantity))
-        else:
-            demand[info.variant_id] += quantity
-            parts.append((sku, info.variant_id, quantity))
-    return dict(demand), parts
-
-
-def _split_holds(
-    plan: Sequence[PlannedHold], parts: Sequence[tuple[str, int, int]]
-) -> list[tuple[str, int, int, int]]:
-    """Give each requested SKU its share of the planned holds: (sku, variant, loc, qty)."""
-    remaining: dict[int, list[list[int]]] = defaultdict(list)
-    for hold in plan:
-        remaining[hold.variant_id].append([hold.location_id, hold.quantity])
-    result: list[tuple[str, int, int, int]] = []
-    for requested_sku, variant_id, units in parts:
-        need = units
-        for slot in remaining[variant_id]:
-            if need == 0:
-                break
-            take = min(need, slot[1])
-            if take:
-                result.append((requested_sku, variant_id, slot[0], take))
-                slot[1] -= take
-                need -= take
-    return result
-
-
 def reserve_stock(
     db: Database,
     *,
@@ -254,6 +211,35 @@ def reserve_stock(
 
     def attempt(lock_first: bool) -> ReservationView:
         with db.connection() as conn:
+            if not lock_first and conn.dialect.name == "postgresql":
+                fast = pg_fast.reserve(
+                    conn,
+                    channel_id=channel_id,
+                    lines=lines,
+                    key=idempotency_key,
+                    location_id=location_id,
+                    ttl=ttl,
+                    reference=reference,
+                    actor=actor,
+                    fingerprint=fingerprint,
+                )
+                if fast is not None:
+                    return ReservationView(
+                        id=fast.id,
+                        channel_id=channel_id,
+                        idempotency_key=idempotency_key,
+                        status="active",
+                        reference=reference,
+                        expires_at=fast.expires_at,
+                        created_at=fast.created_at,
+                        closed_at=None,
+                        lines=[
+                            ReservationLineView(
+                                sku=fast.skus[v], requested_sku=sku, location_id=loc, quantity=q
+                            )
+                            for sku, v, loc, q in fast.holds
+                        ],
+                    )
             return _reserve(
                 conn,
                 channel_id=channel_id,
@@ -310,20 +296,8 @@ def _reserve(
 ) -> ReservationView:
     policy = load_channel_policy(conn, channel_id=channel_id)
     infos = resolve_skus(conn, [sku for sku, _ in lines])
-    demand, parts = _demand_of(lines, infos)
-    if location_id is not None:
-        if location_id not in policy.ship_locations + policy.pickup_locations:
-            raise Conflict(
-                f"location {location_id} does not serve channel {policy.code!r}",
-                field="location_id",
-            )
-        pool: tuple[int, ...] = (location_id,)
-    else:
-        pool = policy.ship_locations
-        if not pool:
-            raise Conflict(
-                f"channel {policy.code!r} has no active shipping location", field="channel"
-            )
+    demand, parts = demand_of(lines, infos)
+    pool = pool_for(policy, location_id)
     now = utcnow()
     # Claim the key first: a concurrent twin waits here, then finds our row.
     new_id = conn.execute(
@@ -374,7 +348,7 @@ def _reserve(
         policy=buffer,
         sku_of={v: by_id[v].sku for v in demand},
     )
-    holds = _split_holds(plan, parts)
+    holds = split_holds(plan, parts)
     conn.execute(
         _insert_lines,
         [

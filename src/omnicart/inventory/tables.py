@@ -31,6 +31,12 @@ class StockLevel(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+# The ledger and the holds name variants, locations and channels by id without foreign
+# keys: only the ledger code writes them, with ids it has just resolved, while a foreign
+# key would take a share lock on the channel and location rows in every reservation -
+# the hottest rows there are - and turn concurrent reservations into lock traffic.
+
+
 class Movement(Base):
     """One append-only ledger entry; summing the deltas gives the stock figures."""
 
@@ -39,14 +45,14 @@ class Movement(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(24))
-    variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id"))
-    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    variant_id: Mapped[int] = mapped_column(BigId)
+    location_id: Mapped[int] = mapped_column(BigId)
     delta_on_hand: Mapped[int] = mapped_column(Integer, default=0)
     delta_reserved: Mapped[int] = mapped_column(Integer, default=0)
     delta_allocated: Mapped[int] = mapped_column(Integer, default=0)
     reason: Mapped[str] = mapped_column(String(300), default="")
     actor: Mapped[str] = mapped_column(String(120), default="system")
-    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id"), nullable=True)
+    channel_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     reservation_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     transfer_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     count_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
@@ -64,7 +70,7 @@ class Reservation(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    channel_id: Mapped[int] = mapped_column(BigId)
     idempotency_key: Mapped[str] = mapped_column(String(200))
     request_hash: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="active")
@@ -85,8 +91,8 @@ class ReservationLine(Base):
     reservation_id: Mapped[int] = mapped_column(
         ForeignKey("reservations.id", ondelete="CASCADE"), index=True
     )
-    variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id"))
-    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    variant_id: Mapped[int] = mapped_column(BigId)
+    location_id: Mapped[int] = mapped_column(BigId)
     quantity: Mapped[int] = mapped_column(Integer)
     shipped: Mapped[int] = mapped_column(Integer, default=0)
     requested_sku: Mapped[str] = mapped_column(String(120))

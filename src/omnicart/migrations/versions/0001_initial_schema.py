@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 16:20:23.851156
+Create Date: 2026-11-22 16:50:28.192880
 """
 
 from __future__ import annotations
@@ -120,6 +120,77 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "reservations",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "channel_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=False),
+        sa.Column("request_hash", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("reference", sa.String(length=200), nullable=False),
+        sa.Column("actor", sa.String(length=120), nullable=False),
+        sa.Column("expires_at", omnicart.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", omnicart.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("closed_at", omnicart.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('active', 'released', 'expired', 'allocated')",
+            name=op.f("ck_reservations_status"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reservations")),
+        sa.UniqueConstraint(
+            "channel_id", "idempotency_key", name=op.f("uq_reservations_channel_id_idempotency_key")
+        ),
+    )
+    with op.batch_alter_table("reservations", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_reservations_status_expires_at", ["status", "expires_at"], unique=False
+        )
+
+    op.create_table(
+        "stock_movements",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("kind", sa.String(length=24), nullable=False),
+        sa.Column(
+            "variant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "location_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("delta_on_hand", sa.Integer(), nullable=False),
+        sa.Column("delta_reserved", sa.Integer(), nullable=False),
+        sa.Column("delta_allocated", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.String(length=300), nullable=False),
+        sa.Column("actor", sa.String(length=120), nullable=False),
+        sa.Column(
+            "channel_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "reservation_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "transfer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("count_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("created_at", omnicart.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_stock_movements")),
+    )
+    with op.batch_alter_table("stock_movements", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_stock_movements_variant_location", ["variant_id", "location_id"], unique=False
+        )
+
+    op.create_table(
         "api_keys",
         sa.Column(
             "id",
@@ -206,7 +277,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("handle", name=op.f("uq_products_handle")),
     )
     op.create_table(
-        "reservations",
+        "reservation_lines",
         sa.Column(
             "id",
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
@@ -214,31 +285,29 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column(
-            "channel_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+            "reservation_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
-        sa.Column("idempotency_key", sa.String(length=200), nullable=False),
-        sa.Column("request_hash", sa.String(length=64), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("reference", sa.String(length=200), nullable=False),
-        sa.Column("actor", sa.String(length=120), nullable=False),
-        sa.Column("expires_at", omnicart.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("created_at", omnicart.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("closed_at", omnicart.db.types.UTCDateTime(timezone=True), nullable=True),
-        sa.CheckConstraint(
-            "status IN ('active', 'released', 'expired', 'allocated')",
-            name=op.f("ck_reservations_status"),
+        sa.Column(
+            "variant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
+        sa.Column(
+            "location_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("shipped", sa.Integer(), nullable=False),
+        sa.Column("requested_sku", sa.String(length=120), nullable=False),
+        sa.CheckConstraint("quantity > 0", name=op.f("ck_reservation_lines_quantity")),
         sa.ForeignKeyConstraint(
-            ["channel_id"], ["channels.id"], name=op.f("fk_reservations_channel_id_channels")
+            ["reservation_id"],
+            ["reservations.id"],
+            name=op.f("fk_reservation_lines_reservation_id_reservations"),
+            ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_reservations")),
-        sa.UniqueConstraint(
-            "channel_id", "idempotency_key", name=op.f("uq_reservations_channel_id_idempotency_key")
-        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reservation_lines")),
     )
-    with op.batch_alter_table("reservations", schema=None) as batch_op:
+    with op.batch_alter_table("reservation_lines", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_reservations_status_expires_at", ["status", "expires_at"], unique=False
+            batch_op.f("ix_reservation_lines_reservation_id"), ["reservation_id"], unique=False
         )
 
     op.create_table(
@@ -405,48 +474,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("channel_id", "variant_id", name=op.f("pk_channel_prices")),
     )
     op.create_table(
-        "reservation_lines",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column(
-            "reservation_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column(
-            "variant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column(
-            "location_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column("quantity", sa.Integer(), nullable=False),
-        sa.Column("shipped", sa.Integer(), nullable=False),
-        sa.Column("requested_sku", sa.String(length=120), nullable=False),
-        sa.CheckConstraint("quantity > 0", name=op.f("ck_reservation_lines_quantity")),
-        sa.ForeignKeyConstraint(
-            ["location_id"],
-            ["locations.id"],
-            name=op.f("fk_reservation_lines_location_id_locations"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["reservation_id"],
-            ["reservations.id"],
-            name=op.f("fk_reservation_lines_reservation_id_reservations"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["variant_id"], ["variants.id"], name=op.f("fk_reservation_lines_variant_id_variants")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_reservation_lines")),
-    )
-    with op.batch_alter_table("reservation_lines", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_reservation_lines_reservation_id"), ["reservation_id"], unique=False
-        )
-
-    op.create_table(
         "stock_count_lines",
         sa.Column(
             "id",
@@ -503,53 +530,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("variant_id", "location_id", name=op.f("pk_stock_levels")),
     )
     op.create_table(
-        "stock_movements",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("kind", sa.String(length=24), nullable=False),
-        sa.Column(
-            "variant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column(
-            "location_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column("delta_on_hand", sa.Integer(), nullable=False),
-        sa.Column("delta_reserved", sa.Integer(), nullable=False),
-        sa.Column("delta_allocated", sa.Integer(), nullable=False),
-        sa.Column("reason", sa.String(length=300), nullable=False),
-        sa.Column("actor", sa.String(length=120), nullable=False),
-        sa.Column(
-            "channel_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
-        sa.Column(
-            "reservation_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
-        sa.Column(
-            "transfer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
-        sa.Column("count_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
-        sa.Column("created_at", omnicart.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["channel_id"], ["channels.id"], name=op.f("fk_stock_movements_channel_id_channels")
-        ),
-        sa.ForeignKeyConstraint(
-            ["location_id"], ["locations.id"], name=op.f("fk_stock_movements_location_id_locations")
-        ),
-        sa.ForeignKeyConstraint(
-            ["variant_id"], ["variants.id"], name=op.f("fk_stock_movements_variant_id_variants")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_stock_movements")),
-    )
-    with op.batch_alter_table("stock_movements", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_stock_movements_variant_location", ["variant_id", "location_id"], unique=False
-        )
-
-    op.create_table(
         "transfer_lines",
         sa.Column(
             "id",
@@ -591,19 +571,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_transfer_lines_transfer_id"))
 
     op.drop_table("transfer_lines")
-    with op.batch_alter_table("stock_movements", schema=None) as batch_op:
-        batch_op.drop_index("ix_stock_movements_variant_location")
-
-    op.drop_table("stock_movements")
     op.drop_table("stock_levels")
     with op.batch_alter_table("stock_count_lines", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_stock_count_lines_count_id"))
 
     op.drop_table("stock_count_lines")
-    with op.batch_alter_table("reservation_lines", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_reservation_lines_reservation_id"))
-
-    op.drop_table("reservation_lines")
     op.drop_table("channel_prices")
     op.drop_table("bundle_components")
     with op.batch_alter_table("variants", schema=None) as batch_op:
@@ -613,13 +585,21 @@ def downgrade() -> None:
     op.drop_table("listings")
     op.drop_table("transfers")
     op.drop_table("stock_counts")
+    with op.batch_alter_table("reservation_lines", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_reservation_lines_reservation_id"))
+
+    op.drop_table("reservation_lines")
+    op.drop_table("products")
+    op.drop_table("channel_locations")
+    op.drop_table("api_keys")
+    with op.batch_alter_table("stock_movements", schema=None) as batch_op:
+        batch_op.drop_index("ix_stock_movements_variant_location")
+
+    op.drop_table("stock_movements")
     with op.batch_alter_table("reservations", schema=None) as batch_op:
         batch_op.drop_index("ix_reservations_status_expires_at")
 
     op.drop_table("reservations")
-    op.drop_table("products")
-    op.drop_table("channel_locations")
-    op.drop_table("api_keys")
     with op.batch_alter_table("outbox_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_outbox_events_event_type"))
 

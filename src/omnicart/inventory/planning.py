@@ -1,0 +1,68 @@
+"""Turning a reservation request into holds: which locations, how many units where."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+
+from omnicart.catalog.lookup import SkuInfo
+from omnicart.channels.policy import ChannelPolicy
+from omnicart.inventory.model import PlannedHold
+from omnicart.kernel.errors import Conflict, ValidationFailed
+
+
+def pool_for(policy: ChannelPolicy, location_id: int | None) -> tuple[int, ...]:
+    """The locations a request may draw on: the chosen one (pickup), else the shipping ones."""
+    if location_id is not None:
+        if location_id not in policy.ship_locations + policy.pickup_locations:
+            raise Conflict(
+                f"location {location_id} does not serve channel {policy.code!r}",
+                field="location_id",
+            )
+        return (location_id,)
+    if not policy.ship_locations:
+        raise Conflict(f"channel {policy.code!r} has no active shipping location", field="channel")
+    return policy.ship_locations
+
+
+def demand_of(
+    lines: Sequence[tuple[str, int]], infos: Mapping[str, SkuInfo]
+) -> tuple[dict[int, int], list[tuple[str, int, int]]]:
+    """Units per stock-bearing variant, and (requested sku, variant, units) parts."""
+    demand: dict[int, int] = defaultdict(int)
+    parts: list[tuple[str, int, int]] = []
+    for index, (sku, quantity) in enumerate(lines):
+        info = infos[sku]
+        if info.is_bundle:
+            if not info.components:
+                raise ValidationFailed(
+                    f"bundle {sku} has no components", field=f"lines.{index}.sku"
+                )
+            for component_id, units in info.components:
+                demand[component_id] += units * quantity
+                parts.append((sku, component_id, units * quantity))
+        else:
+            demand[info.variant_id] += quantity
+            parts.append((sku, info.variant_id, quantity))
+    return dict(demand), parts
+
+
+def split_holds(
+    plan: Sequence[PlannedHold], parts: Sequence[tuple[str, int, int]]
+) -> list[tuple[str, int, int, int]]:
+    """Give each requested SKU its share of the planned holds: (sku, variant, loc, qty)."""
+    remaining: dict[int, list[list[int]]] = defaultdict(list)
+    for hold in plan:
+        remaining[hold.variant_id].append([hold.location_id, hold.quantity])
+    result: list[tuple[str, int, int, int]] = []
+    for requested_sku, variant_id, units in parts:
+        need = units
+        for slot in remaining[variant_id]:
+            if need == 0:
+                break
+            take = min(need, slot[1])
+            if take:
+                result.append((requested_sku, variant_id, slot[0], take))
+                slot[1] -= take
+                need -= take
+    return result
