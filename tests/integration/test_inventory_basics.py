@@ -178,8 +178,9 @@ def test_transfer_and_count(db: Database, merchant: dict[str, int]) -> None:
     assert count_id > 0
 
 
-def test_postgres_fast_path_serves_plain_reservations(pg_db: Database,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_postgres_fast_path_serves_plain_reservations(
+    pg_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """On PostgreSQL a plain reservation never needs the general path; odd SKUs survive."""
     odd = 'A"B,{C}\\D'
     with pg_db.transaction() as s:
