@@ -614,3 +614,27 @@ def test_reads_need_a_key_with_the_scope(
     )
     unauthenticated = client.get("/v1/stock", headers={"Authorization": ""})
     assert unauthenticated.status_code == 401
+
+
+def test_staff_key_receives_only_transfers_bound_for_its_store(
+    client: TestClient, sqlite_db: Database, shop: dict[str, int]
+) -> None:
+    lines = [{"sku": "A", "quantity": 1}]
+    client.post("/v1/stock/receipts", json={"location_id": shop["wh"], "lines": lines})
+    client.post("/v1/stock/receipts", json={"location_id": shop["store"], "lines": lines})
+    to_store = client.post(
+        "/v1/transfers",
+        json={"from_location_id": shop["wh"], "to_location_id": shop["store"], "lines": lines},
+    ).json()
+    to_wh = client.post(
+        "/v1/transfers",
+        json={"from_location_id": shop["store"], "to_location_id": shop["wh"], "lines": lines},
+    ).json()
+    headers = _key(sqlite_db, "staff", location_id=shop["store"])
+    before = _rows(sqlite_db)
+    refused = client.post(f"/v1/transfers/{to_wh['id']}/receive", headers=headers)
+    _problem(refused, 403, "transfer_id")
+    assert _rows(sqlite_db) == before
+    received = client.post(f"/v1/transfers/{to_store['id']}/receive", headers=headers)
+    assert received.status_code == 200
+    assert received.json()["status"] == "received"

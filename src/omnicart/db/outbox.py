@@ -56,3 +56,13 @@ def pending_events(session: Session, *, limit: int = 100) -> list[OutboxEvent]:
         .limit(limit)
     )
     return list(session.scalars(stmt))
+
+
+def list_events(
+    session: Session, *, event_type: str | None = None, after_id: int = 0, limit: int = 100
+) -> list[OutboxEvent]:
+    """Events in the order they were recorded, published or not (for APIs and reports)."""
+    stmt = select(OutboxEvent).where(OutboxEvent.id > after_id).order_by(OutboxEvent.id)
+    if event_type is not None:
+        stmt = stmt.where(OutboxEvent.event_type == event_type)
+    return list(session.scalars(stmt.limit(limit)))

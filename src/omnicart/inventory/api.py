@@ -9,15 +9,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from omnicart.api.deps import DbDep, require
 from omnicart.api.pagination import MAX_PAGE, Page, decode_cursor, next_cursor
 from omnicart.auth.service import Principal
-from omnicart.db.outbox import OutboxEvent
+from omnicart.db.outbox import list_events as list_outbox_events
 from omnicart.inventory import queries, service
-from omnicart.inventory.queries import StockRow
 from omnicart.inventory.schemas import (
     AdjustmentIn,
     ChannelAvailabilityOut,
@@ -53,7 +50,6 @@ Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Skus = Annotated[list[str], Query(min_length=1, max_length=MAX_PAGE, description="Repeat.")]
 # Rows of one SKU never exceed the number of locations; this bounds a page that one SKU fills.
-_ROWS_OF_ONE_SKU = 10_000
 
 
 def _own_channel(principal: Principal, channel_id: int, *, field_name: str) -> None:
@@ -342,38 +338,16 @@ def receive_transfer(transfer_id: int, db: DbDep, principal: Writer) -> Transfer
     """A transfer's units arrive at its destination and go on sale there."""
     if principal.role == "channel":
         raise Forbidden("a channel's API key cannot receive transfers", field="transfer_id")
-    view = service.receive_transfer(db, transfer_id=transfer_id, actor=principal.actor)
+    view = service.receive_transfer(
+        db,
+        transfer_id=transfer_id,
+        actor=principal.actor,
+        at_location_id=principal.location_id if principal.role == "staff" else None,
+    )
     return _transfer_out(view)
 
 
 # ---------------------------------------------------------------- reports
-
-
-def _stock_page(
-    session: Session, *, location_id: int | None, sku: str | None, after: int, limit: int
-) -> tuple[list[StockRow], int | None]:
-    """A page of whole SKUs (all their locations) and the variant id to continue after.
-
-    `stock_rows` cuts at `limit` rows, which may split a SKU's locations; a cursor on the
-    variant id would then skip the rest, so a page ends at the last complete SKU.
-    """
-    rows = queries.stock_rows(
-        session, location_id=location_id, sku=sku, after_variant_id=after, limit=limit
-    )
-    if len(rows) < limit:
-        return rows, None
-    last = rows[-1].variant_id
-    whole = [r for r in rows if r.variant_id != last]
-    if whole:
-        return whole, whole[-1].variant_id
-    rows = queries.stock_rows(
-        session,
-        location_id=location_id,
-        sku=rows[0].sku,
-        after_variant_id=after,
-        limit=_ROWS_OF_ONE_SKU,
-    )
-    return rows, last
 
 
 @router.get("/stock", tags=["stock"])
@@ -387,12 +361,17 @@ def list_stock(
 ) -> Page[StockRowOut]:
     """Stock figures by SKU and location; the cursor moves by SKU (variant id)."""
     with db.reading() as session:
-        rows, after = _stock_page(
-            session, location_id=location_id, sku=sku, after=decode_cursor(cursor), limit=limit
+        rows = queries.stock_rows(
+            session,
+            location_id=location_id,
+            sku=sku,
+            after_variant_id=decode_cursor(cursor),
+            limit=limit,
         )
+    skus = sorted({r.variant_id for r in rows})
     return Page[StockRowOut](
         items=[StockRowOut.model_validate(r) for r in rows],
-        next_cursor=next_cursor([after], 1) if after is not None else None,
+        next_cursor=next_cursor(skus, limit),
     )
 
 
@@ -451,16 +430,6 @@ def reconcile(db: DbDep, _: Reader) -> list[DiscrepancyOut]:
     return [DiscrepancyOut.model_validate(d) for d in found]
 
 
-def _events(
-    session: Session, *, event_type: str | None, after_id: int, limit: int
-) -> list[OutboxEvent]:
-    # Read-only; belongs with the outbox (db.outbox) once more than inventory lists events.
-    stmt = select(OutboxEvent).where(OutboxEvent.id > after_id).order_by(OutboxEvent.id)
-    if event_type is not None:
-        stmt = stmt.where(OutboxEvent.event_type == event_type)
-    return list(session.scalars(stmt.limit(limit)))
-
-
 @router.get("/events", tags=["stock"])
 def list_events(
     db: DbDep,
@@ -471,7 +440,9 @@ def list_events(
 ) -> Page[EventOut]:
     """Domain events (StockLow, StockOutOfStock, StockBackInStock, ...), oldest first."""
     with db.reading() as session:
-        rows = _events(session, event_type=event_type, after_id=decode_cursor(cursor), limit=limit)
+        rows = list_outbox_events(
+            session, event_type=event_type, after_id=decode_cursor(cursor), limit=limit
+        )
     return Page[EventOut](
         items=[EventOut.model_validate(e) for e in rows],
         next_cursor=next_cursor([e.id for e in rows], limit),

@@ -60,18 +60,12 @@ def _all_stock_rows(
 ) -> list[StockRow]:
     found: list[StockRow] = []
     after = 0
-    while True:
-        page = queries.stock_rows(
-            session, location_id=location_id, sku=sku, after_variant_id=after, limit=_PAGE
-        )
-        if len(page) < _PAGE:
-            return found + page
-        # The page may end inside one SKU's locations; a variant-id cursor would skip the
-        # rest of them, so continue after the last whole SKU instead.
-        last = page[-1].variant_id
-        whole = [r for r in page if r.variant_id != last] or page
-        found += whole
-        after = whole[-1].variant_id
+    while page := queries.stock_rows(
+        session, location_id=location_id, sku=sku, after_variant_id=after, limit=_PAGE
+    ):
+        found += page
+        after = page[-1].variant_id
+    return found
 
 
 @app.command("stock")

@@ -118,18 +118,27 @@ def stock_rows(
     after_variant_id: int = 0,
     limit: int = 100,
 ) -> list[StockRow]:
-    """Stock figures by SKU and location, ordered by variant id then location."""
+    """Stock figures of up to `limit` SKUs (all their locations), by variant id then location.
+
+    Pages hold whole SKUs, so `after_variant_id` = the last row's variant id continues
+    exactly where a page ended.
+    """
+    variants = select(StockLevel.variant_id).where(StockLevel.variant_id > after_variant_id)
+    if location_id is not None:
+        variants = variants.where(StockLevel.location_id == location_id)
+    if sku is not None:
+        variants = variants.join(Variant, Variant.id == StockLevel.variant_id).where(
+            Variant.sku == sku
+        )
+    page = variants.distinct().order_by(StockLevel.variant_id).limit(limit).subquery()
     stmt = (
         select(StockLevel, Variant.sku)
         .join(Variant, Variant.id == StockLevel.variant_id)
-        .where(StockLevel.variant_id > after_variant_id)
+        .where(StockLevel.variant_id.in_(select(page.c.variant_id)))
         .order_by(StockLevel.variant_id, StockLevel.location_id)
-        .limit(limit)
     )
     if location_id is not None:
         stmt = stmt.where(StockLevel.location_id == location_id)
-    if sku is not None:
-        stmt = stmt.where(Variant.sku == sku)
     return [
         StockRow(s.variant_id, name, s.location_id, s.on_hand, s.reserved, s.allocated)
         for s, name in session.execute(stmt)

@@ -46,7 +46,7 @@ from omnicart.inventory.tables import (
     TransferLine,
 )
 from omnicart.kernel.clock import utcnow
-from omnicart.kernel.errors import Conflict, NotFound, ValidationFailed
+from omnicart.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from omnicart.locations.tables import Location
 from omnicart.settings import get_settings
 
@@ -777,7 +777,9 @@ def record_count(
                 (_stock_bearing(infos, sku, f"lines.{i}.sku").variant_id, location_id)
                 for i, (sku, _) in enumerate(lines)
             ]
-            locked = lock_stock(conn, keys)
+            # Rows are created before they are locked, so a receipt racing with the count
+            # for a SKU new to this location is either counted or waits, never both.
+            locked = _fresh_rows(conn, keys)
             count = StockCount(location_id=location_id, actor=actor, note=note, created_at=utcnow())
             session.add(count)
             session.flush()
@@ -798,9 +800,6 @@ def record_count(
                 if counted != expected:
                     changes.append(StockChange(key[0], location_id, on_hand=counted - expected))
             if changes:
-                missing = [c.key for c in changes if c.key not in locked]
-                if missing:  # a SKU found where the system had none: give it a row
-                    locked = {**locked, **_fresh_rows(conn, missing)}
                 apply_changes(
                     conn,
                     changes,
@@ -822,6 +821,7 @@ def record_count(
 def _fresh_rows(
     conn: Connection, keys: Sequence[tuple[int, int]]
 ) -> dict[tuple[int, int], StockFigures]:
+    """Lock the rows of `keys`, creating any that do not exist yet."""
     conn.execute(
         insert_ignoring_duplicates(conn, stock_table),
         [
@@ -923,8 +923,13 @@ def create_transfer(
     return retrying(attempt)
 
 
-def receive_transfer(db: Database, *, transfer_id: int, actor: str = "system") -> TransferView:
-    """Units of a transfer arrive at its destination and go on sale there."""
+def receive_transfer(
+    db: Database, *, transfer_id: int, actor: str = "system", at_location_id: int | None = None
+) -> TransferView:
+    """Units of a transfer arrive at its destination and go on sale there.
+
+    `at_location_id` (a store's staff) refuses a transfer bound for another location.
+    """
 
     def attempt() -> TransferView:
         with db.transaction() as session:
@@ -933,6 +938,12 @@ def receive_transfer(db: Database, *, transfer_id: int, actor: str = "system") -
             )
             if transfer is None:
                 raise NotFound(f"transfer {transfer_id} does not exist", field="transfer_id")
+            if at_location_id is not None and transfer.to_location_id != at_location_id:
+                raise Forbidden(
+                    f"transfer {transfer_id} arrives at location {transfer.to_location_id}, "
+                    "not at this key's location",
+                    field="transfer_id",
+                )
             if transfer.status != "in_transit":
                 raise Conflict(f"transfer {transfer_id} was already received", field="transfer_id")
             lines = list(
