@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from omnicart.db.engine import Database
 from omnicart.db.outbox import OutboxEvent
-from omnicart.inventory import queries, service
+from omnicart.inventory import queries, reservations, service
 from omnicart.inventory.tables import Movement, Reservation
 from omnicart.kernel.clock import set_clock, utcnow
 from omnicart.kernel.errors import Conflict, InsufficientStock, NotFound, ValidationFailed
@@ -192,7 +192,7 @@ def test_postgres_fast_path_serves_plain_reservations(
     def general_path(*_a: object, **_k: object) -> None:
         raise AssertionError("the general path was used")
 
-    monkeypatch.setattr(service, "_reserve", general_path)
+    monkeypatch.setattr(reservations, "_reserve", general_path)
     r = service.reserve_stock(pg_db, channel_id=web, lines=[(odd, 2)], idempotency_key="k1")
     assert [(ln.sku, ln.requested_sku, ln.quantity) for ln in r.lines] == [(odd, odd, 2)]
     with pg_db.reading() as s:

@@ -1,0 +1,566 @@
+"""Reservations: hold stock for a channel, then release, expire, allocate or ship it.
+
+Each use case is one transaction; every stock change goes through `ledger.apply_changes`
+(or, for plain reservations on PostgreSQL, `pg_fast`, which applies the same rules).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, bindparam, insert, select
+from sqlalchemy.orm import Session
+
+from omnicart.catalog.lookup import describe_variants, resolve_skus
+from omnicart.catalog.tables import Variant
+from omnicart.channels.policy import load_channel_policy
+from omnicart.db.engine import Database
+from omnicart.db.retry import retrying
+from omnicart.inventory import pg_fast
+from omnicart.inventory.checks import check_lines, request_hash
+from omnicart.inventory.ledger import (
+    Provenance,
+    StaleStock,
+    apply_changes,
+    insert_ignoring_duplicates,
+    lock_stock,
+    read_stock,
+)
+from omnicart.inventory.model import (
+    BufferPolicy,
+    MovementKind,
+    StockChange,
+    plan_holds,
+)
+from omnicart.inventory.planning import demand_of, pool_for, split_holds
+from omnicart.inventory.tables import (
+    Reservation,
+    ReservationLine,
+)
+from omnicart.kernel.clock import utcnow
+from omnicart.kernel.errors import Conflict, NotFound, ValidationFailed
+from omnicart.settings import get_settings
+
+reservation_table = cast(Table, Reservation.__table__)
+reservation_line_table = cast(Table, ReservationLine.__table__)
+_insert_lines = insert(reservation_line_table)
+_claims: dict[str, Any] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationLineView:
+    """Units of one stock-bearing SKU held at one location for a requested SKU."""
+
+    sku: str
+    requested_sku: str
+    location_id: int
+    quantity: int
+    shipped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationView:
+    """A reservation as callers see it."""
+
+    id: int
+    channel_id: int
+    idempotency_key: str
+    status: str
+    reference: str
+    expires_at: datetime
+    created_at: datetime
+    closed_at: datetime | None
+    lines: list[ReservationLineView] = field(default_factory=list)
+    replayed: bool = False
+
+
+def _reservation_view(
+    session: Session, row: Reservation, *, replayed: bool = False
+) -> ReservationView:
+    lines = session.execute(
+        select(ReservationLine, Variant.sku)
+        .join(Variant, Variant.id == ReservationLine.variant_id)
+        .where(ReservationLine.reservation_id == row.id)
+        .order_by(ReservationLine.id)
+    ).all()
+    return ReservationView(
+        id=row.id,
+        channel_id=row.channel_id,
+        idempotency_key=row.idempotency_key,
+        status=row.status,
+        reference=row.reference,
+        expires_at=row.expires_at,
+        created_at=row.created_at,
+        closed_at=row.closed_at,
+        lines=[
+            ReservationLineView(
+                sku=sku,
+                requested_sku=line.requested_sku,
+                location_id=line.location_id,
+                quantity=line.quantity,
+                shipped=line.shipped,
+            )
+            for line, sku in lines
+        ],
+        replayed=replayed,
+    )
+
+
+def _lock_reservation(
+    session: Session, reservation_id: int, *, channel_id: int | None
+) -> Reservation:
+    row = session.scalar(
+        select(Reservation).where(Reservation.id == reservation_id).with_for_update()
+    )
+    # A channel asking about another channel's reservation learns nothing about it.
+    if row is None or (channel_id is not None and row.channel_id != channel_id):
+        raise NotFound(f"reservation {reservation_id} does not exist", field="reservation_id")
+    return row
+
+
+def _holds_of(session: Session, reservation_id: int) -> list[ReservationLine]:
+    return list(
+        session.scalars(
+            select(ReservationLine)
+            .where(ReservationLine.reservation_id == reservation_id)
+            .order_by(ReservationLine.id)
+        )
+    )
+
+
+def reserve_stock(
+    db: Database,
+    *,
+    channel_id: int,
+    lines: Sequence[tuple[str, int]],
+    idempotency_key: str,
+    location_id: int | None = None,
+    ttl_seconds: int | None = None,
+    reference: str = "",
+    actor: str = "system",
+) -> ReservationView:
+    """Hold stock for a channel until it expires, is released or is allocated.
+
+    Idempotent on (channel, idempotency_key): a repeat returns the first reservation;
+    a repeat with a different request is a Conflict. Without `location_id` the units come
+    from the channel's shipping locations; with one (store pickup) from that location.
+    """
+    if not idempotency_key or len(idempotency_key) > 200:
+        raise ValidationFailed("idempotency_key must be 1-200 characters", field="idempotency_key")
+    check_lines(lines)
+    ttl = ttl_seconds if ttl_seconds is not None else get_settings().reservation_ttl_seconds
+    if not 1 <= ttl <= 7 * 24 * 3600:
+        raise ValidationFailed("ttl_seconds must be between 1 and 604800", field="ttl_seconds")
+    fingerprint = request_hash(
+        channel=channel_id, lines=sorted(lines), location=location_id, reference=reference
+    )
+
+    def attempt(lock_first: bool) -> ReservationView:
+        with db.connection() as conn:
+            if not lock_first and conn.dialect.name == "postgresql":
+                fast = pg_fast.reserve(
+                    conn,
+                    channel_id=channel_id,
+                    lines=lines,
+                    key=idempotency_key,
+                    location_id=location_id,
+                    ttl=ttl,
+                    reference=reference,
+                    actor=actor,
+                    fingerprint=fingerprint,
+                )
+                if fast is not None:
+                    return ReservationView(
+                        id=fast.id,
+                        channel_id=channel_id,
+                        idempotency_key=idempotency_key,
+                        status="active",
+                        reference=reference,
+                        expires_at=fast.expires_at,
+                        created_at=fast.created_at,
+                        closed_at=None,
+                        lines=[
+                            ReservationLineView(
+                                sku=fast.skus[v], requested_sku=sku, location_id=loc, quantity=q
+                            )
+                            for sku, v, loc, q in fast.holds
+                        ],
+                    )
+            return _reserve(
+                conn,
+                channel_id=channel_id,
+                lines=lines,
+                key=idempotency_key,
+                location_id=location_id,
+                ttl=ttl,
+                reference=reference,
+                actor=actor,
+                fingerprint=fingerprint,
+                lock_first=lock_first,
+            )
+
+    try:
+        return retrying(lambda: attempt(False))
+    except StaleStock:
+        # The optimistic plan lost a race for the last units: plan again under locks.
+        return retrying(lambda: attempt(True))
+
+
+def _claim_key(conn: Connection) -> Any:
+    """INSERT the reservation unless (channel, key) exists, returning its id (built once)."""
+    if conn.dialect.name not in _claims:
+        columns = (
+            "channel_id",
+            "idempotency_key",
+            "request_hash",
+            "status",
+            "reference",
+            "actor",
+            "expires_at",
+            "created_at",
+        )
+        _claims[conn.dialect.name] = (
+            insert_ignoring_duplicates(conn, reservation_table)
+            .values({name: bindparam(name) for name in columns})
+            .returning(reservation_table.c.id)
+        )
+    return _claims[conn.dialect.name]
+
+
+def _reserve(
+    conn: Connection,
+    *,
+    channel_id: int,
+    lines: Sequence[tuple[str, int]],
+    key: str,
+    location_id: int | None,
+    ttl: int,
+    reference: str,
+    actor: str,
+    fingerprint: str,
+    lock_first: bool,
+) -> ReservationView:
+    policy = load_channel_policy(conn, channel_id=channel_id)
+    infos = resolve_skus(conn, [sku for sku, _ in lines])
+    demand, parts = demand_of(lines, infos)
+    pool = pool_for(policy, location_id)
+    now = utcnow()
+    # Claim the key first: a concurrent twin waits here, then finds our row.
+    new_id = conn.execute(
+        _claim_key(conn),
+        {
+            "channel_id": channel_id,
+            "idempotency_key": key,
+            "request_hash": fingerprint,
+            "status": "active",
+            "reference": reference,
+            "actor": actor,
+            "expires_at": now + timedelta(seconds=ttl),
+            "created_at": now,
+        },
+    ).scalar()
+    if new_id is None:
+        session = Session(bind=conn)
+        existing = session.scalar(
+            select(Reservation).where(
+                Reservation.channel_id == channel_id, Reservation.idempotency_key == key
+            )
+        )
+        if existing is None:  # the twin rolled back between our insert and read
+            raise Conflict(
+                "a concurrent request with this key failed; retry", field="idempotency_key"
+            )
+        if existing.request_hash != fingerprint:
+            raise Conflict(
+                "idempotency_key was already used for a different request",
+                field="idempotency_key",
+            )
+        return _reservation_view(session, existing, replayed=True)
+    by_id = {info.variant_id: info for info in infos.values()}
+    missing_ids = [v for v in demand if v not in by_id]
+    if missing_ids:
+        by_id.update(describe_variants(conn, missing_ids))
+    buffer = BufferPolicy(policy.percent_shown, policy.units_held_back)
+    keys = [(v, loc) for v in demand for loc in pool]
+    # A buffer is a rule over all the channel's locations at once, so it needs them all
+    # locked; without one, each row's own guarded UPDATE is the whole rule, and reading
+    # unlocked keeps hot rows locked for one statement instead of the whole plan.
+    locked = lock_stock(conn, keys) if lock_first or buffer != BufferPolicy() else None
+    figures = locked if locked is not None else read_stock(conn, keys)
+    plan = plan_holds(
+        demand=demand,
+        available={k: f.available for k, f in figures.items()},
+        locations=pool,
+        policy=buffer,
+        sku_of={v: by_id[v].sku for v in demand},
+    )
+    holds = split_holds(plan, parts)
+    conn.execute(
+        _insert_lines,
+        [
+            {
+                "reservation_id": new_id,
+                "variant_id": v,
+                "location_id": loc,
+                "quantity": q,
+                "shipped": 0,
+                "requested_sku": sku,
+            }
+            for sku, v, loc, q in holds
+        ],
+    )
+    apply_changes(
+        conn,
+        [StockChange(h.variant_id, h.location_id, reserved=h.quantity) for h in plan],
+        Provenance(
+            MovementKind.RESERVATION,
+            actor=actor,
+            channel_id=channel_id,
+            reservation_id=new_id,
+            reason=reference,
+        ),
+        locked=locked,
+        variants=by_id,
+        lock=locked is not None,
+    )
+    return ReservationView(
+        id=new_id,
+        channel_id=channel_id,
+        idempotency_key=key,
+        status="active",
+        reference=reference,
+        expires_at=now + timedelta(seconds=ttl),
+        created_at=now,
+        closed_at=None,
+        lines=[
+            ReservationLineView(sku=by_id[v].sku, requested_sku=sku, location_id=loc, quantity=q)
+            for sku, v, loc, q in holds
+        ],
+    )
+
+
+def _close_reservation(
+    db: Database,
+    *,
+    reservation_id: int,
+    channel_id: int | None,
+    actor: str,
+    kind: MovementKind,
+    from_status: str,
+    to_status: str,
+    reason: str,
+    only_if_expired_at: datetime | None = None,
+) -> ReservationView:
+    def attempt() -> ReservationView:
+        with db.transaction() as session:
+            row = _lock_reservation(session, reservation_id, channel_id=channel_id)
+            if row.status != from_status:
+                if row.status == to_status:
+                    return _reservation_view(session, row, replayed=True)
+                raise Conflict(
+                    f"reservation {reservation_id} is {row.status}, not {from_status}",
+                    field="reservation_id",
+                    status_now=row.status,
+                )
+            if only_if_expired_at is not None and row.expires_at > only_if_expired_at:
+                return _reservation_view(session, row)
+            holds = _holds_of(session, row.id)
+            if kind in (MovementKind.RELEASE, MovementKind.EXPIRY):
+                changes = [
+                    StockChange(h.variant_id, h.location_id, reserved=-h.quantity) for h in holds
+                ]
+            elif kind is MovementKind.ALLOCATION:
+                changes = [
+                    StockChange(
+                        h.variant_id, h.location_id, reserved=-h.quantity, allocated=h.quantity
+                    )
+                    for h in holds
+                ]
+            else:  # deallocation: what was allocated and not shipped goes back on sale
+                changes = [
+                    StockChange(h.variant_id, h.location_id, allocated=-(h.quantity - h.shipped))
+                    for h in holds
+                    if h.quantity > h.shipped
+                ]
+            apply_changes(
+                session.connection(),
+                changes,
+                Provenance(
+                    kind,
+                    actor=actor,
+                    channel_id=row.channel_id,
+                    reservation_id=row.id,
+                    reason=reason,
+                ),
+            )
+            row.status = to_status
+            if to_status != "allocated":
+                row.closed_at = utcnow()
+            session.flush()
+            return _reservation_view(session, row)
+
+    return retrying(attempt)
+
+
+def release_reservation(
+    db: Database,
+    *,
+    reservation_id: int,
+    channel_id: int | None = None,
+    actor: str = "system",
+    reason: str = "",
+) -> ReservationView:
+    """Give a reservation's units back to sale (repeating it is harmless)."""
+    return _close_reservation(
+        db,
+        reservation_id=reservation_id,
+        channel_id=channel_id,
+        actor=actor,
+        kind=MovementKind.RELEASE,
+        from_status="active",
+        to_status="released",
+        reason=reason,
+    )
+
+
+def allocate_reservation(
+    db: Database,
+    *,
+    reservation_id: int,
+    channel_id: int | None = None,
+    actor: str = "system",
+    reason: str = "",
+) -> ReservationView:
+    """Turn a live reservation into an allocation (the order is committed)."""
+
+    def check_not_expired() -> None:
+        with db.reading() as session:
+            row = session.get(Reservation, reservation_id)
+            if row is not None and row.status == "active" and row.expires_at <= utcnow():
+                raise Conflict(
+                    f"reservation {reservation_id} expired at {row.expires_at.isoformat()}",
+                    field="reservation_id",
+                    status_now="expired",
+                )
+
+    check_not_expired()
+    return _close_reservation(
+        db,
+        reservation_id=reservation_id,
+        channel_id=channel_id,
+        actor=actor,
+        kind=MovementKind.ALLOCATION,
+        from_status="active",
+        to_status="allocated",
+        reason=reason,
+    )
+
+
+def deallocate_reservation(
+    db: Database,
+    *,
+    reservation_id: int,
+    channel_id: int | None = None,
+    actor: str = "system",
+    reason: str = "",
+) -> ReservationView:
+    """Put an allocation's unshipped units back on sale (an order was cancelled)."""
+    return _close_reservation(
+        db,
+        reservation_id=reservation_id,
+        channel_id=channel_id,
+        actor=actor,
+        kind=MovementKind.DEALLOCATION,
+        from_status="allocated",
+        to_status="released",
+        reason=reason,
+    )
+
+
+def ship_allocation(
+    db: Database, *, reservation_id: int, actor: str = "system", reason: str = ""
+) -> ReservationView:
+    """Ship every unshipped allocated unit: it leaves on-hand stock."""
+
+    def attempt() -> ReservationView:
+        with db.transaction() as session:
+            row = _lock_reservation(session, reservation_id, channel_id=None)
+            if row.status != "allocated":
+                raise Conflict(
+                    f"reservation {reservation_id} is {row.status}, not allocated",
+                    field="reservation_id",
+                )
+            holds = [h for h in _holds_of(session, row.id) if h.quantity > h.shipped]
+            if not holds:
+                raise Conflict(
+                    f"reservation {reservation_id} is already shipped", field="reservation_id"
+                )
+            apply_changes(
+                session.connection(),
+                [
+                    StockChange(
+                        h.variant_id,
+                        h.location_id,
+                        on_hand=-(h.quantity - h.shipped),
+                        allocated=-(h.quantity - h.shipped),
+                    )
+                    for h in holds
+                ],
+                Provenance(
+                    MovementKind.SHIPMENT,
+                    actor=actor,
+                    channel_id=row.channel_id,
+                    reservation_id=row.id,
+                    reason=reason,
+                ),
+            )
+            for hold in holds:
+                hold.shipped = hold.quantity
+            row.closed_at = utcnow()
+            session.flush()
+            return _reservation_view(session, row)
+
+    return retrying(attempt)
+
+
+def expire_reservations(db: Database, *, now: datetime | None = None, limit: int = 500) -> int:
+    """Release active reservations whose expiry has passed; returns how many."""
+    moment = now or utcnow()
+    with db.reading() as session:
+        due = list(
+            session.scalars(
+                select(Reservation.id)
+                .where(Reservation.status == "active", Reservation.expires_at <= moment)
+                .order_by(Reservation.expires_at)
+                .limit(limit)
+            )
+        )
+    expired = 0
+    for reservation_id in due:
+        view = _close_reservation(
+            db,
+            reservation_id=reservation_id,
+            channel_id=None,
+            actor="system:expiry",
+            kind=MovementKind.EXPIRY,
+            from_status="active",
+            to_status="expired",
+            reason="hold expired",
+            only_if_expired_at=moment,
+        )
+        expired += view.status == "expired" and not view.replayed
+    return expired
+
+
+def get_reservation(
+    db: Database, *, reservation_id: int, channel_id: int | None = None
+) -> ReservationView:
+    """One reservation with its lines."""
+    with db.reading() as session:
+        row = session.get(Reservation, reservation_id)
+        if row is None or (channel_id is not None and row.channel_id != channel_id):
+            raise NotFound(f"reservation {reservation_id} does not exist", field="reservation_id")
+        return _reservation_view(session, row)
