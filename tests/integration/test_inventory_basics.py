@@ -12,7 +12,13 @@ from omnicart.db.outbox import OutboxEvent
 from omnicart.inventory import queries, reservations, service
 from omnicart.inventory.tables import Movement, Reservation
 from omnicart.kernel.clock import set_clock, utcnow
-from omnicart.kernel.errors import Conflict, InsufficientStock, NotFound, ValidationFailed
+from omnicart.kernel.errors import (
+    Conflict,
+    Forbidden,
+    InsufficientStock,
+    NotFound,
+    ValidationFailed,
+)
 from tests.support import add_channel, add_location, add_variant
 
 
@@ -200,3 +206,38 @@ def test_postgres_fast_path_serves_plain_reservations(
         assert queries.channel_availability(s, channel_id=web, skus=[odd]) == {odd: 3}
     with pytest.raises(AssertionError):  # a replay is answered by the general path
         service.reserve_stock(pg_db, channel_id=web, lines=[(odd, 2)], idempotency_key="k1")
+
+
+def test_shipped_reservation_cannot_be_deallocated(db: Database, merchant: dict[str, int]) -> None:
+    r = service.reserve_stock(
+        db, channel_id=merchant["web"], lines=[("A", 2)], idempotency_key="ship-me"
+    )
+    service.allocate_reservation(db, reservation_id=r.id)
+    shipped = service.ship_allocation(db, reservation_id=r.id)
+    assert shipped.status == "shipped"
+    before = _counts(db)
+    with pytest.raises(Conflict) as info:
+        service.deallocate_reservation(db, reservation_id=r.id)
+    assert info.value.extra["status_now"] == "shipped"
+    with pytest.raises(Conflict):
+        service.ship_allocation(db, reservation_id=r.id)
+    assert _counts(db) == before
+    with db.reading() as s:
+        assert queries.reconcile(s) == []
+        assert [x.id for x in queries.list_reservations(s, status="shipped")] == [r.id]
+        assert queries.list_reservations(s, status="allocated") == []
+
+
+def test_ship_at_a_location_refuses_holds_elsewhere(db: Database, merchant: dict[str, int]) -> None:
+    r = service.reserve_stock(
+        db, channel_id=merchant["web"], lines=[("A", 1)], idempotency_key="at-wh"
+    )
+    service.allocate_reservation(db, reservation_id=r.id)
+    before = _counts(db)
+    with pytest.raises(Forbidden):
+        service.ship_allocation(db, reservation_id=r.id, at_location_id=merchant["store"])
+    assert _counts(db) == before
+    assert (
+        service.ship_allocation(db, reservation_id=r.id, at_location_id=merchant["wh"]).status
+        == "shipped"
+    )

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, select
+from sqlalchemy import BigInteger, Index, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from omnicart.db.base import Base
+from omnicart.db.feed import FeedPosition, feed_window
 from omnicart.db.types import BigId, Json, UTCDateTime
 from omnicart.kernel.clock import utcnow
 
@@ -17,6 +18,7 @@ class OutboxEvent(Base):
     """A domain event waiting for its consumers (published_at is set once delivered)."""
 
     __tablename__ = "outbox_events"
+    __table_args__ = (Index("ix_outbox_events_feed", "tx_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     event_type: Mapped[str] = mapped_column(String(64), index=True)
@@ -25,6 +27,8 @@ class OutboxEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(Json)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Filled by PostgreSQL (see omnicart.db.feed); empty on SQLite.
+    tx_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 def record_event(
@@ -59,10 +63,20 @@ def pending_events(session: Session, *, limit: int = 100) -> list[OutboxEvent]:
 
 
 def list_events(
-    session: Session, *, event_type: str | None = None, after_id: int = 0, limit: int = 100
+    session: Session,
+    *,
+    event_type: str | None = None,
+    after: FeedPosition | None = None,
+    limit: int = 100,
 ) -> list[OutboxEvent]:
-    """Events in the order they were recorded, published or not (for APIs and reports)."""
-    stmt = select(OutboxEvent).where(OutboxEvent.id > after_id).order_by(OutboxEvent.id)
+    """Events in the order they became final, published or not; a feed that skips none."""
+    stmt = feed_window(
+        select(OutboxEvent),
+        tx_column=OutboxEvent.tx_id,
+        id_column=OutboxEvent.id,
+        position=after or FeedPosition(),
+        dialect=session.get_bind().dialect.name,
+    )
     if event_type is not None:
         stmt = stmt.where(OutboxEvent.event_type == event_type)
     return list(session.scalars(stmt.limit(limit)))

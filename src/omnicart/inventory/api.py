@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response, status
 from omnicart.api.deps import DbDep, require
 from omnicart.api.pagination import MAX_PAGE, Page, decode_cursor, next_cursor
 from omnicart.auth.service import Principal
+from omnicart.db.feed import FeedPosition, position_of
 from omnicart.db.outbox import list_events as list_outbox_events
 from omnicart.inventory import queries, service
 from omnicart.inventory.schemas import (
@@ -45,6 +46,17 @@ from omnicart.kernel.errors import Forbidden, ValidationFailed
 router = APIRouter(tags=["inventory"])
 Reader = Annotated[Principal, Depends(require("inventory:read"))]
 Writer = Annotated[Principal, Depends(require("inventory:write"))]
+
+
+def _operator(principal: Annotated[Principal, Depends(require("inventory:read"))]) -> Principal:
+    # Raw figures, the ledger and the event feed span every channel; a channel sees its
+    # own reservations and its available-to-promise, never other channels' business.
+    if principal.role == "channel":
+        raise Forbidden("a channel's API key cannot read stock figures, the ledger or events")
+    return principal
+
+
+Operator = Annotated[Principal, Depends(_operator)]
 Reserver = Annotated[Principal, Depends(require("reservations:write"))]
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
@@ -353,7 +365,7 @@ def receive_transfer(transfer_id: int, db: DbDep, principal: Writer) -> Transfer
 @router.get("/stock", tags=["stock"])
 def list_stock(
     db: DbDep,
-    _: Reader,
+    _: Operator,
     location_id: int | None = None,
     sku: str | None = None,
     cursor: Cursor = None,
@@ -376,7 +388,7 @@ def list_stock(
 
 
 @router.get("/stock/in-transit", tags=["stock"])
-def in_transit(db: DbDep, _: Reader) -> list[InTransitOut]:
+def in_transit(db: DbDep, _: Operator) -> list[InTransitOut]:
     """Units on their way between locations, per SKU."""
     with db.reading() as session:
         units = queries.in_transit(session)
@@ -386,7 +398,7 @@ def in_transit(db: DbDep, _: Reader) -> list[InTransitOut]:
 @router.get("/movements", tags=["stock"])
 def list_movements(
     db: DbDep,
-    _: Reader,
+    _: Operator,
     sku: str | None = None,
     location_id: int | None = None,
     cursor: Cursor = None,
@@ -394,12 +406,14 @@ def list_movements(
 ) -> Page[MovementOut]:
     """The stock ledger, oldest entry first."""
     with db.reading() as session:
+        start = FeedPosition.decode(cursor)
         rows = queries.list_movements(
-            session, sku=sku, location_id=location_id, after_id=decode_cursor(cursor), limit=limit
+            session, sku=sku, location_id=location_id, after=start, limit=limit
         )
+    # A feed always hands back where to resume, so a reader can poll for what comes next.
+    last = position_of(rows[-1][0].tx_id, rows[-1][0].id) if rows else start
     return Page[MovementOut](
-        items=[_movement_out(m, s) for m, s in rows],
-        next_cursor=next_cursor([m.id for m, _ in rows], limit),
+        items=[_movement_out(m, s) for m, s in rows], next_cursor=last.encode()
     )
 
 
@@ -423,7 +437,7 @@ def _movement_out(row: Movement, sku: str) -> MovementOut:
 
 
 @router.get("/inventory/reconciliation", tags=["stock"])
-def reconcile(db: DbDep, _: Reader) -> list[DiscrepancyOut]:
+def reconcile(db: DbDep, _: Operator) -> list[DiscrepancyOut]:
     """Every disagreement between stock figures, the ledger and the holds; empty = healthy."""
     with db.reading() as session:
         found = queries.reconcile(session)
@@ -433,17 +447,16 @@ def reconcile(db: DbDep, _: Reader) -> list[DiscrepancyOut]:
 @router.get("/events", tags=["stock"])
 def list_events(
     db: DbDep,
-    _: Reader,
+    _: Operator,
     event_type: str | None = None,
     cursor: Cursor = None,
     limit: Limit = 100,
 ) -> Page[EventOut]:
     """Domain events (StockLow, StockOutOfStock, StockBackInStock, ...), oldest first."""
     with db.reading() as session:
-        rows = list_outbox_events(
-            session, event_type=event_type, after_id=decode_cursor(cursor), limit=limit
-        )
+        start = FeedPosition.decode(cursor)
+        rows = list_outbox_events(session, event_type=event_type, after=start, limit=limit)
+    last = position_of(rows[-1].tx_id, rows[-1].id) if rows else start
     return Page[EventOut](
-        items=[EventOut.model_validate(e) for e in rows],
-        next_cursor=next_cursor([e.id for e in rows], limit),
+        items=[EventOut.model_validate(e) for e in rows], next_cursor=last.encode()
     )

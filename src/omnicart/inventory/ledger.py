@@ -181,6 +181,8 @@ def apply_changes(
     caller rolls back and redoes the use case locked. Either way the ledger entries are
     written in the same transaction, and nothing is written if the rule refuses.
     """
+    if not changes:
+        return {}
     now = utcnow()
     totals: dict[Key, StockChange] = {}
     for change in changes:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from omnicart.catalog.lookup import SkuInfo, resolve_skus
 from omnicart.catalog.tables import Variant
 from omnicart.channels.policy import load_channel_policy
+from omnicart.db.feed import FeedPosition, feed_window
 from omnicart.inventory.model import BufferPolicy, bundle_sellable
 from omnicart.inventory.tables import (
     Movement,
@@ -162,17 +163,17 @@ def list_movements(
     *,
     sku: str | None = None,
     location_id: int | None = None,
-    after_id: int = 0,
+    after: FeedPosition | None = None,
     limit: int = 100,
 ) -> list[tuple[Movement, str]]:
-    """Ledger entries, oldest first, with their SKU."""
-    stmt = (
-        select(Movement, Variant.sku)
-        .join(Variant, Variant.id == Movement.variant_id)
-        .where(Movement.id > after_id)
-        .order_by(Movement.id)
-        .limit(limit)
-    )
+    """Ledger entries in the order they became final, with their SKU; skips none."""
+    stmt = feed_window(
+        select(Movement, Variant.sku).join(Variant, Variant.id == Movement.variant_id),
+        tx_column=Movement.tx_id,
+        id_column=Movement.id,
+        position=after or FeedPosition(),
+        dialect=session.get_bind().dialect.name,
+    ).limit(limit)
     if sku is not None:
         stmt = stmt.where(Variant.sku == sku)
     if location_id is not None:
@@ -189,7 +190,13 @@ def list_reservations(
     limit: int = 100,
 ) -> list[Reservation]:
     """Reservations, oldest first."""
-    if status is not None and status not in ("active", "released", "expired", "allocated"):
+    if status is not None and status not in (
+        "active",
+        "released",
+        "expired",
+        "allocated",
+        "shipped",
+    ):
         raise ValidationFailed(f"unknown status {status!r}", field="status")
     stmt = select(Reservation).where(Reservation.id > after_id).order_by(Reservation.id)
     if channel_id is not None:
@@ -266,3 +273,16 @@ def reconcile(session: Session) -> list[Discrepancy]:
                 )
             )
     return found
+
+
+def holds_stock(session: Session, *, variant_id: int) -> bool:
+    """Whether any location has units of the variant on hand, reserved or allocated."""
+    found = session.scalar(
+        select(StockLevel.variant_id)
+        .where(
+            StockLevel.variant_id == variant_id,
+            (StockLevel.on_hand != 0) | (StockLevel.reserved != 0) | (StockLevel.allocated != 0),
+        )
+        .limit(1)
+    )
+    return found is not None

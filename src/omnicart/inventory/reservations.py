@@ -41,7 +41,7 @@ from omnicart.inventory.tables import (
     ReservationLine,
 )
 from omnicart.kernel.clock import utcnow
-from omnicart.kernel.errors import Conflict, NotFound, ValidationFailed
+from omnicart.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from omnicart.settings import get_settings
 
 reservation_table = cast(Table, Reservation.__table__)
@@ -353,6 +353,7 @@ def _close_reservation(
     to_status: str,
     reason: str,
     only_if_expired_at: datetime | None = None,
+    refuse_if_expired: bool = False,
 ) -> ReservationView:
     def attempt() -> ReservationView:
         with db.transaction() as session:
@@ -367,6 +368,14 @@ def _close_reservation(
                 )
             if only_if_expired_at is not None and row.expires_at > only_if_expired_at:
                 return _reservation_view(session, row)
+            if refuse_if_expired and row.expires_at <= utcnow():
+                # Checked under the row lock: a hold that has lapsed is not an order's stock,
+                # even if the sweeper has not freed it yet.
+                raise Conflict(
+                    f"reservation {reservation_id} expired at {row.expires_at.isoformat()}",
+                    field="reservation_id",
+                    status_now="expired",
+                )
             holds = _holds_of(session, row.id)
             if kind in (MovementKind.RELEASE, MovementKind.EXPIRY):
                 changes = [
@@ -436,17 +445,6 @@ def allocate_reservation(
 ) -> ReservationView:
     """Turn a live reservation into an allocation (the order is committed)."""
 
-    def check_not_expired() -> None:
-        with db.reading() as session:
-            row = session.get(Reservation, reservation_id)
-            if row is not None and row.status == "active" and row.expires_at <= utcnow():
-                raise Conflict(
-                    f"reservation {reservation_id} expired at {row.expires_at.isoformat()}",
-                    field="reservation_id",
-                    status_now="expired",
-                )
-
-    check_not_expired()
     return _close_reservation(
         db,
         reservation_id=reservation_id,
@@ -456,6 +454,7 @@ def allocate_reservation(
         from_status="active",
         to_status="allocated",
         reason=reason,
+        refuse_if_expired=True,
     )
 
 
@@ -481,9 +480,17 @@ def deallocate_reservation(
 
 
 def ship_allocation(
-    db: Database, *, reservation_id: int, actor: str = "system", reason: str = ""
+    db: Database,
+    *,
+    reservation_id: int,
+    actor: str = "system",
+    reason: str = "",
+    at_location_id: int | None = None,
 ) -> ReservationView:
-    """Ship every unshipped allocated unit: it leaves on-hand stock."""
+    """Ship every unshipped allocated unit: it leaves on-hand stock; the status is shipped.
+
+    `at_location_id` (a store's staff) refuses a reservation holding units elsewhere.
+    """
 
     def attempt() -> ReservationView:
         with db.transaction() as session:
@@ -497,6 +504,13 @@ def ship_allocation(
             if not holds:
                 raise Conflict(
                     f"reservation {reservation_id} is already shipped", field="reservation_id"
+                )
+            elsewhere = sorted({h.location_id for h in holds} - {at_location_id})
+            if at_location_id is not None and elsewhere:
+                raise Forbidden(
+                    f"reservation {reservation_id} holds units at location(s) "
+                    f"{', '.join(map(str, elsewhere))}, not at this key's location",
+                    field="reservation_id",
                 )
             apply_changes(
                 session.connection(),
@@ -519,6 +533,7 @@ def ship_allocation(
             )
             for hold in holds:
                 hold.shipped = hold.quantity
+            row.status = "shipped"
             row.closed_at = utcnow()
             session.flush()
             return _reservation_view(session, row)

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from omnicart.db.base import Base
@@ -41,7 +49,10 @@ class Movement(Base):
     """One append-only ledger entry; summing the deltas gives the stock figures."""
 
     __tablename__ = "stock_movements"
-    __table_args__ = (Index("ix_stock_movements_variant_location", "variant_id", "location_id"),)
+    __table_args__ = (
+        Index("ix_stock_movements_variant_location", "variant_id", "location_id"),
+        Index("ix_stock_movements_feed", "tx_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(24))
@@ -57,6 +68,8 @@ class Movement(Base):
     transfer_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     count_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Filled by PostgreSQL (see omnicart.db.feed); empty on SQLite.
+    tx_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class Reservation(Base):
@@ -65,7 +78,9 @@ class Reservation(Base):
     __tablename__ = "reservations"
     __table_args__ = (
         UniqueConstraint("channel_id", "idempotency_key"),
-        CheckConstraint("status IN ('active', 'released', 'expired', 'allocated')", name="status"),
+        CheckConstraint(
+            "status IN ('active', 'released', 'expired', 'allocated', 'shipped')", name="status"
+        ),
         Index("ix_reservations_status_expires_at", "status", "expires_at"),
     )
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 16:50:28.192880
+Create Date: 2026-11-22 17:11:50.190693
 """
 
 from __future__ import annotations
@@ -112,12 +112,14 @@ def upgrade() -> None:
         ),
         sa.Column("occurred_at", omnicart.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("published_at", omnicart.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("tx_id", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_events")),
     )
     with op.batch_alter_table("outbox_events", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_outbox_events_event_type"), ["event_type"], unique=False
         )
+        batch_op.create_index("ix_outbox_events_feed", ["tx_id", "id"], unique=False)
 
     op.create_table(
         "reservations",
@@ -139,7 +141,7 @@ def upgrade() -> None:
         sa.Column("created_at", omnicart.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("closed_at", omnicart.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
-            "status IN ('active', 'released', 'expired', 'allocated')",
+            "status IN ('active', 'released', 'expired', 'allocated', 'shipped')",
             name=op.f("ck_reservations_status"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reservations")),
@@ -183,9 +185,11 @@ def upgrade() -> None:
         ),
         sa.Column("count_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("created_at", omnicart.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("tx_id", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stock_movements")),
     )
     with op.batch_alter_table("stock_movements", schema=None) as batch_op:
+        batch_op.create_index("ix_stock_movements_feed", ["tx_id", "id"], unique=False)
         batch_op.create_index(
             "ix_stock_movements_variant_location", ["variant_id", "location_id"], unique=False
         )
@@ -594,6 +598,7 @@ def downgrade() -> None:
     op.drop_table("api_keys")
     with op.batch_alter_table("stock_movements", schema=None) as batch_op:
         batch_op.drop_index("ix_stock_movements_variant_location")
+        batch_op.drop_index("ix_stock_movements_feed")
 
     op.drop_table("stock_movements")
     with op.batch_alter_table("reservations", schema=None) as batch_op:
@@ -601,6 +606,7 @@ def downgrade() -> None:
 
     op.drop_table("reservations")
     with op.batch_alter_table("outbox_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_events_feed")
         batch_op.drop_index(batch_op.f("ix_outbox_events_event_type"))
 
     op.drop_table("outbox_events")
