@@ -64,18 +64,14 @@ def test_sigkill_mid_reservation_leaves_no_phantom_hold(db: Database, kill_after
                 select(ReservationLine.reservation_id, func.sum(ReservationLine.quantity)).group_by(
                     ReservationLine.reservation_id
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         ledger = dict(
             s.execute(
                 select(Movement.reservation_id, func.sum(Movement.delta_reserved))
                 .where(Movement.reservation_id.is_not(None))
                 .group_by(Movement.reservation_id)
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         assert made >= 1
         assert set(lines) == set(ledger)

@@ -142,7 +142,7 @@ def test_many_channels_racing_for_hot_skus_never_oversell(db: Database) -> None:
         assert queries.reconcile(s) == []
         held = s.scalars(select(ReservationLine.quantity)).all()
         assert sum(held) == sum(granted.values())
-        skus = dict(s.execute(select(Variant.sku, Variant.id)).tuples().all())
+        skus = dict(s.execute(select(Variant.sku, Variant.id)).all())
     assert set(skus) == set(HOT_STOCK)
     _replay_ledger_respects_buffers(db, ids)
 
