@@ -17,6 +17,9 @@ err = Console(stderr=True)
 def bench_inventory(
     json: Annotated[bool, typer.Option("--json", help="Print one JSON line only.")] = False,
     workers: Annotated[int, typer.Option(min=1, max=256)] = 32,
+    processes: Annotated[
+        int, typer.Option(min=1, max=256, help="Processes the workers run in, as threads.")
+    ] = 32,
     duration: Annotated[float, typer.Option(min=0.5, help="Seconds each side runs.")] = 10.0,
     skus: Annotated[int, typer.Option(min=10)] = 10_000,
     locations: Annotated[int, typer.Option(min=1, max=50)] = 5,
@@ -32,6 +35,7 @@ def bench_inventory(
     config = BenchConfig(
         url=database_url or get_settings().bench_database_url,
         workers=workers,
+        processes=processes,
         duration_s=duration,
         skus=skus,
         locations=locations,

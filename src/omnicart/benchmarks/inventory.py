@@ -9,7 +9,9 @@ sell out during the run, so the oversell check has something to check.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +49,7 @@ class BenchConfig:
 
     url: str
     workers: int = 32
+    processes: int = 32  # the workers are spread over this many processes, as threads
     skus: int = 10_000
     locations: int = 5
     lines: int = 3
@@ -246,12 +249,12 @@ def _raw_request(job: WorkerJob) -> Callable[[int, list[tuple[int, int]]], bool]
     return reserve
 
 
-def _worker(job: WorkerJob, ready: Any, go: Event, results: Any) -> None:
+def _loop(job: WorkerJob, go: Any, out: list[tuple[list[float], int, int]]) -> None:
+    """One worker: its own connection, its own request stream, until the deadline."""
     make = _omnicart_request if job.kind == "omnicart" else _raw_request
     reserve = make(job)
     rng = random.Random(job.config.seed * 1000 + job.worker)
     zipf = Zipf(job.config.skus, job.config.zipf_s)
-    ready.put(job.worker)
     go.wait()
     deadline = time.monotonic() + job.config.duration_s
     latencies: list[float] = []
@@ -268,7 +271,22 @@ def _worker(job: WorkerJob, ready: Any, go: Event, results: Any) -> None:
             granted_units += sum(q for _, q in lines)
         else:
             rejected += 1
-    results.put((latencies, granted_units, rejected))
+    out.append((latencies, granted_units, rejected))
+
+
+def _process(jobs: list[WorkerJob], ready: Any, go: Event, results: Any) -> None:
+    """A process running several workers as threads (each waits on its own connection)."""
+    out: list[tuple[list[float], int, int]] = []
+    start = threading.Event()
+    threads = [threading.Thread(target=_loop, args=(job, start, out)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    ready.put(len(jobs))
+    go.wait()
+    start.set()
+    for thread in threads:
+        thread.join()
+    results.put(out)
 
 
 def _run_workers(
@@ -281,17 +299,14 @@ def _run_workers(
     ctx = mp.get_context("fork")
     ready, results = ctx.Queue(), ctx.Queue()
     go = ctx.Event()
-    procs = [
-        ctx.Process(
-            target=_worker,
-            args=(
-                WorkerJob(config, schema, kind, channel_ids[w % len(channel_ids)], w, location_ids),
-                ready,
-                go,
-                results,
-            ),
-        )
+    jobs = [
+        WorkerJob(config, schema, kind, channel_ids[w % len(channel_ids)], w, location_ids)
         for w in range(config.workers)
+    ]
+    spread = max(1, min(config.processes, config.workers))
+    procs = [
+        ctx.Process(target=_process, args=(jobs[p::spread], ready, go, results))
+        for p in range(spread)
     ]
     for proc in procs:
         proc.start()
@@ -303,12 +318,13 @@ def _run_workers(
     granted = rejected = 0
     for _ in procs:
         try:
-            lat, units, rej = results.get(timeout=config.duration_s + 120)
+            reports = results.get(timeout=config.duration_s + 120)
         except Empty as exc:
             raise SystemExit("a benchmark worker did not report back") from exc
-        latencies.extend(lat)
-        granted += units
-        rejected += rej
+        for lat, units, rej in reports:
+            latencies.extend(lat)
+            granted += units
+            rejected += rej
     elapsed = time.monotonic() - started
     for proc in procs:
         proc.join(timeout=30)
@@ -347,7 +363,7 @@ def run(config: BenchConfig) -> dict[str, Any]:
     require_postgres(config.url)
     outcome: dict[str, Any] = {}
     for kind in ("raw", "omnicart"):
-        with scratch_schema(config.url, f"bench_inventory_{kind}") as schema:
+        with scratch_schema(config.url, f"bench_inventory_{kind}_{os.getpid()}") as schema:
             db = Database.from_url(config.url, schema=schema)
             upgrade(db.engine)
             channel_ids = seed_merchant(db, config)
@@ -373,6 +389,7 @@ def run(config: BenchConfig) -> dict[str, Any]:
         "bench": "inventory",
         "database": "postgresql",
         "workers": config.workers,
+        "processes": min(config.processes, config.workers),
         "skus": config.skus,
         "locations": config.locations,
         "lines_per_request": config.lines,
