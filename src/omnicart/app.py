@@ -7,11 +7,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from omnicart import __version__
-from omnicart.api.problems import install_problem_handlers
+from omnicart.api.problems import PROBLEM_RESPONSES, install_problem_handlers, problem_media_type
 from omnicart.auth import api as auth_api
 from omnicart.auth.service import create_api_key
 from omnicart.catalog import api as catalog_api
@@ -67,6 +68,7 @@ def create_app(
         version=__version__,
         summary="One catalog, one stock and one order book for every sales channel.",
         lifespan=lifespan,
+        responses=PROBLEM_RESPONSES,
     )
     app.state.db = database
     install_problem_handlers(app)
@@ -78,4 +80,13 @@ def create_app(
         """Liveness: the process answers."""
         return {"status": "ok"}
 
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        # Built once and cached by FastAPI in app.openapi_schema.
+        if app.openapi_schema is None:
+            app.openapi_schema = problem_media_type(build_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

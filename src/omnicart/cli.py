@@ -29,7 +29,6 @@ bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks; each prints JSON
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(bench_app, name="bench")
-app.add_typer(catalog_cli.app, name="catalog")
 app.add_typer(channels_cli.app, name="channels")
 app.add_typer(locations_cli.app, name="locations")
 app.add_typer(inventory_cli.app, name="inventory")
@@ -57,11 +56,21 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Defaults to OMNICART_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Defaults to OMNICART_PORT.")] = None,
     workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+    database_url: Annotated[
+        str | None, typer.Option(help="Defaults to OMNICART_DATABASE_URL.")
+    ] = None,
 ) -> None:
-    """Serve the REST API (OpenAPI docs at /docs)."""
+    """Serve the REST API (OpenAPI docs at /docs); migrates the database first."""
+    import os
+
     import uvicorn
 
     settings = get_settings()
+    if database_url:
+        # The app factory reads settings in each worker process, so pass it on that way.
+        os.environ["OMNICART_DATABASE_URL"] = database_url
+        get_settings.cache_clear()
+        settings = get_settings()
     db = Database.from_url(settings.database_url)
     try:
         upgrade(db.engine)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,7 +17,6 @@ class Settings(BaseSettings):
         default="sqlite:///./var/omnicart.db",
         description="SQLAlchemy URL of the operational database (SQLite or PostgreSQL).",
     )
-    var_dir: Path = Field(default=Path("./var"), description="Where embedded files live.")
     reservation_ttl_seconds: int = Field(default=900, ge=1, le=7 * 24 * 3600)
     low_stock_threshold: int = Field(default=5, ge=0)
     expiry_sweep_seconds: float = Field(

@@ -8,9 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from omnicart.auth.service import DEFAULT_SCOPES
+from omnicart.auth.service import DEFAULT_SCOPES, Principal, create_api_key, hash_secret
 from omnicart.auth.tables import ApiKey
 from omnicart.db.engine import Database
+from omnicart.kernel.clock import utcnow
+from omnicart.kernel.errors import Forbidden
 
 PROBLEM = "application/problem+json"
 
@@ -133,3 +135,85 @@ def test_key_list_pages_walk_every_key_once(client: TestClient) -> None:
         if (cursor := page["next_cursor"]) is None:
             break
     assert seen == names
+
+
+@pytest.mark.parametrize(
+    ("payload", "detail"),
+    [
+        (
+            {"name": "x", "role": "channel", "scopes": ["catalog:read", "catalog:write"]},
+            (
+                "a channel key may not hold: catalog:write; it may hold "
+                "catalog:read, channels:read, inventory:read, reservations:write"
+            ),
+        ),
+        (
+            {"name": "x", "role": "staff", "scopes": ["keys:write"]},
+            (
+                "a staff key may not hold: keys:write; it may hold "
+                "catalog:read, locations:read, inventory:read, inventory:write"
+            ),
+        ),
+    ],
+)
+def test_scopes_beyond_the_role_are_refused(
+    client: TestClient, sqlite_db: Database, payload: dict[str, Any], detail: str
+) -> None:
+    if payload["role"] == "channel":
+        payload["channel_id"] = _channel_id(client)
+    else:
+        created = client.post(
+            "/v1/locations", json={"code": "wro", "name": "Wrocław", "kind": "store"}
+        )
+        payload["location_id"] = created.json()["id"]
+    response = client.post("/v1/api-keys", json=payload)
+    _assert_problem(response, 422, "scopes")
+    assert response.json()["detail"] == detail
+    assert _count(sqlite_db) == 1
+
+
+@pytest.mark.parametrize("name", ["", "   ", "n" * 81])
+def test_key_names_are_1_to_80_characters(
+    client: TestClient, sqlite_db: Database, name: str
+) -> None:
+    response = client.post("/v1/api-keys", json={"name": name, "role": "admin"})
+    _assert_problem(response, 422, "name")
+    assert response.json()["detail"] == "name must be 1 to 80 characters"
+    assert _count(sqlite_db) == 1
+    assert client.post("/v1/api-keys", json={"name": "n" * 80, "role": "admin"}).status_code == 201
+
+
+def test_a_non_admin_key_holding_keys_write_cannot_mint_keys(
+    client: TestClient, sqlite_db: Database
+) -> None:
+    channel_id = _channel_id(client)
+    # A key written before scopes were bounded by role: a channel key with keys:write.
+    with sqlite_db.transaction() as session:
+        session.add(
+            ApiKey(
+                name="legacy",
+                prefix="oc_legacy_",
+                key_hash=hash_secret("oc_legacy_secret"),
+                role="channel",
+                channel_id=channel_id,
+                scopes=[*DEFAULT_SCOPES["channel"], "keys:write"],
+                created_at=utcnow(),
+            )
+        )
+    before = _count(sqlite_db)
+    headers = {"Authorization": "Bearer oc_legacy_secret"}
+    response = client.post("/v1/api-keys", json={"name": "mine", "role": "admin"}, headers=headers)
+    _assert_problem(response, 403, None)
+    assert response.json()["detail"] == "only an admin key may use the scope 'keys:write'"
+    _assert_problem(client.get("/v1/api-keys", headers=headers), 403, None)
+    _assert_problem(client.delete("/v1/api-keys/1", headers=headers), 403, None)
+    assert _count(sqlite_db) == before
+    with sqlite_db.reading() as session:
+        assert session.scalar(select(ApiKey.revoked_at).where(ApiKey.id == 1)) is None
+
+
+def test_the_service_refuses_non_admin_creators(sqlite_db: Database) -> None:
+    staff = Principal(key_id=9, name="staff", role="staff", scopes=frozenset({"keys:write"}))
+    with pytest.raises(Forbidden), sqlite_db.transaction() as session:
+        create_api_key(session, name="x", role="admin", principal=staff)
+    assert _count(sqlite_db) == 0

@@ -8,9 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from omnicart.auth.service import create_api_key
+from omnicart.auth.service import create_api_key, hash_secret
+from omnicart.auth.tables import ApiKey
 from omnicart.catalog.tables import ChannelPrice, Listing, Product, Variant
 from omnicart.db.engine import Database
+from omnicart.kernel.clock import utcnow
 from tests.support import add_channel, add_location
 
 PROBLEM = "application/problem+json"
@@ -333,3 +335,51 @@ def test_scopes(client: TestClient, channels: dict[str, int], sqlite_db: Databas
     assert client.get(f"/v1/channels/{channels['web']}/catalog", headers=as_web).status_code == 200
     _problem(client.get(f"/v1/channels/{channels['jp']}/catalog", headers=as_web), 403, "channel")
     _problem(client.get("/v1/products", headers={"Authorization": "Bearer nope"}), 401, None)
+
+
+def test_channel_keys_write_listings_and_prices_of_their_own_channel_only(
+    client: TestClient, channels: dict[str, int], sqlite_db: Database
+) -> None:
+    _create_tee(client)
+    # A key from before scopes were bounded by role: a channel key holding catalog:write.
+    with sqlite_db.transaction() as session:
+        session.add(
+            ApiKey(
+                name="web",
+                prefix="oc_web_wri",
+                key_hash=hash_secret("oc_web_writer"),
+                role="channel",
+                channel_id=channels["web"],
+                scopes=["catalog:read", "catalog:write"],
+                created_at=utcnow(),
+            )
+        )
+    as_web = {"Authorization": "Bearer oc_web_writer"}
+    jp = channels["jp"]
+    before = _counts(sqlite_db)
+    _problem(
+        client.put(f"/v1/channels/{jp}/listings/1", json={"listed": True}, headers=as_web),
+        403,
+        "channel",
+    )
+    _problem(
+        client.put(
+            f"/v1/channels/{jp}/prices/TEE-S",
+            json={"amount": "2000", "currency": "JPY"},
+            headers=as_web,
+        ),
+        403,
+        "channel",
+    )
+    assert _counts(sqlite_db) == before
+    own = client.put(
+        f"/v1/channels/{channels['web']}/listings/1", json={"listed": True}, headers=as_web
+    )
+    assert own.status_code == 200, own.text
+    assert own.json() == {
+        "channel_id": channels["web"],
+        "product_id": 1,
+        "listed": True,
+        "title": None,
+        "description": None,
+    }

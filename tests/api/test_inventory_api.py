@@ -588,6 +588,7 @@ def test_events_list_threshold_events(client: TestClient, shop: dict[str, int]) 
         ("StockBackInStock", "A@1"),
         ("StockBackInStock", "B@1"),
         ("StockBackInStock", "A@2"),
+        ("StockLow", "A@2"),  # 4 units arrive at the store, below the default threshold 5
         ("StockOutOfStock", "B@1"),
     ]
     out = client.get("/v1/events", params={"event_type": "StockOutOfStock"}).json()["items"]
@@ -601,7 +602,7 @@ def test_events_list_threshold_events(client: TestClient, shop: dict[str, int]) 
             "threshold": 2,
         }
     ]
-    assert [len(p) for p in _walk(client, "/v1/events", 3)] == [3, 1]
+    assert [len(p) for p in _walk(client, "/v1/events", 3)] == [3, 2]
 
 
 def test_reads_need_a_key_with_the_scope(

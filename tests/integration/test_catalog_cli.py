@@ -93,3 +93,24 @@ def test_unreadable_file_exits_2(
     assert result.exit_code == 2
     assert result.stderr.startswith("error: ")
     assert message in " ".join(result.stderr.split())
+
+
+def test_unreadable_numbers_are_reported_with_exit_2(
+    runner: CliRunner, url: str, tmp_path: Path, sqlite_db: Database
+) -> None:
+    path = tmp_path / "bad-numbers.csv"
+    path.write_text(
+        "handle,product_title,sku,gtin,low_stock_threshold,price:jp\n"
+        "tee,Tee,TEE-S,¹2345670,,\n"
+        "tee,,TEE-M,,9223372036854775808,1e30\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["import", "catalog", str(path), "--database-url", url])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert "3 problems in the file; nothing was imported" in result.stderr
+    assert "must be 8, 12, 13 or 14 digits" in result.stderr
+    assert "must be from 0 to 1,000,000" in result.stderr
+    assert "amount has more than 15 digits before the decimal point" in result.stderr
+    assert _counts(sqlite_db) == (0, 0)

@@ -230,7 +230,7 @@ def test_bad_rows_are_all_reported_and_nothing_is_written(
         RowError(
             9,
             "bundle_components",
-            "component 'TEE-S' has 0 units; a bundle needs 1 or more of each",
+            "component 'TEE-S' has 0 units; a bundle needs 1 to 1,000,000 of each",
         ),
         RowError(10, "bundle_components", "unknown component SKU: GHOST"),
         RowError(
@@ -364,3 +364,33 @@ def test_thousands_of_rows_in_bulk(db: Database, channels: dict[str, int], tmp_p
         kit = service.get_variant(session, sku="KIT-1")
     assert str(price.price.amount) == "1499.50"
     assert kit.components == (BundlePart("SKU-00000", 2), BundlePart("SKU-01499", 1))
+
+
+def test_unreadable_numbers_become_row_errors_and_nothing_is_written(
+    db: Database, channels: dict[str, int], tmp_path: Path
+) -> None:
+    text = (
+        "handle,product_title,sku,gtin,low_stock_threshold,bundle_components,price:web\n"
+        "tee,Tee,TEE-S,٤٠٠٦٣٨١٣٣٣٩٣١,,,\n"
+        "tee,,TEE-M,,9223372036854775808,,\n"
+        "tee,,TEE-L,,,,1e30\n"
+        "tee,,TEE-XL,,1000001,,1e1000000\n"
+        "pack,Pack,PACK,,,TEE-S*1000001,\n"
+    )
+    before = _counts(db)
+    with pytest.raises(CatalogImportRejected) as caught:
+        import_catalog_file(db, _file(tmp_path, text))
+    too_big = "amount has more than 15 digits before the decimal point"
+    assert caught.value.errors == [
+        RowError(2, "gtin", "GTIN '٤٠٠٦٣٨١٣٣٣٩٣١' must be 8, 12, 13 or 14 digits"),
+        RowError(3, "low_stock_threshold", "must be from 0 to 1,000,000"),
+        RowError(4, "price:web", too_big),
+        RowError(5, "low_stock_threshold", "must be from 0 to 1,000,000"),
+        RowError(5, "price:web", too_big),
+        RowError(
+            6,
+            "bundle_components",
+            "component 'TEE-S' has 1000001 units; a bundle needs 1 to 1,000,000 of each",
+        ),
+    ]
+    assert _counts(db) == before

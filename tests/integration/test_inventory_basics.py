@@ -98,8 +98,15 @@ def test_reserve_release_allocate_ship_and_ledger(db: Database, merchant: dict[s
         assert rows[("B", merchant["wh"])] == (1, 0, 0)
         assert queries.reconcile(s) == []
         events = [e.event_type for e in s.scalars(select(OutboxEvent).order_by(OutboxEvent.id))]
-    # B went 3 -> 1 available at the warehouse with threshold 2
-    assert events == ["StockBackInStock", "StockBackInStock", "StockBackInStock", "StockLow"]
+    # A arrived at the store with 4 (threshold 5: low at once); B went 3 -> 1 at the
+    # warehouse (threshold 2).
+    assert events == [
+        "StockBackInStock",
+        "StockBackInStock",
+        "StockBackInStock",
+        "StockLow",
+        "StockLow",
+    ]
 
 
 def test_insufficient_stock_changes_nothing(db: Database, merchant: dict[str, int]) -> None:

@@ -45,3 +45,25 @@ def test_any_single_digit_change_fails(gtin: str, data: st.DataObject) -> None:
 def test_wrong_lengths_and_letters_fail(bad: str) -> None:
     with pytest.raises(ValidationFailed, match="must be 8, 12, 13 or 14 digits"):
         optional_gtin(bad)
+
+
+@pytest.mark.parametrize("bad", ["٤٠٠٦٣٨١٣٣٣٩٣١", "¹2345670", "４００６３８１３３３９３１"])
+def test_only_ascii_digits_pass(bad: str) -> None:
+    with pytest.raises(ValidationFailed, match="must be 8, 12, 13 or 14 digits") as caught:
+        optional_gtin(bad)
+    assert caught.value.field == "gtin"
+
+
+@given(valid_gtins(), st.data())
+def test_any_non_ascii_digit_fails(gtin: str, data: st.DataObject) -> None:
+    # Unicode has many digit characters (Arabic-Indic, superscripts, full-width) that
+    # str.isdigit() accepts; none belongs in a GTIN.
+    position = data.draw(st.integers(min_value=0, max_value=len(gtin) - 1))
+    digit = data.draw(
+        st.characters(categories=["Nd", "No"]).filter(
+            lambda c: c.isdigit() and c not in "0123456789"
+        )
+    )
+    changed = gtin[:position] + digit + gtin[position + 1 :]
+    with pytest.raises(ValidationFailed, match="must be 8, 12, 13 or 14 digits"):
+        optional_gtin(changed)

@@ -134,8 +134,11 @@ def test_bundle_parts_accept_distinct_positive_components() -> None:
     ("parts", "reason"),
     [
         ([], "a bundle needs at least one component"),
-        ([BundlePart("A", 0)], "component 'A' has 0 units; a bundle needs 1 or more of each"),
-        ([BundlePart("A", -2)], "component 'A' has -2 units; a bundle needs 1 or more of each"),
+        ([BundlePart("A", 0)], "component 'A' has 0 units; a bundle needs 1 to 1,000,000 of each"),
+        (
+            [BundlePart("A", -2)],
+            "component 'A' has -2 units; a bundle needs 1 to 1,000,000 of each",
+        ),
         ([BundlePart("KIT", 1)], "bundle 'KIT' cannot contain itself"),
         (
             [BundlePart("A", 1), BundlePart("A", 2)],
@@ -229,3 +232,29 @@ def test_channel_price_refuses_negative_and_non_numbers() -> None:
 def test_stored_price_shows_the_currency_minor_units() -> None:
     assert str(model.stored_price(Decimal("12.5000"), "EUR").amount) == "12.50"
     assert str(model.stored_price(Decimal("1.2E+3"), "JPY").amount) == "1200"
+
+
+@pytest.mark.parametrize("value", [-1, 1_000_001, 2**63, True])
+def test_low_stock_threshold_is_bounded(value: int) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        model.validate_low_stock_threshold(value)
+    assert caught.value.field == "low_stock_threshold"
+
+
+def test_low_stock_threshold_bounds_pass() -> None:
+    assert model.validate_low_stock_threshold(0) == 0
+    assert model.validate_low_stock_threshold(1_000_000) == 1_000_000
+    assert model.validate_low_stock_threshold(None) is None
+
+
+@pytest.mark.parametrize("units", [1_000_001, 2**63, True])
+def test_bundle_units_are_bounded(units: int) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        model.check_bundle_parts(bundle_sku="KIT", parts=[BundlePart("A", units)])
+    assert caught.value.field == "components"
+
+
+@pytest.mark.parametrize("spec", ["A*٢", "A*²", "A*1_000", "A*99999999999999999999999"])
+def test_bundle_spec_units_are_ascii_whole_numbers(spec: str) -> None:
+    with pytest.raises(ValidationFailed, match="is not a whole number"):
+        model.parse_bundle_spec(spec)

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from omnicart.kernel.errors import ValidationFailed
 
 MAX_PAGE = 500
+MAX_ID = 2**63 - 1
 T = TypeVar("T")
 
 
@@ -37,7 +38,8 @@ def decode_cursor(cursor: str | None) -> int:
         after = data["after"]
     except (binascii.Error, ValueError, KeyError, TypeError, orjson.JSONDecodeError):
         raise ValidationFailed("cursor is not one this API issued", field="cursor") from None
-    if not isinstance(after, int) or after < 0:
+    # bool is an int to Python, and ids are BIGINT: anything else was not issued here.
+    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_ID:
         raise ValidationFailed("cursor is not one this API issued", field="cursor")
     return after
 

@@ -19,7 +19,7 @@ KeyAdmin = Annotated[Principal, Depends(require("keys:write"))]
 
 
 @router.post("/api-keys", status_code=status.HTTP_201_CREATED)
-def create_api_key(body: ApiKeyIn, db: DbDep, _: KeyAdmin) -> ApiKeyCreated:
+def create_api_key(body: ApiKeyIn, db: DbDep, principal: KeyAdmin) -> ApiKeyCreated:
     """Create a key; the response carries its secret, the only time it is shown."""
     with db.transaction() as session:
         # create_api_key leaves existence to the foreign key; checking first turns a
@@ -35,6 +35,7 @@ def create_api_key(body: ApiKeyIn, db: DbDep, _: KeyAdmin) -> ApiKeyCreated:
             channel_id=body.channel_id,
             location_id=body.location_id,
             scopes=body.scopes,
+            principal=principal,
         )
     key = issued.principal
     return ApiKeyCreated(

@@ -12,11 +12,14 @@ class ApiKeyIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(examples=["allegro-connector"])
+    name: str = Field(examples=["allegro-connector"], description="1 to 80 characters.")
     role: str = Field(description="admin, channel or staff.")
     channel_id: int | None = Field(default=None, description="Required for a channel key.")
     location_id: int | None = Field(default=None, description="Required for a staff key.")
-    scopes: list[str] | None = Field(default=None, description="Defaults to the role's scopes.")
+    scopes: list[str] | None = Field(
+        default=None,
+        description="Defaults to the role's scopes, which are also the most it may hold.",
+    )
 
 
 class ApiKeyOut(BaseModel):

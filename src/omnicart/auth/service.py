@@ -25,11 +25,16 @@ ALL_SCOPES = (
     "reservations:write",
     "keys:write",
 )
+# A role's default scopes are also the most a key of that role may hold.
 DEFAULT_SCOPES = {
     "admin": list(ALL_SCOPES),
     "channel": ["catalog:read", "channels:read", "inventory:read", "reservations:write"],
     "staff": ["catalog:read", "locations:read", "inventory:read", "inventory:write"],
 }
+# Whoever manages keys can mint any key, so only admin keys may, whatever their scopes say.
+ADMIN_ONLY_SCOPES = frozenset({"keys:write"})
+# The ledger names the actor "key:{id}:{name}" in a 120-character column.
+MAX_KEY_NAME = 80
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +55,11 @@ class Principal:
 
     def require_scope(self, scope: str) -> None:
         """Raise Forbidden unless the key has `scope` (admins have every scope)."""
-        if self.role != "admin" and scope not in self.scopes:
+        if self.role == "admin":
+            return
+        if scope in ADMIN_ONLY_SCOPES:
+            raise Forbidden(f"only an admin key may use the scope {scope!r}")
+        if scope not in self.scopes:
             raise Forbidden(f"this API key lacks the scope {scope!r}")
 
     def require_channel(self, channel_id: int, *, field_name: str = "channel") -> None:
@@ -102,8 +111,17 @@ def create_api_key(
     location_id: int | None = None,
     scopes: list[str] | None = None,
     secret: str | None = None,
+    principal: Principal | None = None,
 ) -> IssuedKey:
-    """Create a key; a channel key needs a channel, a staff key a location."""
+    """Create a key; a channel key needs a channel, a staff key a location.
+
+    `principal` is who asks (None for operators at the CLI): only an admin key may.
+    """
+    if principal is not None:
+        principal.require_scope("keys:write")
+    name = name.strip()
+    if not 1 <= len(name) <= MAX_KEY_NAME:
+        raise ValidationFailed(f"name must be 1 to {MAX_KEY_NAME} characters", field="name")
     if role not in DEFAULT_SCOPES:
         raise ValidationFailed(f"role must be one of {sorted(DEFAULT_SCOPES)}", field="role")
     if role == "channel" and channel_id is None:
@@ -114,6 +132,13 @@ def create_api_key(
     unknown = sorted(set(chosen) - set(ALL_SCOPES))
     if unknown:
         raise ValidationFailed(f"unknown scopes: {', '.join(unknown)}", field="scopes")
+    beyond = sorted(set(chosen) - set(DEFAULT_SCOPES[role]))
+    if beyond:
+        raise ValidationFailed(
+            f"a {role} key may not hold: {', '.join(beyond)}; "
+            f"it may hold {', '.join(DEFAULT_SCOPES[role])}",
+            field="scopes",
+        )
     plain = secret or f"oc_{secrets.token_urlsafe(32)}"
     digest = hash_secret(plain)
     existing = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))

@@ -35,12 +35,6 @@ Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 
 
-def _own_channel(principal: Principal, channel_id: int) -> None:
-    # A channel's key sees only its own channel; staff and admins see every channel.
-    if principal.role == "channel":
-        principal.require_channel(channel_id)
-
-
 @router.post("/categories", status_code=status.HTTP_201_CREATED)
 def create_category(body: CategoryIn, db: DbDep, _: Writer) -> CategoryOut:
     """Create a category, optionally under a parent."""
@@ -141,7 +135,7 @@ def define_bundle(sku: str, body: BundleIn, db: DbDep, _: Writer) -> VariantOut:
 
 @router.put("/channels/{channel_id}/listings/{product_id}")
 def set_listing(
-    channel_id: int, product_id: int, body: ListingIn, db: DbDep, _: Writer
+    channel_id: int, product_id: int, body: ListingIn, db: DbDep, principal: Writer
 ) -> ListingOut:
     """List or unlist a product on a channel, with optional channel-specific text."""
     with db.transaction() as session:
@@ -152,6 +146,7 @@ def set_listing(
             listed=body.listed,
             title=body.title,
             description=body.description,
+            principal=principal,
         )
     return ListingOut.model_validate(view)
 
@@ -159,18 +154,26 @@ def set_listing(
 @router.get("/channels/{channel_id}/listings/{product_id}")
 def get_listing(channel_id: int, product_id: int, db: DbDep, principal: Reader) -> ListingOut:
     """A product's listing on a channel."""
-    _own_channel(principal, channel_id)
     with db.reading() as session:
-        view = service.get_listing(session, channel_id=channel_id, product_id=product_id)
+        view = service.get_listing(
+            session, channel_id=channel_id, product_id=product_id, principal=principal
+        )
     return ListingOut.model_validate(view)
 
 
 @router.put("/channels/{channel_id}/prices/{sku}")
-def set_channel_price(channel_id: int, sku: str, body: PriceIn, db: DbDep, _: Writer) -> PriceOut:
+def set_channel_price(
+    channel_id: int, sku: str, body: PriceIn, db: DbDep, principal: Writer
+) -> PriceOut:
     """Set a variant's price on a channel (in the channel's currency)."""
     with db.transaction() as session:
         view = service.set_channel_price(
-            session, channel_id=channel_id, sku=sku, amount=body.amount, currency=body.currency
+            session,
+            channel_id=channel_id,
+            sku=sku,
+            amount=body.amount,
+            currency=body.currency,
+            principal=principal,
         )
     return PriceOut.model_validate(view)
 
@@ -178,9 +181,10 @@ def set_channel_price(channel_id: int, sku: str, body: PriceIn, db: DbDep, _: Wr
 @router.get("/channels/{channel_id}/prices/{sku}")
 def get_channel_price(channel_id: int, sku: str, db: DbDep, principal: Reader) -> PriceOut:
     """A variant's price on a channel."""
-    _own_channel(principal, channel_id)
     with db.reading() as session:
-        view = service.get_channel_price(session, channel_id=channel_id, sku=sku)
+        view = service.get_channel_price(
+            session, channel_id=channel_id, sku=sku, principal=principal
+        )
     return PriceOut.model_validate(view)
 
 
@@ -189,11 +193,10 @@ def list_channel_catalog(
     channel_id: int, db: DbDep, principal: Reader, cursor: Cursor = None, limit: Limit = 50
 ) -> Page[ChannelProductOut]:
     """Products listed on the channel, with its titles and prices, one page at a time."""
-    _own_channel(principal, channel_id)
     after = decode_cursor(cursor)
     with db.reading() as session:
         views = service.list_channel_catalog(
-            session, channel_id=channel_id, after=after, limit=limit
+            session, channel_id=channel_id, after=after, limit=limit, principal=principal
         )
     return Page[ChannelProductOut](
         items=[ChannelProductOut.model_validate(v) for v in views],
@@ -206,7 +209,8 @@ def get_channel_view(
     channel_id: int, product_id: int, db: DbDep, principal: Reader
 ) -> ChannelProductOut:
     """One product as the channel shows it (404 when not listed there)."""
-    _own_channel(principal, channel_id)
     with db.reading() as session:
-        view = service.get_channel_view(session, channel_id=channel_id, product_id=product_id)
+        view = service.get_channel_view(
+            session, channel_id=channel_id, product_id=product_id, principal=principal
+        )
     return ChannelProductOut.model_validate(view)

@@ -343,9 +343,14 @@ class _Checker:
         try:
             return parse(text)
         except ValidationFailed as exc:
-            self._fail(number, column, exc.detail)
-            failed.add(column)
-            return _BAD
+            reason = exc.detail
+        except (ValueError, ArithmeticError) as exc:
+            # Every rule raises ValidationFailed; this keeps an overlooked one a row error
+            # in the report instead of a traceback.
+            reason = f"{text[:40]!r} cannot be read: {exc}"
+        self._fail(number, column, reason)
+        failed.add(column)
+        return _BAD
 
     def _parse_product_cells(self, row: _Row, cell: dict[str, str]) -> None:
         parsers: dict[str, Callable[[str], Any]] = {
@@ -597,11 +602,9 @@ def _flag(text: str) -> bool:
 def _threshold(text: str) -> int | None:
     if not text:
         return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValidationFailed(f"{text!r} is not a whole number") from None
-    return model.validate_low_stock_threshold(value)
+    field = "low_stock_threshold"
+    value = model.parse_whole_number(text, field=field)
+    return model.validate_low_stock_threshold(value, field=field)
 
 
 def _bundle(sku: str, text: str) -> tuple[BundlePart, ...]:

@@ -25,11 +25,15 @@ MAX_TITLE = 300
 MAX_NAME = 200
 MAX_ATTRIBUTE_KEY = 64
 MAX_ATTRIBUTE_VALUE = 500
+# Thresholds and bundle units are 32-bit columns; no shop counts anywhere near this.
+MAX_UNITS = 1_000_000
 
 # SKUs travel through CSV cells, URLs and bundle specs ("SKU*2;SKU*1"), so separators
 # and whitespace are kept out of them.
 _SKU = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+# int() also reads "٤", "1_000" and " 7 "; text from files must be plain ASCII digits.
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
 
 
 class Keep(enum.Enum):
@@ -210,13 +214,27 @@ def optional_gtin(value: str | None, *, field: str = "gtin") -> str | None:
     return validate_gtin(value, field=field)
 
 
+def parse_whole_number(text: str, *, field: str) -> int:
+    """A whole number written in ASCII digits (an optional sign), or ValidationFailed."""
+    if not _WHOLE_NUMBER.fullmatch(text) or len(text) > 20:
+        raise ValidationFailed(f"{text[:30]!r} is not a whole number", field=field)
+    return int(text)
+
+
+def validate_units(value: int, *, field: str, least: int = 0) -> int:
+    """A count of units from `least` to MAX_UNITS; bool is not a number here."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationFailed("must be a whole number", field=field)
+    if not least <= value <= MAX_UNITS:
+        raise ValidationFailed(f"must be from {least} to {MAX_UNITS:,}", field=field)
+    return value
+
+
 def validate_low_stock_threshold(
     value: int | None, *, field: str = "low_stock_threshold"
 ) -> int | None:
-    """None (use the shop's default) or a whole number of units, zero or more."""
-    if value is not None and value < 0:
-        raise ValidationFailed("must be zero or more", field=field)
-    return value
+    """None (use the shop's default) or a whole number of units, 0 to MAX_UNITS."""
+    return None if value is None else validate_units(value, field=field)
 
 
 def validate_attributes(values: Mapping[str, str], *, field: str = "attributes") -> dict[str, str]:
@@ -276,10 +294,11 @@ def parse_bundle_spec(text: str, *, field: str = "bundle_components") -> tuple[B
                 f"{piece.strip()!r} is not SKU*units; write SKU*units;SKU*units", field=field
             )
         try:
-            count = int(units.strip())
-        except ValueError:
+            count = parse_whole_number(units.strip(), field=field)
+        except ValidationFailed:
             raise ValidationFailed(
-                f"units {units.strip()!r} of {sku.strip()!r} is not a whole number", field=field
+                f"units {units.strip()[:30]!r} of {sku.strip()!r} is not a whole number",
+                field=field,
             ) from None
         parts.append(BundlePart(sku=validate_sku(sku, field=field), units=count))
     return tuple(parts)
@@ -288,14 +307,15 @@ def parse_bundle_spec(text: str, *, field: str = "bundle_components") -> tuple[B
 def check_bundle_parts(
     *, bundle_sku: str, parts: Iterable[BundlePart], field: str = "components"
 ) -> tuple[BundlePart, ...]:
-    """At least one component, each a different SKU, not the bundle, in 1 or more units."""
+    """At least one component, each a different SKU, not the bundle, in 1 to MAX_UNITS units."""
     checked: list[BundlePart] = []
     seen: set[str] = set()
     for part in parts:
         sku = validate_sku(part.sku, field=field)
-        if part.units <= 0:
+        if isinstance(part.units, bool) or not 1 <= part.units <= MAX_UNITS:
             raise ValidationFailed(
-                f"component {sku!r} has {part.units} units; a bundle needs 1 or more of each",
+                f"component {sku!r} has {part.units} units; "
+                f"a bundle needs 1 to {MAX_UNITS:,} of each",
                 field=field,
             )
         if sku == bundle_sku:

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from omnicart.catalog.model import KEEP, BundlePart, VariantDraft
 
@@ -44,7 +44,8 @@ class VariantIn(_In):
     title: str = ""
     gtin: str | None = Field(default=None, description="EAN-8, UPC-A, EAN-13 or GTIN-14.")
     attributes: dict[str, str] = Field(default_factory=dict, examples=[{"size": "M"}])
-    low_stock_threshold: int | None = None
+    # Strict: JSON true is not a number of units.
+    low_stock_threshold: StrictInt | None = Field(default=None, description="0 to 1,000,000.")
 
     def to_draft(self) -> VariantDraft:
         """The service's form of this variant."""
@@ -98,8 +99,8 @@ class VariantPatchIn(_In):
     title: str | None = None
     gtin: str | None = Field(default=None, description="null removes the GTIN.")
     attributes: dict[str, str] | None = None
-    low_stock_threshold: int | None = Field(
-        default=None, description="null falls back to the shop's default."
+    low_stock_threshold: StrictInt | None = Field(
+        default=None, description="0 to 1,000,000; null falls back to the shop's default."
     )
 
     _required = field_validator("title", "attributes", mode="before")(_not_null)
@@ -116,7 +117,7 @@ class BundlePartIn(_In):
     """`units` of `sku` per bundle."""
 
     sku: str
-    units: int = Field(examples=[2])
+    units: StrictInt = Field(examples=[2], description="1 to 1,000,000.")
 
 
 class BundleIn(_In):

@@ -1,14 +1,21 @@
-"""Catalog use cases: each runs inside the caller's one transaction; no HTTP types here."""
+"""Catalog use cases: each runs inside the caller's one transaction; no HTTP types here.
+
+`principal` is who asks (None for operators at the CLI and importers): a channel's key
+sees and changes listings and prices only of its own channel, whatever its scopes.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
+from omnicart.auth.service import Principal
 from omnicart.catalog import model
 from omnicart.catalog.model import (
     KEEP,
@@ -32,8 +39,54 @@ from omnicart.catalog.tables import (
     Variant,
 )
 from omnicart.channels.policy import load_channel_policy
+from omnicart.inventory.queries import holds_stock
 from omnicart.kernel.clock import utcnow
 from omnicart.kernel.errors import Conflict, NotFound, ValidationFailed
+
+T = TypeVar("T")
+
+
+def _check_own_channel(principal: Principal | None, channel_id: int) -> None:
+    # Staff and admins see every channel; a channel's key only its own.
+    if principal is not None and principal.role == "channel":
+        principal.require_channel(channel_id, field_name="channel")
+
+
+# Unique constraints a concurrent writer can win, as PostgreSQL and SQLite name them.
+_UNIQUE_FIELDS = {
+    "uq_products_handle": "handle",
+    "products.handle": "handle",
+    "uq_categories_slug": "slug",
+    "categories.slug": "slug",
+    "uq_variants_sku": "sku",
+    "variants.sku": "sku",
+    "uq_variants_gtin": "gtin",
+    "variants.gtin": "gtin",
+}
+
+
+def _taken_field(exc: IntegrityError) -> str | None:
+    message = str(exc.orig)
+    return next((f for name, f in _UNIQUE_FIELDS.items() if name in message), None)
+
+
+def _insert_once(
+    session: Session, write: Callable[[], T], *, taken: Callable[[str], Conflict]
+) -> T:
+    """Run `write` (which adds and flushes) in a savepoint; a lost race becomes `taken(field)`.
+
+    The checks before an insert cannot see a row another transaction has not yet
+    committed; the unique constraint can, and the savepoint keeps this transaction usable.
+    """
+    try:
+        with session.begin_nested():
+            return write()
+    except IntegrityError as exc:
+        field = _taken_field(exc)
+        if field is None:
+            raise
+        raise taken(field) from None
+
 
 # --- categories -------------------------------------------------------------------------
 
@@ -48,8 +101,14 @@ def create_category(
     if session.scalar(select(Category.id).where(Category.slug == slug)) is not None:
         raise Conflict(f"category {slug!r} already exists", field="slug")
     row = Category(slug=slug, name=name, parent_id=parent_id)
-    session.add(row)
-    session.flush()
+
+    def write() -> None:
+        session.add(row)
+        session.flush()
+
+    _insert_once(
+        session, write, taken=lambda f: Conflict(f"category {slug!r} already exists", field=f)
+    )
     return CategoryView(id=row.id, slug=slug, name=name, parent=parent)
 
 
@@ -106,11 +165,21 @@ def create_product(
         attributes=attrs,
         created_at=now,
     )
-    session.add(product)
-    session.flush()
-    session.add_all(_variant_row(product.id, d, now) for d in drafts)
-    session.flush()
+
+    def write() -> None:
+        session.add(product)
+        session.flush()
+        session.add_all(_variant_row(product.id, d, now) for d in drafts)
+        session.flush()
+
+    _insert_once(session, write, taken=lambda f: _taken_conflict(f, handle=handle))
     return get_product(session, product_id=product.id)
+
+
+def _taken_conflict(field: str, *, handle: str = "") -> Conflict:
+    if field == "handle":
+        return Conflict(f"a product with handle {handle!r} already exists", field=field)
+    return Conflict(f"that {field.upper()} was just taken by another variant", field=field)
 
 
 def add_variant(session: Session, *, product_id: int, variant: VariantDraft) -> VariantView:
@@ -119,8 +188,12 @@ def add_variant(session: Session, *, product_id: int, variant: VariantDraft) -> 
     draft = _checked_draft(variant)
     _refuse_taken(session, [draft])
     row = _variant_row(product_id, draft, utcnow())
-    session.add(row)
-    session.flush()
+
+    def write() -> None:
+        session.add(row)
+        session.flush()
+
+    _insert_once(session, write, taken=_taken_conflict)
     return _variant_views(session, [row])[0]
 
 
@@ -322,6 +395,14 @@ def define_bundle(session: Session, *, sku: str, components: Sequence[BundlePart
     """Make `sku` a bundle of exactly these components (replacing any it had)."""
     bundle = _variant(session, sku)
     parts = model.check_bundle_parts(bundle_sku=bundle.sku, parts=components)
+    if holds_stock(session, variant_id=bundle.id):
+        # A bundle's stock is derived from its components; units of its own would be
+        # stranded, neither sellable nor counted.
+        raise Conflict(
+            f"SKU {bundle.sku!r} holds stock; move or write off its units before "
+            "making it a bundle",
+            field="sku",
+        )
     wanted = [p.sku for p in parts]
     found = {
         r.sku: r
@@ -364,20 +445,20 @@ def set_listing(
     listed: bool,
     title: str | None = None,
     description: str | None = None,
+    principal: Principal | None = None,
 ) -> ListingView:
     """List or unlist a product on a channel, with optional channel-specific text."""
+    _check_own_channel(principal, channel_id)
     load_channel_policy(session, channel_id=channel_id, require_active=False)
     _product(session, product_id)
     title = model.validate_title(title) if title is not None else None
     description = description.strip() if description is not None else None
-    row = session.get(Listing, (channel_id, product_id))
-    if row is None:
-        row = Listing(channel_id=channel_id, product_id=product_id)
-        session.add(row)
-    row.listed = listed
-    row.title = title
-    row.description = description
-    session.flush()
+    _upsert(
+        session,
+        Listing,
+        {"channel_id": channel_id, "product_id": product_id},
+        {"listed": listed, "title": title, "description": description},
+    )
     return ListingView(
         channel_id=channel_id,
         product_id=product_id,
@@ -387,8 +468,37 @@ def set_listing(
     )
 
 
-def get_listing(session: Session, *, channel_id: int, product_id: int) -> ListingView:
+def _upsert(
+    session: Session,
+    table: type[Listing] | type[ChannelPrice],
+    key: dict[str, int],
+    values: dict[str, object],
+) -> None:
+    """Insert the row or change it: two first writes of one key both succeed, last wins."""
+    identity = tuple(key.values())
+    row = session.get(table, identity)
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.add(table(**key, **values))
+                session.flush()
+        except IntegrityError:
+            # Another transaction inserted the same key first; update its row instead.
+            row = session.get(table, identity, populate_existing=True)
+            if row is None:
+                raise
+        else:
+            return
+    for name, value in values.items():
+        setattr(row, name, value)
+    session.flush()
+
+
+def get_listing(
+    session: Session, *, channel_id: int, product_id: int, principal: Principal | None = None
+) -> ListingView:
     """A product's listing on a channel (not listed when never set)."""
+    _check_own_channel(principal, channel_id)
     load_channel_policy(session, channel_id=channel_id, require_active=False)
     _product(session, product_id)
     row = session.get(Listing, (channel_id, product_id))
@@ -410,9 +520,16 @@ def get_listing(session: Session, *, channel_id: int, product_id: int) -> Listin
 
 
 def set_channel_price(
-    session: Session, *, channel_id: int, sku: str, amount: Decimal | str, currency: str | None
+    session: Session,
+    *,
+    channel_id: int,
+    sku: str,
+    amount: Decimal | str,
+    currency: str | None,
+    principal: Principal | None = None,
 ) -> PriceView:
     """Set a variant's price on a channel, in the channel's currency, exact to its minor units."""
+    _check_own_channel(principal, channel_id)
     policy = load_channel_policy(session, channel_id=channel_id, require_active=False)
     variant = _variant(session, sku)
     price = model.channel_price(
@@ -421,18 +538,20 @@ def set_channel_price(
         channel_currency=policy.currency,
         channel_code=policy.code,
     )
-    row = session.get(ChannelPrice, (channel_id, variant.id))
-    if row is None:
-        row = ChannelPrice(channel_id=channel_id, variant_id=variant.id)
-        session.add(row)
-    row.amount = price.amount
-    row.currency = price.currency
-    session.flush()
+    _upsert(
+        session,
+        ChannelPrice,
+        {"channel_id": channel_id, "variant_id": variant.id},
+        {"amount": price.amount, "currency": price.currency},
+    )
     return PriceView(channel_id=channel_id, sku=variant.sku, price=price)
 
 
-def get_channel_price(session: Session, *, channel_id: int, sku: str) -> PriceView:
+def get_channel_price(
+    session: Session, *, channel_id: int, sku: str, principal: Principal | None = None
+) -> PriceView:
     """A variant's price on a channel, or NotFound when it has none there."""
+    _check_own_channel(principal, channel_id)
     load_channel_policy(session, channel_id=channel_id, require_active=False)
     variant = _variant(session, sku)
     row = session.get(ChannelPrice, (channel_id, variant.id))
@@ -445,8 +564,11 @@ def get_channel_price(session: Session, *, channel_id: int, sku: str) -> PriceVi
     )
 
 
-def get_channel_view(session: Session, *, channel_id: int, product_id: int) -> ChannelProductView:
+def get_channel_view(
+    session: Session, *, channel_id: int, product_id: int, principal: Principal | None = None
+) -> ChannelProductView:
     """A product as a channel shows it, or NotFound when it is not listed there."""
+    _check_own_channel(principal, channel_id)
     policy = load_channel_policy(session, channel_id=channel_id, require_active=False)
     product = _product(session, product_id)
     listing = session.get(Listing, (channel_id, product_id))
@@ -458,9 +580,15 @@ def get_channel_view(session: Session, *, channel_id: int, product_id: int) -> C
 
 
 def list_channel_catalog(
-    session: Session, *, channel_id: int, after: int = 0, limit: int = 50
+    session: Session,
+    *,
+    channel_id: int,
+    after: int = 0,
+    limit: int = 50,
+    principal: Principal | None = None,
 ) -> list[ChannelProductView]:
     """Up to `limit` products listed on the channel with ids above `after`, ascending."""
+    _check_own_channel(principal, channel_id)
     load_channel_policy(session, channel_id=channel_id, require_active=False)
     rows = session.execute(
         select(Product, Listing)

@@ -12,6 +12,8 @@ from omnicart.kernel.money import validate_currency
 from omnicart.locations.model import LocationView, missing_capability, validate_code, validate_name
 
 CHANNEL_KINDS: Final = ("web", "app", "pos", "marketplace", "social", "messaging")
+# buffer_units is a 32-bit column; no shop holds back anywhere near this many units.
+MAX_BUFFER_UNITS: Final = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,18 +33,26 @@ class ChannelDraft:
     active: bool = True
 
 
+def _not_int(value: object) -> bool:
+    # bool is an int to Python; True units is a client bug, not 1.
+    return isinstance(value, bool) or not isinstance(value, int)
+
+
 def check_channel(draft: ChannelDraft) -> ChannelDraft:
     """The draft normalised (trimmed name, upper-cased currency), or ValidationFailed."""
     validate_code(draft.code)
     if draft.kind not in CHANNEL_KINDS:
         raise ValidationFailed(f"kind must be one of {', '.join(CHANNEL_KINDS)}", field="kind")
-    if not 0 <= draft.buffer_percent_shown <= 100:
+    if _not_int(draft.buffer_percent_shown) or not 0 <= draft.buffer_percent_shown <= 100:
         raise ValidationFailed(
             "buffer_percent_shown is the share of stock shown: 0 to 100",
             field="buffer_percent_shown",
         )
-    if draft.buffer_units < 0:
-        raise ValidationFailed("buffer_units must be 0 or more", field="buffer_units")
+    if _not_int(draft.buffer_units) or not 0 <= draft.buffer_units <= MAX_BUFFER_UNITS:
+        raise ValidationFailed(
+            f"buffer_units must be a whole number from 0 to {MAX_BUFFER_UNITS:,}",
+            field="buffer_units",
+        )
     return replace(
         draft, name=validate_name(draft.name), currency=validate_currency(draft.currency)
     )

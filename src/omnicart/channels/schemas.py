@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 
 class ChannelIn(BaseModel):
@@ -16,10 +16,13 @@ class ChannelIn(BaseModel):
     name: str = Field(examples=["Allegro"])
     kind: str = Field(description="web, app, pos, marketplace, social or messaging.")
     currency: str = Field(description="ISO 4217 code; fixed once created.", examples=["PLN"])
-    buffer_percent_shown: int = Field(
+    # Strict ints: JSON true must not pass for 1.
+    buffer_percent_shown: StrictInt = Field(
         default=100, description="Share of stock shown to the channel, 0 to 100."
     )
-    buffer_units: int = Field(default=0, description="Units never shown to the channel.")
+    buffer_units: StrictInt = Field(
+        default=0, description="Units never shown to the channel, 0 to 1,000,000."
+    )
     active: bool = True
 
 
@@ -30,8 +33,8 @@ class ChannelPatch(BaseModel):
 
     name: str | None = None
     active: bool | None = None
-    buffer_percent_shown: int | None = None
-    buffer_units: int | None = None
+    buffer_percent_shown: StrictInt | None = None
+    buffer_units: StrictInt | None = None
     currency: str | None = Field(
         default=None, description="Accepted only when equal to the current currency."
     )
@@ -51,10 +54,10 @@ class ChannelLocationsIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    ship_location_ids: list[int] = Field(
+    ship_location_ids: list[StrictInt] = Field(
         default_factory=list, description="Locations shipping orders of this channel."
     )
-    pickup_location_ids: list[int] = Field(
+    pickup_location_ids: list[StrictInt] = Field(
         default_factory=list, description="Locations where this channel's customers pick up."
     )
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import Any, TypeVar, Unpack
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import ColumnElement, Select, and_, or_, text
@@ -22,9 +22,7 @@ from sqlalchemy import ColumnElement, Select, and_, or_, text
 from omnicart.kernel.errors import ValidationFailed
 
 MAX_ID = 2**63 - 1
-S = TypeVar("S", bound="Select[Unpack[tuple[Any, ...]]]")
-# The database fills tx_id itself, so every writer (ORM, Core, raw SQL) gets it for free.
-PG_TX_ID_DEFAULT = text("(pg_current_xact_id()::text::bigint)")
+S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
 
 
 @dataclass(frozen=True, slots=True)

@@ -220,8 +220,3 @@ def import_stock(
             stderr.print(table)
             raise typer.Exit(2) from None
     console.print(f"[green]{_summary(summary)}[/green]")
-
-
-def bench_inventory() -> None:
-    """Benchmark reservations (placeholder until the benchmark lands)."""
-    raise typer.Exit(1)

@@ -211,6 +211,7 @@ def threshold_events(*, before: int, after: int, threshold: int) -> list[str]:
         events.append("StockOutOfStock")
     elif before <= 0 < after:
         events.append("StockBackInStock")
-    if after > 0 and before > threshold >= after:
+    # Entering the low band, from above it or from nothing at all.
+    if 0 < after <= threshold and not 0 < before <= threshold:
         events.append("StockLow")
     return events

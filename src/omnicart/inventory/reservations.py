@@ -148,8 +148,16 @@ def reserve_stock(
     a repeat with a different request is a Conflict. Without `location_id` the units come
     from the channel's shipping locations; with one (store pickup) from that location.
     """
-    if not idempotency_key or len(idempotency_key) > 200:
-        raise ValidationFailed("idempotency_key must be 1-200 characters", field="idempotency_key")
+    if not idempotency_key:
+        raise ValidationFailed(
+            "an idempotency key is required (the Idempotency-Key header or the field), so a "
+            "retried request cannot hold stock twice",
+            field="idempotency_key",
+        )
+    if len(idempotency_key) > 200:
+        raise ValidationFailed(
+            "idempotency_key must be at most 200 characters", field="idempotency_key"
+        )
     check_lines(lines)
     ttl = ttl_seconds if ttl_seconds is not None else get_settings().reservation_ttl_seconds
     if not 1 <= ttl <= 7 * 24 * 3600:

@@ -37,7 +37,13 @@ from omnicart.inventory.tables import (
     TransferLine,
 )
 from omnicart.kernel.clock import utcnow
-from omnicart.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from omnicart.kernel.errors import (
+    Conflict,
+    Forbidden,
+    InsufficientStock,
+    NotFound,
+    ValidationFailed,
+)
 
 
 def _stock_change_use_case(
@@ -146,15 +152,19 @@ def adjust_stock(
     if not reason.strip():
         raise ValidationFailed("an adjustment needs a reason", field="reason")
     check_quantity(abs(delta), field="delta")
-    result = _stock_change_use_case(
-        db,
-        location_id=location_id,
-        lines=[(sku, abs(delta))],
-        kind=MovementKind.ADJUSTMENT,
-        sign=1 if delta > 0 else -1,
-        actor=actor,
-        reason=reason,
-    )
+    try:
+        result = _stock_change_use_case(
+            db,
+            location_id=location_id,
+            lines=[(sku, abs(delta))],
+            kind=MovementKind.ADJUSTMENT,
+            sign=1 if delta > 0 else -1,
+            actor=actor,
+            reason=reason,
+        )
+    except InsufficientStock as exc:
+        exc.field = "delta"  # the caller sent a delta, not a quantity
+        raise
     return result[sku]
 
 

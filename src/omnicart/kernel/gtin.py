@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from omnicart.kernel.errors import ValidationFailed
 
 _LENGTHS = (8, 12, 13, 14)
+# ASCII only: str.isdigit() also accepts "٤" and "¹", which scanners never print.
+_DIGITS = re.compile("[0-9]+")
 
 
 def gtin_check_digit(body: str) -> int:
@@ -18,7 +22,7 @@ def gtin_check_digit(body: str) -> int:
 def validate_gtin(value: str, *, field: str = "gtin") -> str:
     """Return the GTIN unchanged if it is 8/12/13/14 digits with a right check digit."""
     code = value.strip()
-    if not code.isdigit() or len(code) not in _LENGTHS:
+    if not _DIGITS.fullmatch(code) or len(code) not in _LENGTHS:
         raise ValidationFailed(f"GTIN {value!r} must be 8, 12, 13 or 14 digits", field=field)
     expected = gtin_check_digit(code[:-1])
     if int(code[-1]) != expected:

@@ -18,6 +18,8 @@ LOCATION_KINDS: Final = ("warehouse", "store", "3pl")
 SERVE_MODES: Final = ("ship", "pickup")
 CODE_PATTERN: Final = re.compile(r"[a-z0-9_-]{1,64}")
 NAME_MAX: Final = 200
+# priority is a 32-bit column; a million ranks is more than any merchant has locations.
+PRIORITY_MAX: Final = 1_000_000
 # Column widths of the locations table; longer text would fail on PostgreSQL only.
 TEXT_LIMITS: Final = {"address_line": 300, "city": 120, "postal_code": 32}
 # CLDR lists groupings and placeholders beside real countries; none is an address.
@@ -132,9 +134,15 @@ def check_location(draft: LocationDraft) -> LocationDraft:
                 f"{name} is longer than {TEXT_LIMITS[name]} characters", field=name
             )
     _check_coordinates(draft.latitude, draft.longitude)
-    if draft.priority < 0:
+    priority = draft.priority
+    if (
+        isinstance(priority, bool)
+        or not isinstance(priority, int)
+        or not 0 <= priority <= PRIORITY_MAX
+    ):
         raise ValidationFailed(
-            "priority must be 0 or more (lower is tried first)", field="priority"
+            f"priority must be a whole number from 0 to {PRIORITY_MAX:,} (lower is tried first)",
+            field="priority",
         )
     if draft.ship_from_store and draft.kind != "store":
         raise ValidationFailed("ship_from_store applies to stores only", field="ship_from_store")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 
 class LocationIn(BaseModel):
@@ -24,7 +24,8 @@ class LocationIn(BaseModel):
     ships: bool = True
     pickup: bool = False
     ship_from_store: bool = Field(default=False, description="Stores only: ships online orders.")
-    priority: int = Field(default=100, description="Lower is tried first; 0 or more.")
+    # Strict: JSON true must not pass for 1.
+    priority: StrictInt = Field(default=100, description="Lower is tried first; 0 to 1,000,000.")
     active: bool = True
 
 
@@ -43,7 +44,7 @@ class LocationPatch(BaseModel):
     ships: bool | None = None
     pickup: bool | None = None
     ship_from_store: bool | None = None
-    priority: int | None = None
+    priority: StrictInt | None = None
     active: bool | None = None
 
     @field_validator(
