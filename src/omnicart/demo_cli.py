@@ -26,13 +26,17 @@ def demo(
     console.print(
         Panel.fit(
             f"admin key:   {result.admin_key}\n"
-            f"allegro key: {result.channel_keys['allegro']}\n\n"
-            f"API docs:    {base}/docs\n"
-            f"try:         curl -H 'Authorization: Bearer {result.admin_key}' "
-            f"'{base}/v1/availability?channel_id=1&sku=TEE-BLACK-M&sku=KIT-1'",
+            f"allegro key: {result.channel_keys['allegro']}\n"
+            f"API docs:    {base}/docs",
             title="Omnicart demo",
             border_style="green",
         )
+    )
+    # Printed unwrapped so it can be copied into a shell as it is.
+    console.print(
+        f"try: curl -H 'Authorization: Bearer {result.admin_key}' "
+        f"'{base}/v1/availability?channel_id=1&sku=TEE-BLACK-M&sku=KIT-1'",
+        soft_wrap=True,
     )
     if result.discrepancies:
         raise typer.Exit(1)
