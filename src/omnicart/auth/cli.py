@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -13,23 +11,10 @@ from rich.table import Table
 
 from omnicart.auth import service
 from omnicart.channels.policy import channel_id_for_code
-from omnicart.db.engine import Database
+from omnicart.cli_support import DatabaseUrl, open_database
 from omnicart.locations.service import location_id_for_code
-from omnicart.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="API keys: admin, channel and store staff keys.")
-DatabaseUrl = Annotated[
-    str | None, typer.Option(help="Defaults to OMNICART_DATABASE_URL.", show_default=False)
-]
-
-
-@contextmanager
-def _database(url: str | None) -> Iterator[Database]:
-    db = Database.from_url(url or get_settings().database_url)
-    try:
-        yield db
-    finally:
-        db.dispose()
 
 
 @app.command("create")
@@ -41,7 +26,7 @@ def create(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a key and print its secret: the only time it is shown."""
-    with _database(database_url) as db, db.transaction() as session:
+    with open_database(database_url) as db, db.transaction() as session:
         channel_id = channel_id_for_code(session, code=channel) if channel else None
         location_id = location_id_for_code(session, code=location) if location else None
         issued = service.create_api_key(
@@ -63,7 +48,7 @@ def create(
 def list_(database_url: DatabaseUrl = None) -> None:
     """Print every key (never a secret), revoked ones marked."""
     table = Table("id", "name", "prefix", "role", "channel", "location", "created", "revoked")
-    with _database(database_url) as db, db.transaction() as session:
+    with open_database(database_url) as db, db.transaction() as session:
         for key in service.list_api_keys(session):
             table.add_row(
                 str(key.id),
@@ -83,7 +68,7 @@ def revoke(
     key_id: Annotated[int, typer.Argument(metavar="ID")], database_url: DatabaseUrl = None
 ) -> None:
     """Revoke a key; it stops working at once."""
-    with _database(database_url) as db, db.transaction() as session:
+    with open_database(database_url) as db, db.transaction() as session:
         service.revoke_api_key(session, key_id=key_id)
     Console().print(f"revoked key {key_id}")
 

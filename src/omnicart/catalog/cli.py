@@ -15,7 +15,6 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from omnicart.catalog.importer import (
@@ -25,6 +24,7 @@ from omnicart.catalog.importer import (
     import_catalog_rows,
     read_catalog_csv,
 )
+from omnicart.cli_support import rejections_table
 from omnicart.db.engine import Database
 from omnicart.kernel.errors import OmnicartError
 from omnicart.settings import get_settings
@@ -54,7 +54,7 @@ def import_catalog(
     try:
         summary = _run(db, table, err)
     except CatalogImportRejected as exc:
-        err.print(_rejections(exc), highlight=False)
+        err.print(rejections_table(exc), highlight=False)
         err.print(f"[red]{exc.detail}[/red]", highlight=False)
         raise typer.Exit(EXIT_REJECTED) from None
     except OmnicartError as exc:
@@ -86,16 +86,6 @@ def _run(db: Database, table: CsvFile, err: Console) -> ImportSummary:
 
         with db.transaction() as session:
             return import_catalog_rows(session, table, progress=report)
-
-
-def _rejections(exc: CatalogImportRejected) -> Table:
-    table = Table(title="Rejected rows (nothing was imported)", title_justify="left")
-    table.add_column("row", justify="right")
-    table.add_column("column")
-    table.add_column("reason", overflow="fold")
-    for error in exc.errors:
-        table.add_row(str(error.row), error.column, error.reason)
-    return table
 
 
 def _summary(summary: ImportSummary) -> str:

@@ -60,6 +60,7 @@ from omnicart.catalog.tables import (
 )
 from omnicart.channels.policy import channel_id_for_code, load_channel_policy
 from omnicart.db.engine import Database
+from omnicart.importing import ImportRejected, RowError
 from omnicart.kernel.clock import utcnow
 from omnicart.kernel.errors import NotFound, ValidationFailed
 from omnicart.kernel.money import Money
@@ -89,25 +90,8 @@ Progress = Callable[[str, int, int], None]
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class RowError:
-    """Why one cell (or row) of the file was rejected."""
-
-    row: int
-    column: str
-    reason: str
-
-
-class CatalogImportRejected(ValidationFailed):
+class CatalogImportRejected(ImportRejected):
     """The file has rejected rows; nothing was written."""
-
-    def __init__(self, errors: Sequence[RowError]) -> None:
-        count = len(errors)
-        super().__init__(
-            f"{count} problem{'s' if count != 1 else ''} in the file; nothing was imported",
-            field="file",
-        )
-        self.errors = list(errors)
 
 
 @dataclass(frozen=True, slots=True)

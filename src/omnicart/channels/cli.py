@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -12,23 +10,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from omnicart.channels import service
-from omnicart.db.engine import Database
+from omnicart.cli_support import DatabaseUrl, open_database
 from omnicart.locations.service import location_id_for_code
-from omnicart.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Sales channels and their stock buffers.")
-DatabaseUrl = Annotated[
-    str | None, typer.Option(help="Defaults to OMNICART_DATABASE_URL.", show_default=False)
-]
-
-
-@contextmanager
-def _database(url: str | None) -> Iterator[Database]:
-    db = Database.from_url(url or get_settings().database_url)
-    try:
-        yield db
-    finally:
-        db.dispose()
 
 
 @app.command("create")
@@ -49,7 +34,7 @@ def create(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a channel, optionally with the locations serving it, and print its id."""
-    with _database(database_url) as db, db.transaction() as session:
+    with open_database(database_url) as db, db.transaction() as session:
         view = service.create_channel(
             session,
             code=code,
@@ -79,7 +64,7 @@ def list_(database_url: DatabaseUrl = None) -> None:
     table = Table(
         "id", "code", "name", "kind", "currency", "shown %", "held back", "ship", "pickup", "active"
     )
-    with _database(database_url) as db, db.transaction() as session:
+    with open_database(database_url) as db, db.transaction() as session:
         after_id = 0
         while page := service.list_channels(session, after_id=after_id, limit=500):
             for v in page:

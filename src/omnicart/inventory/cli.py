@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from omnicart.catalog.lookup import describe_variants
 from omnicart.channels.policy import channel_id_for_code
-from omnicart.db.engine import Database
+from omnicart.cli_support import DatabaseUrl, open_database, rejections_table
 from omnicart.inventory import queries, service
 from omnicart.inventory.importer import (
     StockImportMode,
@@ -28,27 +26,14 @@ from omnicart.inventory.importer import (
 from omnicart.inventory.queries import StockRow
 from omnicart.kernel.errors import ValidationFailed
 from omnicart.locations.service import get_locations, location_id_for_code
-from omnicart.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Stock, availability and the stock ledger.")
 console = Console()
 stderr = Console(stderr=True)
-DatabaseUrl = Annotated[
-    str | None, typer.Option(help="Defaults to OMNICART_DATABASE_URL.", show_default=False)
-]
 ACTOR = "cli"
 _PAGE = 2000
 _LINE = re.compile(r"(?P<sku>[^=]+)=(?P<quantity>.*)")
 _WHOLE = re.compile(r"[+-]?[0-9]+")
-
-
-@contextmanager
-def _database(url: str | None) -> Iterator[Database]:
-    db = Database.from_url(url or get_settings().database_url)
-    try:
-        yield db
-    finally:
-        db.dispose()
 
 
 def _location_codes(session: Session, ids: set[int]) -> dict[int, str]:
@@ -76,7 +61,7 @@ def stock(
 ) -> None:
     """Print stock figures by SKU and location."""
     table = Table("sku", "location", "on hand", "reserved", "allocated", "available")
-    with _database(database_url) as db, db.reading() as session:
+    with open_database(database_url) as db, db.reading() as session:
         location_id = location_id_for_code(session, code=location) if location else None
         rows = _all_stock_rows(session, location_id=location_id, sku=sku)
         codes = _location_codes(session, {r.location_id for r in rows})
@@ -95,7 +80,7 @@ def availability(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Print the units of each SKU a channel may sell (after its buffer)."""
-    with _database(database_url) as db, db.reading() as session:
+    with open_database(database_url) as db, db.reading() as session:
         channel_id = channel_id_for_code(session, code=channel)
         units = queries.channel_availability(session, channel_id=channel_id, skus=skus)
     table = Table("sku", f"available on {channel}")
@@ -107,7 +92,7 @@ def availability(
 @app.command("reconcile")
 def reconcile(database_url: DatabaseUrl = None) -> None:
     """Check stock figures against the ledger and the holds; exit 1 if they disagree."""
-    with _database(database_url) as db, db.reading() as session:
+    with open_database(database_url) as db, db.reading() as session:
         found = queries.reconcile(session)
         skus = describe_variants(session, [d.variant_id for d in found]) if found else {}
         codes = _location_codes(session, {d.location_id for d in found}) if found else {}
@@ -131,7 +116,7 @@ def expire(database_url: DatabaseUrl = None) -> None:
     """Free the stock of every reservation whose hold has expired; print how many."""
     batch = 500
     total = 0
-    with _database(database_url) as db:
+    with open_database(database_url) as db:
         while (expired := service.expire_reservations(db, limit=batch)) > 0:
             total += expired
             if expired < batch:
@@ -164,7 +149,7 @@ def receive(
 ) -> None:
     """Record goods arriving at a location; print on-hand units after."""
     parsed = _parse_lines(lines)
-    with _database(database_url) as db:
+    with open_database(database_url) as db:
         with db.reading() as session:
             location_id = location_id_for_code(session, code=location)
         after = service.receive_stock(
@@ -195,7 +180,7 @@ def import_stock(
 ) -> None:
     """Import stock from a CSV file: every row is checked, then all are applied or none."""
     with (
-        _database(database_url) as db,
+        open_database(database_url) as db,
         Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             console=stderr, transient=True,
@@ -214,9 +199,6 @@ def import_stock(
             )
         except StockImportRejected as rejected:
             bar.stop()
-            table = Table("row", "column", "reason", title=rejected.detail)
-            for error in rejected.errors:
-                table.add_row(str(error.row), error.column, error.reason)
-            stderr.print(table)
+            stderr.print(rejections_table(rejected))
             raise typer.Exit(2) from None
     console.print(f"[green]{_summary(summary)}[/green]")

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from omnicart.catalog.lookup import SkuInfo, resolve_skus
 from omnicart.db.engine import Database
+from omnicart.importing import ImportRejected, RowError
 from omnicart.inventory.ledger import (
     Provenance,
     apply_changes,
@@ -77,25 +78,8 @@ class StockImportMode(StrEnum):
     COUNT = "count"
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class RowError:
-    """Why one cell (or row) of the file was rejected."""
-
-    row: int
-    column: str
-    reason: str
-
-
-class StockImportRejected(ValidationFailed):
+class StockImportRejected(ImportRejected):
     """The file has rejected rows; nothing was written."""
-
-    def __init__(self, errors: Sequence[RowError]) -> None:
-        count = len(errors)
-        super().__init__(
-            f"{count} problem{'s' if count != 1 else ''} in the file; nothing was imported",
-            field="file",
-        )
-        self.errors = sorted(errors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,7 +487,7 @@ def import_stock_file(
         lines, variants, found = _resolve(session, rows, mode)
         errors.extend(found)
         if errors:
-            raise StockImportRejected(errors)
+            raise StockImportRejected(sorted(errors))
         if not lines:
             raise ValidationFailed(f"{path} has no rows to import", field="file")
         report("checking", len(records), len(records))
@@ -518,7 +502,7 @@ def import_stock_file(
         changes = _changes(lines, locked, mode)
         refused = _check_rules(lines, changes, locked, variants)
         if refused:
-            raise StockImportRejected(refused)
+            raise StockImportRejected(sorted(refused))
         if mode is StockImportMode.RECEIPT:
             return _write_receipts(
                 conn, lines=lines, figures=locked, variants=variants, actor=actor, report=report
