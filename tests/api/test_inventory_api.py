@@ -644,3 +644,36 @@ def test_staff_key_receives_only_transfers_bound_for_its_store(
     received = client.post(f"/v1/transfers/{to_store['id']}/receive", headers=headers)
     assert received.status_code == 200
     assert received.json()["status"] == "received"
+
+
+def test_staff_key_ships_only_what_its_store_holds(
+    client: TestClient, sqlite_db: Database, shop: dict[str, int]
+) -> None:
+    at_wh = client.post(
+        "/v1/reservations",
+        json={
+            "channel_id": shop["web"],
+            "lines": [{"sku": "A", "quantity": 1}],
+            "idempotency_key": "ship-wh",
+            "location_id": shop["wh"],
+        },
+    ).json()
+    at_store = client.post(
+        "/v1/reservations",
+        json={
+            "channel_id": shop["web"],
+            "lines": [{"sku": "A", "quantity": 1}],
+            "idempotency_key": "ship-store",
+            "location_id": shop["store"],
+        },
+    ).json()
+    for r in (at_wh, at_store):
+        assert client.post(f"/v1/reservations/{r['id']}/allocate").status_code == 200
+    headers = _key(sqlite_db, "staff", location_id=shop["store"])
+    before = _rows(sqlite_db)
+    _problem(
+        client.post(f"/v1/reservations/{at_wh['id']}/ship", headers=headers), 403, "reservation_id"
+    )
+    assert _rows(sqlite_db) == before
+    shipped = client.post(f"/v1/reservations/{at_store['id']}/ship", headers=headers)
+    assert shipped.json()["status"] == "shipped"

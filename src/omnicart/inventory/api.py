@@ -61,7 +61,6 @@ Reserver = Annotated[Principal, Depends(require("reservations:write"))]
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Skus = Annotated[list[str], Query(min_length=1, max_length=MAX_PAGE, description="Repeat.")]
-# Rows of one SKU never exceed the number of locations; this bounds a page that one SKU fills.
 
 
 def _own_channel(principal: Principal, channel_id: int, *, field_name: str) -> None:
@@ -201,6 +200,8 @@ def ship_allocation(
         reservation_id=reservation_id,
         actor=principal.actor,
         reason=body.reason if body else "",
+        # A store's staff ships only what is held at its store.
+        at_location_id=principal.location_id if principal.role == "staff" else None,
     )
     return ReservationOut.model_validate(view)
 
