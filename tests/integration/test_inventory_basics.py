@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from omnicart.db.engine import Database
 from omnicart.db.outbox import OutboxEvent
 from omnicart.inventory import queries, reservations, service
+from omnicart.inventory.model import MovementKind
 from omnicart.inventory.tables import Movement, Reservation
 from omnicart.kernel.clock import set_clock, utcnow
 from omnicart.kernel.errors import (
@@ -248,3 +249,65 @@ def test_ship_at_a_location_refuses_holds_elsewhere(db: Database, merchant: dict
         service.ship_allocation(db, reservation_id=r.id, at_location_id=merchant["wh"]).status
         == "shipped"
     )
+
+
+def test_expiry_sweep_skips_a_hold_released_meanwhile(
+    db: Database, merchant: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = [
+        service.reserve_stock(
+            db,
+            channel_id=merchant["web"],
+            lines=[("A", 1)],
+            idempotency_key=f"sweep-{n}",
+            ttl_seconds=5,
+        ).id
+        for n in range(3)
+    ]
+    real_close = reservations._close_reservation
+    calls: list[int] = []
+
+    def released_first(database: Database, **kwargs: object) -> service.ReservationView:
+        if not calls:  # the customer releases the first hold after the sweep listed it
+            calls.append(1)
+            real_close(
+                db,
+                reservation_id=held[0],
+                channel_id=None,
+                actor="customer",
+                kind=MovementKind.RELEASE,
+                from_status="active",
+                to_status="released",
+                reason="",
+            )
+        return real_close(database, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reservations, "_close_reservation", released_first)
+    assert service.expire_reservations(db, now=utcnow() + timedelta(seconds=6)) == 2
+    statuses = [service.get_reservation(db, reservation_id=r).status for r in held]
+    assert statuses == ["released", "expired", "expired"]
+    with db.reading() as s:
+        assert queries.reconcile(s) == []
+
+
+def test_fast_path_database_errors_surface_as_sqlalchemy_errors(pg_db: Database) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    with pg_db.transaction() as s:
+        wh = add_location(s, "wh")
+        add_variant(s, "A")
+        web = add_channel(s, "web", ship=(wh,))
+    service.receive_stock(pg_db, location_id=wh, lines=[("A", 5)])
+    with pytest.raises(DBAPIError):  # mapped to 422 by the API, retried when retryable
+        service.reserve_stock(
+            pg_db, channel_id=web, lines=[("A", 1)], idempotency_key="k", reference="x" * 300
+        )
+
+
+def test_events_recorded_through_the_orm_reach_the_feed(db: Database) -> None:
+    from omnicart.db.outbox import list_events, record_event
+
+    with db.transaction() as s:
+        record_event(s, event_type="Test", aggregate="t", aggregate_id="1", payload={"a": 1})
+    with db.reading() as s:
+        assert [e.event_type for e in list_events(s)] == ["Test"]

@@ -190,3 +190,24 @@ def test_release_and_allocate_racing_on_one_reservation(db: Database) -> None:
     assert set(outcomes) <= {final, "Conflict"}
     with db.reading() as s:
         assert queries.reconcile(s) == []
+
+
+def test_repeat_of_a_reservation_that_took_the_last_units_is_a_replay(db: Database) -> None:
+    ids = _seed(db)
+    first = service.reserve_stock(
+        db, channel_id=ids["web"], lines=[("HOT-3", 3)], idempotency_key="last-units"
+    )
+    again = service.reserve_stock(
+        db, channel_id=ids["web"], lines=[("HOT-3", 3)], idempotency_key="last-units"
+    )
+    assert (again.id, again.replayed) == (first.id, True)
+    start = threading.Barrier(8)
+
+    def deliver(_: int) -> int:
+        start.wait()
+        return service.reserve_stock(
+            db, channel_id=ids["web"], lines=[("HOT-3", 3)], idempotency_key="last-units"
+        ).id
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert set(pool.map(deliver, range(8))) == {first.id}

@@ -27,6 +27,8 @@ class SkuInfo:
 _by_sku = select(Variant.id, Variant.sku, Variant.is_bundle, Variant.low_stock_threshold).where(
     Variant.sku.in_(bindparam("skus", expanding=True))
 )
+# Stock changes read their SKUs FOR SHARE, so a SKU cannot become a bundle meanwhile.
+_by_sku_shared = _by_sku.with_for_update(read=True)
 _by_id = select(Variant.id, Variant.sku, Variant.is_bundle, Variant.low_stock_threshold).where(
     Variant.id.in_(bindparam("ids", expanding=True))
 )
@@ -44,10 +46,15 @@ def check_all_found(wanted: list[str], found: Collection[str], *, field: str = "
         raise NotFound(f"unknown SKU: {', '.join(missing)}", field=field, skus=missing)
 
 
-def resolve_skus(session: Executor, skus: list[str], *, field: str = "lines") -> dict[str, SkuInfo]:
-    """Resolve SKUs (unknown ones raise NotFound naming the SKU)."""
+def resolve_skus(
+    session: Executor, skus: list[str], *, field: str = "lines", share_lock: bool = False
+) -> dict[str, SkuInfo]:
+    """Resolve SKUs (unknown ones raise NotFound naming the SKU).
+
+    `share_lock` keeps the variants from changing (becoming bundles) until commit.
+    """
     wanted = sorted(set(skus))
-    rows = session.execute(_by_sku, {"skus": wanted}).all()
+    rows = session.execute(_by_sku_shared if share_lock else _by_sku, {"skus": wanted}).all()
     found = {r.sku: r for r in rows}
     check_all_found(wanted, found, field=field)
     bundle_ids = [r.id for r in rows if r.is_bundle]

@@ -395,6 +395,9 @@ def define_bundle(session: Session, *, sku: str, components: Sequence[BundlePart
     """Make `sku` a bundle of exactly these components (replacing any it had)."""
     bundle = _variant(session, sku)
     parts = model.check_bundle_parts(bundle_sku=bundle.sku, parts=components)
+    # Locked so a receipt of this SKU (which reads it FOR SHARE) cannot slip in between
+    # the check below and the commit.
+    session.execute(select(Variant.id).where(Variant.id == bundle.id).with_for_update())
     if holds_stock(session, variant_id=bundle.id):
         # A bundle's stock is derived from its components; units of its own would be
         # stranded, neither sellable nor counted.

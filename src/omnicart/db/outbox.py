@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, String, select
+from sqlalchemy import BigInteger, FetchedValue, Index, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from omnicart.db.base import Base
@@ -28,7 +28,9 @@ class OutboxEvent(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Filled by PostgreSQL (see omnicart.db.feed); empty on SQLite.
-    tx_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    tx_id: Mapped[int | None] = mapped_column(
+        BigInteger, nullable=True, server_default=FetchedValue()
+    )
 
 
 def record_event(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 from psycopg.rows import namedtuple_row
 from sqlalchemy import (
     BigInteger,
@@ -33,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError
 
 from omnicart.catalog.lookup import SkuInfo, check_all_found
 from omnicart.catalog.tables import Variant
@@ -56,6 +58,7 @@ from omnicart.inventory.model import (
 from omnicart.inventory.planning import demand_of, pool_for, split_holds
 from omnicart.inventory.tables import Reservation, ReservationLine
 from omnicart.kernel.clock import utcnow
+from omnicart.kernel.errors import Conflict, InsufficientStock
 
 _DIALECT = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
 _ids = ARRAY(BigInteger)
@@ -240,6 +243,25 @@ class FastReservation:
 
 def reserve(
     conn: Connection,
+    **request: Any,
+) -> FastReservation | None:
+    """Reserve on PostgreSQL, or None when the general path must handle the request.
+
+    A refusal (no stock, a paused channel) may be the repeat of a request that already
+    holds its units, so refusals go to the general path, which claims the key first.
+    Driver errors are raised as SQLAlchemy's, so retries and the API's error mapping
+    see them as they see every other database error.
+    """
+    try:
+        return _reserve(conn, **request)
+    except (InsufficientStock, Conflict):
+        return None
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
+
+
+def _reserve(
+    conn: Connection,
     *,
     channel_id: int,
     lines: Sequence[tuple[str, int]],
@@ -250,7 +272,6 @@ def reserve(
     actor: str,
     fingerprint: str,
 ) -> FastReservation | None:
-    """Reserve on PostgreSQL, or None when the general path must handle the request."""
     cursor = conn.connection.dbapi_connection.cursor(row_factory=namedtuple_row)  # type: ignore[union-attr]
     cursor.execute(_POLICY.text, _POLICY.params({"channel_id": channel_id}))
     policy: ChannelPolicy = policy_from_rows(cursor.fetchall(), channel_id=channel_id)

@@ -251,12 +251,10 @@ def _reserve(
     fingerprint: str,
     lock_first: bool,
 ) -> ReservationView:
-    policy = load_channel_policy(conn, channel_id=channel_id)
-    infos = resolve_skus(conn, [sku for sku, _ in lines])
-    demand, parts = demand_of(lines, infos)
-    pool = pool_for(policy, location_id)
     now = utcnow()
-    # Claim the key first: a concurrent twin waits here, then finds our row.
+    # Claim the key before anything else: a repeat is answered with the first reservation
+    # whatever has changed since (stock sold out, channel paused), and a concurrent twin
+    # waits here, then finds our row.
     new_id = conn.execute(
         _claim_key(conn),
         {
@@ -287,6 +285,10 @@ def _reserve(
                 field="idempotency_key",
             )
         return _reservation_view(session, existing, replayed=True)
+    policy = load_channel_policy(conn, channel_id=channel_id)
+    infos = resolve_skus(conn, [sku for sku, _ in lines])
+    demand, parts = demand_of(lines, infos)
+    pool = pool_for(policy, location_id)
     by_id = {info.variant_id: info for info in infos.values()}
     missing_ids = [v for v in demand if v not in by_id]
     if missing_ids:
@@ -563,17 +565,20 @@ def expire_reservations(db: Database, *, now: datetime | None = None, limit: int
         )
     expired = 0
     for reservation_id in due:
-        view = _close_reservation(
-            db,
-            reservation_id=reservation_id,
-            channel_id=None,
-            actor="system:expiry",
-            kind=MovementKind.EXPIRY,
-            from_status="active",
-            to_status="expired",
-            reason="hold expired",
-            only_if_expired_at=moment,
-        )
+        try:
+            view = _close_reservation(
+                db,
+                reservation_id=reservation_id,
+                channel_id=None,
+                actor="system:expiry",
+                kind=MovementKind.EXPIRY,
+                from_status="active",
+                to_status="expired",
+                reason="hold expired",
+                only_if_expired_at=moment,
+            )
+        except Conflict:
+            continue  # released or allocated since it was listed: nothing left to free
         expired += view.status == "expired" and not view.replayed
     return expired
 

@@ -39,6 +39,7 @@ class ReservationIn(_In):
     lines: list[LineIn]
     idempotency_key: str | None = Field(
         default=None,
+        max_length=200,
         description="Repeat-safe key, unique per channel; or the `Idempotency-Key` header.",
     )
     location_id: int | None = Field(
@@ -47,7 +48,9 @@ class ReservationIn(_In):
     ttl_seconds: Annotated[int, Field(strict=True)] | None = Field(
         default=None, description="How long the hold lasts; the shop's default if left out."
     )
-    reference: str = Field(default="", description="The caller's cart or order reference.")
+    reference: str = Field(
+        default="", max_length=200, description="The caller's cart or order reference."
+    )
 
 
 class ReservationLineOut(_Out):

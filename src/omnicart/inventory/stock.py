@@ -61,7 +61,7 @@ def _stock_change_use_case(
     def attempt() -> dict[str, int]:
         with db.transaction() as session:
             location_exists(session, location_id)
-            infos = resolve_skus(session, [sku for sku, _ in lines])
+            infos = resolve_skus(session, [sku for sku, _ in lines], share_lock=True)
             changes = [
                 StockChange(
                     stock_bearing(infos, sku, f"lines.{i}.sku").variant_id,
@@ -201,7 +201,7 @@ def record_count(
     def attempt() -> tuple[int, list[CountLineView]]:
         with db.transaction() as session:
             location_exists(session, location_id)
-            infos = resolve_skus(session, [sku for sku, _ in lines])
+            infos = resolve_skus(session, [sku for sku, _ in lines], share_lock=True)
             conn = session.connection()
             keys = [
                 (stock_bearing(infos, sku, f"lines.{i}.sku").variant_id, location_id)
@@ -318,7 +318,7 @@ def create_transfer(
         with db.transaction() as session:
             location_exists(session, from_location_id, field_name="from_location_id")
             location_exists(session, to_location_id, field_name="to_location_id")
-            infos = resolve_skus(session, [sku for sku, _ in lines])
+            infos = resolve_skus(session, [sku for sku, _ in lines], share_lock=True)
             transfer = Transfer(
                 from_location_id=from_location_id,
                 to_location_id=to_location_id,

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    FetchedValue,
     ForeignKey,
     Index,
     Integer,
@@ -69,7 +70,9 @@ class Movement(Base):
     count_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Filled by PostgreSQL (see omnicart.db.feed); empty on SQLite.
-    tx_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    tx_id: Mapped[int | None] = mapped_column(
+        BigInteger, nullable=True, server_default=FetchedValue()
+    )
 
 
 class Reservation(Base):
