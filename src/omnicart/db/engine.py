@@ -12,6 +12,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+READ_ONLY = "omnicart_read_only"
+
 
 def _prepare_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
@@ -28,8 +30,10 @@ def _prepare_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock up front: a transaction that reads stock and
-        # then writes it can never interleave with another writer.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # then writes it can never interleave with another writer. Read-only work begins
+        # deferred, so with WAL it reads a snapshot without queueing behind writers.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, *, pool_size: int = 20, schema: str | None = None) -> Engine:
@@ -70,6 +74,11 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        self._read_sessions = sessionmaker(
+            engine.execution_options(**{READ_ONLY: True}),
+            expire_on_commit=False,
+            autoflush=False,
+        )
 
     @classmethod
     def from_url(cls, url: str, *, pool_size: int = 20, schema: str | None = None) -> Database:
@@ -95,8 +104,8 @@ class Database:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        """A session for queries; nothing it does is committed."""
-        with self.sessions() as session:
+        """A session for queries; nothing it does is committed (nor may it write)."""
+        with self._read_sessions() as session:
             try:
                 yield session
             finally:
