@@ -677,3 +677,26 @@ def test_staff_key_ships_only_what_its_store_holds(
     assert _rows(sqlite_db) == before
     shipped = client.post(f"/v1/reservations/{at_store['id']}/ship", headers=headers)
     assert shipped.json()["status"] == "shipped"
+
+
+def test_free_text_longer_than_its_column_is_refused_naming_the_field(
+    client: TestClient, sqlite_db: Database, shop: dict[str, int]
+) -> None:
+    before = _rows(sqlite_db)
+    lines = [{"sku": "A", "quantity": 1}]
+    too_long = client.post(
+        "/v1/stock/receipts",
+        json={"location_id": shop["wh"], "lines": lines, "reason": "r" * 301},
+    )
+    _problem(too_long, 422, "reason")
+    reference = client.post(
+        "/v1/reservations",
+        json={
+            "channel_id": shop["web"],
+            "lines": lines,
+            "idempotency_key": "k",
+            "reference": "x" * 201,
+        },
+    )
+    _problem(reference, 422, "reference")
+    assert _rows(sqlite_db) == before

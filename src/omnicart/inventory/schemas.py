@@ -14,6 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 Units = Annotated[int, Field(strict=True, description="Whole units; positive.")]
 
 
+# Reasons and notes are kept on ledger entries, counts and transfers (300 characters).
+Text300 = Annotated[str, Field(max_length=300)]
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -93,7 +97,7 @@ class ReservationSummaryOut(_Out):
 class ReasonIn(_In):
     """Why a reservation changes state (kept on the ledger entries)."""
 
-    reason: str = ""
+    reason: Text300 = ""
 
 
 # ---------------------------------------------------------------- availability
@@ -129,7 +133,7 @@ class StockLinesIn(_In):
 
     location_id: int
     lines: list[LineIn]
-    reason: str = ""
+    reason: Text300 = ""
 
 
 class AdjustmentIn(_In):
@@ -138,7 +142,7 @@ class AdjustmentIn(_In):
     location_id: int
     sku: str
     delta: Annotated[int, Field(strict=True, description="Units added (+) or removed (-).")]
-    reason: str
+    reason: Text300
 
 
 class CountLineIn(_In):
@@ -153,7 +157,7 @@ class CountIn(_In):
 
     location_id: int
     lines: list[CountLineIn]
-    note: str = ""
+    note: Text300 = ""
 
 
 class OnHandOut(BaseModel):
@@ -196,7 +200,7 @@ class TransferIn(_In):
     from_location_id: int
     to_location_id: int
     lines: list[LineIn]
-    note: str = ""
+    note: Text300 = ""
 
 
 class TransferLineOut(BaseModel):
