@@ -53,17 +53,6 @@ def record_event(
     )
 
 
-def pending_events(session: Session, *, limit: int = 100) -> list[OutboxEvent]:
-    """Events not yet published, oldest first."""
-    stmt = (
-        select(OutboxEvent)
-        .where(OutboxEvent.published_at.is_(None))
-        .order_by(OutboxEvent.id)
-        .limit(limit)
-    )
-    return list(session.scalars(stmt))
-
-
 def list_events(
     session: Session,
     *,

@@ -39,9 +39,8 @@ from omnicart.importing import ImportRejected, RowError
 from omnicart.inventory.ledger import (
     Provenance,
     apply_changes,
-    insert_ignoring_duplicates,
+    ensure_rows,
     lock_stock,
-    stock_table,
 )
 from omnicart.inventory.model import (
     MovementKind,
@@ -287,28 +286,6 @@ def _lock(conn: Connection, keys: Sequence[Key], report: Progress) -> dict[Key, 
     return locked
 
 
-def _ensure_rows(conn: Connection, keys: Sequence[Key]) -> None:
-    """Give `keys` stock rows of zeros where they have none."""
-    now = utcnow()
-    rows = [
-        {
-            "variant_id": v,
-            "location_id": loc,
-            "on_hand": 0,
-            "reserved": 0,
-            "allocated": 0,
-            "updated_at": now,
-        }
-        for v, loc in sorted(set(keys))
-    ]
-    if rows:
-        # RETURNING lets SQLAlchemy batch the rows into multi-row INSERTs ("insertmanyvalues");
-        # without it psycopg sends one statement per row.
-        conn.execute(
-            insert_ignoring_duplicates(conn, stock_table).returning(stock_table.c.variant_id), rows
-        ).all()
-
-
 def _changes(
     lines: list[_Line], locked: dict[Key, StockFigures], mode: StockImportMode
 ) -> list[StockChange]:
@@ -497,7 +474,7 @@ def import_stock_file(
         # too, so that every row the ledger changes below is already locked.
         missing = [ln.key for ln in lines if ln.quantity > 0 and ln.key not in locked]
         if missing:
-            _ensure_rows(conn, missing)
+            ensure_rows(conn, missing)
             locked.update(_lock(conn, missing, report))
         changes = _changes(lines, locked, mode)
         refused = _check_rules(lines, changes, locked, variants)

@@ -144,9 +144,12 @@ def read_stock(conn: Connection, keys: Iterable[Key]) -> dict[Key, StockFigures]
     }
 
 
-def _ensure_rows(conn: Connection, keys: Sequence[Key], now: datetime) -> None:
-    if not keys:
+def ensure_rows(conn: Connection, keys: Iterable[Key]) -> None:
+    """Give `keys` stock rows of zeros where they have none (in key order)."""
+    wanted = sorted(set(keys))
+    if not wanted:
         return
+    now = utcnow()
     conn.execute(
         insert_ignoring_duplicates(conn, stock_table),
         [
@@ -158,7 +161,7 @@ def _ensure_rows(conn: Connection, keys: Sequence[Key], now: datetime) -> None:
                 "allocated": 0,
                 "updated_at": now,
             }
-            for v, loc in sorted(keys)
+            for v, loc in wanted
         ],
     )
 
@@ -201,13 +204,13 @@ def apply_changes(
     after: dict[Key, StockFigures] = {}
     if lock:
         if locked is None:
-            _ensure_rows(conn, [k for k, c in totals.items() if c.on_hand > 0], now)
+            ensure_rows(conn, [k for k, c in totals.items() if c.on_hand > 0])
             locked = lock_stock(conn, totals)
         for key in sorted(totals):
             known = variants.get(key[0])
             before[key] = locked.get(key, StockFigures())
             after[key] = apply_change(before[key], totals[key], sku=known.sku if known else "")
-        _ensure_rows(conn, [k for k in sorted(totals) if k not in locked], now)
+        ensure_rows(conn, [k for k in totals if k not in locked])
     if lock:
         params = [
             {

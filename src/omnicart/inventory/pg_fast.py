@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -55,7 +55,13 @@ from omnicart.inventory.model import (
     plan_fits,
     plan_holds,
 )
-from omnicart.inventory.planning import demand_of, pool_for, split_holds
+from omnicart.inventory.planning import (
+    HoldRequest,
+    NewHolds,
+    demand_of,
+    pool_for,
+    split_holds,
+)
 from omnicart.inventory.tables import Reservation, ReservationLine
 from omnicart.kernel.clock import utcnow
 from omnicart.kernel.errors import Conflict, InsufficientStock
@@ -230,21 +236,7 @@ _HOLD = _compile(
 _POLICY = _compile(POLICY_QUERY)
 
 
-@dataclass(frozen=True, slots=True)
-class FastReservation:
-    """What the fast path reserved; the service turns it into a ReservationView."""
-
-    id: int
-    created_at: datetime
-    expires_at: datetime
-    holds: list[tuple[str, int, int, int]]  # requested sku, variant id, location id, units
-    skus: dict[int, str]
-
-
-def reserve(
-    conn: Connection,
-    **request: Any,
-) -> FastReservation | None:
+def reserve(conn: Connection, request: HoldRequest) -> NewHolds | None:
     """Reserve on PostgreSQL, or None when the general path must handle the request.
 
     A refusal (no stock, a paused channel) may be the repeat of a request that already
@@ -253,25 +245,15 @@ def reserve(
     see them as they see every other database error.
     """
     try:
-        return _reserve(conn, **request)
+        return _reserve(conn, request)
     except (InsufficientStock, Conflict):
         return None
     except psycopg.Error as exc:
         raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
 
 
-def _reserve(
-    conn: Connection,
-    *,
-    channel_id: int,
-    lines: Sequence[tuple[str, int]],
-    key: str,
-    location_id: int | None,
-    ttl: int,
-    reference: str,
-    actor: str,
-    fingerprint: str,
-) -> FastReservation | None:
+def _reserve(conn: Connection, request: HoldRequest) -> NewHolds | None:
+    channel_id, lines, location_id = request.channel_id, request.lines, request.location_id
     cursor = conn.connection.dbapi_connection.cursor(row_factory=namedtuple_row)  # type: ignore[union-attr]
     cursor.execute(_POLICY.text, _POLICY.params({"channel_id": channel_id}))
     policy: ChannelPolicy = policy_from_rows(cursor.fetchall(), channel_id=channel_id)
@@ -307,14 +289,7 @@ def _reserve(
         _CLAIM.text,
         _CLAIM.params(
             {
-                "channel_id": channel_id,
-                "idempotency_key": key,
-                "request_hash": fingerprint,
-                "status": "active",
-                "reference": reference,
-                "actor": actor,
-                "expires_at": now + timedelta(seconds=ttl),
-                "created_at": now,
+                **request.claim(now),
                 "line_variants": _ints_literal([h[1] for h in holds]),
                 "line_locations": _ints_literal([h[2] for h in holds]),
                 "line_quantities": _ints_literal([h[3] for h in holds]),
@@ -352,8 +327,8 @@ def _reserve(
                 "locations": _ints_literal([h.location_id for h in ordered]),
                 "d_reserved": _ints_literal([h.quantity for h in ordered]),
                 "now": now,
-                "reason": reference,
-                "actor": actor,
+                "reason": request.reference,
+                "actor": request.actor,
                 "channel_id": channel_id,
                 "reservation_id": claimed.id,
             }
@@ -373,4 +348,4 @@ def _reserve(
     record_threshold_events(
         conn, before, after, {info.variant_id: info for info in infos.values()}, now
     )
-    return FastReservation(claimed.id, now, now + timedelta(seconds=ttl), holds, names)
+    return NewHolds(claimed.id, now, now + timedelta(seconds=request.ttl), holds, names)

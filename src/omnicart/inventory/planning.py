@@ -4,11 +4,53 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from omnicart.catalog.lookup import SkuInfo
 from omnicart.channels.policy import ChannelPolicy
 from omnicart.inventory.model import PlannedHold
 from omnicart.kernel.errors import Conflict, ValidationFailed
+
+
+@dataclass(frozen=True, slots=True)
+class HoldRequest:
+    """A checked reservation request: what both reservation paths work from."""
+
+    channel_id: int
+    lines: tuple[tuple[str, int], ...]
+    key: str
+    location_id: int | None
+    ttl: int
+    reference: str
+    actor: str
+    fingerprint: str
+
+    def claim(self, now: datetime) -> dict[str, Any]:
+        """The reservation row that claims the idempotency key."""
+        return {
+            "channel_id": self.channel_id,
+            "idempotency_key": self.key,
+            "request_hash": self.fingerprint,
+            "status": "active",
+            "reference": self.reference,
+            "actor": self.actor,
+            "expires_at": now + timedelta(seconds=self.ttl),
+            "created_at": now,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NewHolds:
+    """A reservation just made: its id, times and holds (requested sku, variant, location,
+    units), with the SKU of each variant."""
+
+    id: int
+    created_at: datetime
+    expires_at: datetime
+    holds: list[tuple[str, int, int, int]]
+    skus: dict[int, str]
 
 
 def pool_for(policy: ChannelPolicy, location_id: int | None) -> tuple[int, ...]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -216,7 +215,6 @@ class Discrepancy:
     stock: int
     expected: int
     source: str
-    observed_at: datetime | None = None
 
 
 def reconcile(session: Session) -> list[Discrepancy]:

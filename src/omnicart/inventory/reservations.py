@@ -35,7 +35,13 @@ from omnicart.inventory.model import (
     StockChange,
     plan_holds,
 )
-from omnicart.inventory.planning import demand_of, pool_for, split_holds
+from omnicart.inventory.planning import (
+    HoldRequest,
+    NewHolds,
+    demand_of,
+    pool_for,
+    split_holds,
+)
 from omnicart.inventory.tables import (
     Reservation,
     ReservationLine,
@@ -166,49 +172,25 @@ def reserve_stock(
         channel=channel_id, lines=sorted(lines), location=location_id, reference=reference
     )
 
+    request = HoldRequest(
+        channel_id=channel_id,
+        lines=tuple(lines),
+        key=idempotency_key,
+        location_id=location_id,
+        ttl=ttl,
+        reference=reference,
+        actor=actor,
+        fingerprint=fingerprint,
+    )
+
     def attempt(lock_first: bool) -> ReservationView:
         with db.connection() as conn:
+            made: ReservationView | NewHolds | None = None
             if not lock_first and conn.dialect.name == "postgresql":
-                fast = pg_fast.reserve(
-                    conn,
-                    channel_id=channel_id,
-                    lines=lines,
-                    key=idempotency_key,
-                    location_id=location_id,
-                    ttl=ttl,
-                    reference=reference,
-                    actor=actor,
-                    fingerprint=fingerprint,
-                )
-                if fast is not None:
-                    return ReservationView(
-                        id=fast.id,
-                        channel_id=channel_id,
-                        idempotency_key=idempotency_key,
-                        status="active",
-                        reference=reference,
-                        expires_at=fast.expires_at,
-                        created_at=fast.created_at,
-                        closed_at=None,
-                        lines=[
-                            ReservationLineView(
-                                sku=fast.skus[v], requested_sku=sku, location_id=loc, quantity=q
-                            )
-                            for sku, v, loc, q in fast.holds
-                        ],
-                    )
-            return _reserve(
-                conn,
-                channel_id=channel_id,
-                lines=lines,
-                key=idempotency_key,
-                location_id=location_id,
-                ttl=ttl,
-                reference=reference,
-                actor=actor,
-                fingerprint=fingerprint,
-                lock_first=lock_first,
-            )
+                made = pg_fast.reserve(conn, request)
+            if made is None:
+                made = _reserve(conn, request, lock_first=lock_first)
+            return made if isinstance(made, ReservationView) else _new_view(request, made)
 
     try:
         return retrying(lambda: attempt(False))
@@ -239,34 +221,16 @@ def _claim_key(conn: Connection) -> Any:
 
 
 def _reserve(
-    conn: Connection,
-    *,
-    channel_id: int,
-    lines: Sequence[tuple[str, int]],
-    key: str,
-    location_id: int | None,
-    ttl: int,
-    reference: str,
-    actor: str,
-    fingerprint: str,
-    lock_first: bool,
-) -> ReservationView:
+    conn: Connection, request: HoldRequest, *, lock_first: bool
+) -> ReservationView | NewHolds:
+    channel_id, lines, key = request.channel_id, request.lines, request.key
     now = utcnow()
     # Claim the key before anything else: a repeat is answered with the first reservation
     # whatever has changed since (stock sold out, channel paused), and a concurrent twin
     # waits here, then finds our row.
     new_id = conn.execute(
         _claim_key(conn),
-        {
-            "channel_id": channel_id,
-            "idempotency_key": key,
-            "request_hash": fingerprint,
-            "status": "active",
-            "reference": reference,
-            "actor": actor,
-            "expires_at": now + timedelta(seconds=ttl),
-            "created_at": now,
-        },
+        request.claim(now),
     ).scalar()
     if new_id is None:
         session = Session(bind=conn)
@@ -279,7 +243,7 @@ def _reserve(
             raise Conflict(
                 "a concurrent request with this key failed; retry", field="idempotency_key"
             )
-        if existing.request_hash != fingerprint:
+        if existing.request_hash != request.fingerprint:
             raise Conflict(
                 "idempotency_key was already used for a different request",
                 field="idempotency_key",
@@ -288,7 +252,7 @@ def _reserve(
     policy = load_channel_policy(conn, channel_id=channel_id)
     infos = resolve_skus(conn, [sku for sku, _ in lines])
     demand, parts = demand_of(lines, infos)
-    pool = pool_for(policy, location_id)
+    pool = pool_for(policy, request.location_id)
     by_id = {info.variant_id: info for info in infos.values()}
     missing_ids = [v for v in demand if v not in by_id]
     if missing_ids:
@@ -327,27 +291,33 @@ def _reserve(
         [StockChange(h.variant_id, h.location_id, reserved=h.quantity) for h in plan],
         Provenance(
             MovementKind.RESERVATION,
-            actor=actor,
+            actor=request.actor,
             channel_id=channel_id,
             reservation_id=new_id,
-            reason=reference,
+            reason=request.reference,
         ),
         locked=locked,
         variants=by_id,
         lock=locked is not None,
     )
+    return NewHolds(
+        new_id, now, now + timedelta(seconds=request.ttl), holds, {v: by_id[v].sku for v in demand}
+    )
+
+
+def _new_view(request: HoldRequest, made: NewHolds) -> ReservationView:
     return ReservationView(
-        id=new_id,
-        channel_id=channel_id,
-        idempotency_key=key,
+        id=made.id,
+        channel_id=request.channel_id,
+        idempotency_key=request.key,
         status="active",
-        reference=reference,
-        expires_at=now + timedelta(seconds=ttl),
-        created_at=now,
+        reference=request.reference,
+        expires_at=made.expires_at,
+        created_at=made.created_at,
         closed_at=None,
         lines=[
-            ReservationLineView(sku=by_id[v].sku, requested_sku=sku, location_id=loc, quantity=q)
-            for sku, v, loc, q in holds
+            ReservationLineView(sku=made.skus[v], requested_sku=sku, location_id=loc, quantity=q)
+            for sku, v, loc, q in made.holds
         ],
     )
 

@@ -20,9 +20,8 @@ from omnicart.inventory.checks import MAX_STOCK_LINES, check_lines, location_exi
 from omnicart.inventory.ledger import (
     Provenance,
     apply_changes,
-    insert_ignoring_duplicates,
+    ensure_rows,
     lock_stock,
-    stock_table,
 )
 from omnicart.inventory.model import (
     MovementKind,
@@ -252,20 +251,7 @@ def _fresh_rows(
     conn: Connection, keys: Sequence[tuple[int, int]]
 ) -> dict[tuple[int, int], StockFigures]:
     """Lock the rows of `keys`, creating any that do not exist yet."""
-    conn.execute(
-        insert_ignoring_duplicates(conn, stock_table),
-        [
-            {
-                "variant_id": v,
-                "location_id": loc,
-                "on_hand": 0,
-                "reserved": 0,
-                "allocated": 0,
-                "updated_at": utcnow(),
-            }
-            for v, loc in sorted(keys)
-        ],
-    )
+    ensure_rows(conn, keys)
     return lock_stock(conn, keys)
 
 

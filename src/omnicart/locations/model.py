@@ -15,7 +15,6 @@ from babel import Locale
 from omnicart.kernel.errors import ValidationFailed
 
 LOCATION_KINDS: Final = ("warehouse", "store", "3pl")
-SERVE_MODES: Final = ("ship", "pickup")
 CODE_PATTERN: Final = re.compile(r"[a-z0-9_-]{1,64}")
 NAME_MAX: Final = 200
 # priority is a 32-bit column; a million ranks is more than any merchant has locations.
