@@ -141,12 +141,14 @@ def plan_holds(
     locations: Sequence[int],
     policy: BufferPolicy,
     sku_of: Mapping[int, str],
+    prefer_single: bool = True,
 ) -> list[PlannedHold]:
     """Choose where to hold `demand` (variant -> units) among `locations` (priority order).
 
     Every SKU must fit in what the channel may sell after its buffer, pooled over the
-    locations; then one location serving the whole demand is preferred, else each SKU
-    is taken from the first location that has it all, else split in priority order.
+    locations; then one location serving the whole demand is preferred (unless
+    `prefer_single` is off), else each SKU is taken from the first location that has it
+    all, else split in priority order.
     """
     short = []
     for variant_id, wanted in sorted(demand.items()):
@@ -161,7 +163,7 @@ def plan_holds(
         raise InsufficientStock(
             f"not enough stock for this channel: {detail}", field="lines", shortages=short
         )
-    for loc in locations:
+    for loc in locations if prefer_single else ():
         if all(available.get((v, loc), 0) >= q for v, q in demand.items()):
             return [PlannedHold(v, loc, q) for v, q in sorted(demand.items())]
     plan: list[PlannedHold] = []

@@ -257,7 +257,7 @@ def _reserve(conn: Connection, request: HoldRequest) -> NewHolds | None:
     cursor = conn.connection.dbapi_connection.cursor(row_factory=namedtuple_row)  # type: ignore[union-attr]
     cursor.execute(_POLICY.text, _POLICY.params({"channel_id": channel_id}))
     policy: ChannelPolicy = policy_from_rows(cursor.fetchall(), channel_id=channel_id)
-    pool: tuple[int, ...] = pool_for(policy, location_id)
+    pool: tuple[int, ...] = pool_for(policy, location_id, routed=request.pool)
     wanted = sorted({sku for sku, _ in lines})
     cursor.execute(
         _SKUS_AND_STOCK.text,
@@ -282,6 +282,7 @@ def _reserve(conn: Connection, request: HoldRequest) -> NewHolds | None:
         locations=pool,
         policy=buffer,
         sku_of=names,
+        prefer_single=request.prefer_single,
     )
     holds: list[tuple[str, int, int, int]] = split_holds(plan, parts)
     now = utcnow()

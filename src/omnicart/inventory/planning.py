@@ -26,6 +26,9 @@ class HoldRequest:
     reference: str
     actor: str
     fingerprint: str
+    # Where routing chose to draw from, in order of preference; empty = the channel's own.
+    pool: tuple[int, ...] = ()
+    prefer_single: bool = True
 
     def claim(self, now: datetime) -> dict[str, Any]:
         """The reservation row that claims the idempotency key."""
@@ -53,8 +56,21 @@ class NewHolds:
     skus: dict[int, str]
 
 
-def pool_for(policy: ChannelPolicy, location_id: int | None) -> tuple[int, ...]:
-    """The locations a request may draw on: the chosen one (pickup), else the shipping ones."""
+def pool_for(
+    policy: ChannelPolicy, location_id: int | None, *, routed: tuple[int, ...] = ()
+) -> tuple[int, ...]:
+    """The locations a request may draw on: those routing chose (each must serve the
+    channel), else the chosen one (pickup), else the channel's shipping locations."""
+    if routed:
+        serving = set(policy.ship_locations + policy.pickup_locations)
+        strangers = [loc for loc in routed if loc not in serving]
+        if strangers:
+            raise Conflict(
+                f"location(s) {', '.join(map(str, strangers))} do not serve channel "
+                f"{policy.code!r}",
+                field="location_id",
+            )
+        return routed
     if location_id is not None:
         if location_id not in policy.ship_locations + policy.pickup_locations:
             raise Conflict(

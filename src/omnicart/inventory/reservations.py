@@ -189,7 +189,7 @@ def reserve_stock(
             if not lock_first and conn.dialect.name == "postgresql":
                 made = pg_fast.reserve(conn, request)
             if made is None:
-                made = _reserve(conn, request, lock_first=lock_first)
+                made = reserve_in(conn, request, lock_first=lock_first)
             return made if isinstance(made, ReservationView) else _new_view(request, made)
 
     try:
@@ -220,9 +220,14 @@ def _claim_key(conn: Connection) -> Any:
     return _claims[conn.dialect.name]
 
 
-def _reserve(
+def reserve_in(
     conn: Connection, request: HoldRequest, *, lock_first: bool
 ) -> ReservationView | NewHolds:
+    """Make (or replay) the reservation of `request` in the caller's transaction.
+
+    Without `lock_first`, an unbuffered channel's plan is made on unlocked figures and
+    StaleStock is raised when it lost a race: the caller rolls back and redoes it locked.
+    """
     channel_id, lines, key = request.channel_id, request.lines, request.key
     now = utcnow()
     # Claim the key before anything else: a repeat is answered with the first reservation
@@ -252,7 +257,7 @@ def _reserve(
     policy = load_channel_policy(conn, channel_id=channel_id)
     infos = resolve_skus(conn, [sku for sku, _ in lines])
     demand, parts = demand_of(lines, infos)
-    pool = pool_for(policy, request.location_id)
+    pool = pool_for(policy, request.location_id, routed=request.pool)
     by_id = {info.variant_id: info for info in infos.values()}
     missing_ids = [v for v in demand if v not in by_id]
     if missing_ids:
@@ -270,6 +275,7 @@ def _reserve(
         locations=pool,
         policy=buffer,
         sku_of={v: by_id[v].sku for v in demand},
+        prefer_single=request.prefer_single,
     )
     holds = split_holds(plan, parts)
     conn.execute(
@@ -322,8 +328,8 @@ def _new_view(request: HoldRequest, made: NewHolds) -> ReservationView:
     )
 
 
-def _close_reservation(
-    db: Database,
+def close_in(
+    session: Session,
     *,
     reservation_id: int,
     channel_id: int | None,
@@ -335,61 +341,66 @@ def _close_reservation(
     only_if_expired_at: datetime | None = None,
     refuse_if_expired: bool = False,
 ) -> ReservationView:
+    """Move a reservation from `from_status` to `to_status` in the caller's transaction.
+
+    Its holds change by `kind` (release, expiry, allocation or deallocation) through the
+    ledger; asking again for the state it is already in is a replay.
+    """
+    row = _lock_reservation(session, reservation_id, channel_id=channel_id)
+    if row.status != from_status:
+        if row.status == to_status:
+            return _reservation_view(session, row, replayed=True)
+        raise Conflict(
+            f"reservation {reservation_id} is {row.status}, not {from_status}",
+            field="reservation_id",
+            status_now=row.status,
+        )
+    if only_if_expired_at is not None and row.expires_at > only_if_expired_at:
+        return _reservation_view(session, row)
+    if refuse_if_expired and row.expires_at <= utcnow():
+        # Checked under the row lock: a hold that has lapsed is not an order's stock,
+        # even if the sweeper has not freed it yet.
+        raise Conflict(
+            f"reservation {reservation_id} expired at {row.expires_at.isoformat()}",
+            field="reservation_id",
+            status_now="expired",
+        )
+    holds = _holds_of(session, row.id)
+    if kind in (MovementKind.RELEASE, MovementKind.EXPIRY):
+        changes = [StockChange(h.variant_id, h.location_id, reserved=-h.quantity) for h in holds]
+    elif kind is MovementKind.ALLOCATION:
+        changes = [
+            StockChange(h.variant_id, h.location_id, reserved=-h.quantity, allocated=h.quantity)
+            for h in holds
+        ]
+    else:  # deallocation: what was allocated and not shipped goes back on sale
+        changes = [
+            StockChange(h.variant_id, h.location_id, allocated=-(h.quantity - h.shipped))
+            for h in holds
+            if h.quantity > h.shipped
+        ]
+    apply_changes(
+        session.connection(),
+        changes,
+        Provenance(
+            kind,
+            actor=actor,
+            channel_id=row.channel_id,
+            reservation_id=row.id,
+            reason=reason,
+        ),
+    )
+    row.status = to_status
+    if to_status != "allocated":
+        row.closed_at = utcnow()
+    session.flush()
+    return _reservation_view(session, row)
+
+
+def _close_reservation(db: Database, **how: Any) -> ReservationView:
     def attempt() -> ReservationView:
         with db.transaction() as session:
-            row = _lock_reservation(session, reservation_id, channel_id=channel_id)
-            if row.status != from_status:
-                if row.status == to_status:
-                    return _reservation_view(session, row, replayed=True)
-                raise Conflict(
-                    f"reservation {reservation_id} is {row.status}, not {from_status}",
-                    field="reservation_id",
-                    status_now=row.status,
-                )
-            if only_if_expired_at is not None and row.expires_at > only_if_expired_at:
-                return _reservation_view(session, row)
-            if refuse_if_expired and row.expires_at <= utcnow():
-                # Checked under the row lock: a hold that has lapsed is not an order's stock,
-                # even if the sweeper has not freed it yet.
-                raise Conflict(
-                    f"reservation {reservation_id} expired at {row.expires_at.isoformat()}",
-                    field="reservation_id",
-                    status_now="expired",
-                )
-            holds = _holds_of(session, row.id)
-            if kind in (MovementKind.RELEASE, MovementKind.EXPIRY):
-                changes = [
-                    StockChange(h.variant_id, h.location_id, reserved=-h.quantity) for h in holds
-                ]
-            elif kind is MovementKind.ALLOCATION:
-                changes = [
-                    StockChange(
-                        h.variant_id, h.location_id, reserved=-h.quantity, allocated=h.quantity
-                    )
-                    for h in holds
-                ]
-            else:  # deallocation: what was allocated and not shipped goes back on sale
-                changes = [
-                    StockChange(h.variant_id, h.location_id, allocated=-(h.quantity - h.shipped))
-                    for h in holds
-                    if h.quantity > h.shipped
-                ]
-            apply_changes(
-                session.connection(),
-                changes,
-                Provenance(
-                    kind,
-                    actor=actor,
-                    channel_id=row.channel_id,
-                    reservation_id=row.id,
-                    reason=reason,
-                ),
-            )
-            row.status = to_status
-            if to_status != "allocated":
-                row.closed_at = utcnow()
-            session.flush()
-            return _reservation_view(session, row)
+            return close_in(session, **how)
 
     return retrying(attempt)
 
@@ -459,6 +470,86 @@ def deallocate_reservation(
     )
 
 
+def ship_in(
+    session: Session,
+    *,
+    reservation_id: int,
+    actor: str,
+    reason: str,
+    location_id: int | None = None,
+    only_here: bool = False,
+) -> list[ReservationLineView]:
+    """Ship the unshipped allocated units (those at `location_id` when `only_here`).
+
+    They leave on-hand stock through the ledger; once every unit has left, the
+    reservation is shipped. Without `only_here`, a `location_id` (a store's staff)
+    refuses a reservation holding units elsewhere. Returns what was shipped now.
+    """
+    row = _lock_reservation(session, reservation_id, channel_id=None)
+    if row.status != "allocated":
+        raise Conflict(
+            f"reservation {reservation_id} is {row.status}, not allocated",
+            field="reservation_id",
+        )
+    unshipped = [h for h in _holds_of(session, row.id) if h.quantity > h.shipped]
+    holds = [h for h in unshipped if not only_here or h.location_id == location_id]
+    if not holds:
+        where = f" at location {location_id}" if only_here else ""
+        raise Conflict(
+            f"reservation {reservation_id} has nothing left to ship{where}",
+            field="reservation_id",
+        )
+    elsewhere = sorted({h.location_id for h in holds} - {location_id})
+    if location_id is not None and elsewhere:
+        raise Forbidden(
+            f"reservation {reservation_id} holds units at location(s) "
+            f"{', '.join(map(str, elsewhere))}, not at this key's location",
+            field="reservation_id",
+        )
+    apply_changes(
+        session.connection(),
+        [
+            StockChange(
+                h.variant_id,
+                h.location_id,
+                on_hand=-(h.quantity - h.shipped),
+                allocated=-(h.quantity - h.shipped),
+            )
+            for h in holds
+        ],
+        Provenance(
+            MovementKind.SHIPMENT,
+            actor=actor,
+            channel_id=row.channel_id,
+            reservation_id=row.id,
+            reason=reason,
+        ),
+    )
+    skus = {
+        v.id: v.sku
+        for v in session.scalars(
+            select(Variant).where(Variant.id.in_({h.variant_id for h in holds}))
+        )
+    }
+    shipped = [
+        ReservationLineView(
+            sku=skus[h.variant_id],
+            requested_sku=h.requested_sku,
+            location_id=h.location_id,
+            quantity=h.quantity - h.shipped,
+            shipped=h.quantity - h.shipped,
+        )
+        for h in holds
+    ]
+    for hold in holds:
+        hold.shipped = hold.quantity
+    if len(holds) == len(unshipped):
+        row.status = "shipped"
+        row.closed_at = utcnow()
+    session.flush()
+    return shipped
+
+
 def ship_allocation(
     db: Database,
     *,
@@ -474,48 +565,14 @@ def ship_allocation(
 
     def attempt() -> ReservationView:
         with db.transaction() as session:
-            row = _lock_reservation(session, reservation_id, channel_id=None)
-            if row.status != "allocated":
-                raise Conflict(
-                    f"reservation {reservation_id} is {row.status}, not allocated",
-                    field="reservation_id",
-                )
-            holds = [h for h in _holds_of(session, row.id) if h.quantity > h.shipped]
-            if not holds:
-                raise Conflict(
-                    f"reservation {reservation_id} is already shipped", field="reservation_id"
-                )
-            elsewhere = sorted({h.location_id for h in holds} - {at_location_id})
-            if at_location_id is not None and elsewhere:
-                raise Forbidden(
-                    f"reservation {reservation_id} holds units at location(s) "
-                    f"{', '.join(map(str, elsewhere))}, not at this key's location",
-                    field="reservation_id",
-                )
-            apply_changes(
-                session.connection(),
-                [
-                    StockChange(
-                        h.variant_id,
-                        h.location_id,
-                        on_hand=-(h.quantity - h.shipped),
-                        allocated=-(h.quantity - h.shipped),
-                    )
-                    for h in holds
-                ],
-                Provenance(
-                    MovementKind.SHIPMENT,
-                    actor=actor,
-                    channel_id=row.channel_id,
-                    reservation_id=row.id,
-                    reason=reason,
-                ),
+            ship_in(
+                session,
+                reservation_id=reservation_id,
+                actor=actor,
+                reason=reason,
+                location_id=at_location_id,
             )
-            for hold in holds:
-                hold.shipped = hold.quantity
-            row.status = "shipped"
-            row.closed_at = utcnow()
-            session.flush()
+            row = _lock_reservation(session, reservation_id, channel_id=None)
             return _reservation_view(session, row)
 
     return retrying(attempt)

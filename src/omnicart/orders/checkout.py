@@ -1,0 +1,377 @@
+"""Own channels' carts and checkout, and a store till's sales.
+
+A cart holds its units with an expiring reservation, made anew whenever its lines
+change. Checkout frees that hold and places the order in the same transaction, so the
+units pass from cart to order without anyone else taking them; a hold that lapsed is
+placed again if the stock is still there, or refused with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from omnicart.db.engine import Database
+from omnicart.inventory.checks import check_lines
+from omnicart.inventory.model import MovementKind
+from omnicart.inventory.planning import HoldRequest
+from omnicart.inventory.reservations import close_in, reserve_in, ship_in
+from omnicart.inventory.tables import Reservation
+from omnicart.kernel.clock import utcnow
+from omnicart.kernel.errors import Conflict, InsufficientStock, NotFound, ValidationFailed
+from omnicart.orders import placement
+from omnicart.orders.model import (
+    COMPLETED,
+    FULFILLED,
+    Customer,
+    LineDraft,
+    OrderDraft,
+    PaymentDraft,
+    check_totals,
+    fingerprint,
+)
+from omnicart.orders.placement import Fulfil
+from omnicart.orders.service import check_fulfil, create_order, in_transaction
+from omnicart.orders.tables import Cart, Fulfilment, Order, OrderLine
+from omnicart.orders.views import OrderView, order_view
+from omnicart.settings import get_settings
+
+CART_KINDS = ("web", "app", "social", "messaging")
+
+
+@dataclass(frozen=True, slots=True)
+class CartLineView:
+    """A SKU in a cart, at the channel's price."""
+
+    sku: str
+    quantity: int
+    unit_price: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class CartView:
+    """A cart, its lines and how long its units are held."""
+
+    id: int
+    channel_id: int
+    status: str
+    currency: str
+    lines: list[CartLineView]
+    subtotal: Decimal
+    hold_status: str | None
+    hold_expires_at: datetime | None
+    order_id: int | None
+
+
+def _cart_view(session: Session, cart: Cart) -> CartView:
+    skus = [line["sku"] for line in cart.lines]
+    prices = placement.channel_prices(session, cart.channel_id, skus)
+    hold = session.get(Reservation, cart.reservation_id) if cart.reservation_id else None
+    lines = [CartLineView(x["sku"], x["quantity"], prices.get(x["sku"])) for x in cart.lines]
+    return CartView(
+        id=cart.id,
+        channel_id=cart.channel_id,
+        status=cart.status,
+        currency=cart.currency,
+        lines=lines,
+        subtotal=sum(
+            ((line.unit_price or Decimal(0)) * line.quantity for line in lines), Decimal(0)
+        ),
+        hold_status=hold.status if hold else None,
+        hold_expires_at=hold.expires_at if hold else None,
+        order_id=cart.order_id,
+    )
+
+
+def _release_hold(session: Session, cart: Cart, *, actor: str, reason: str) -> None:
+    if cart.reservation_id is None:
+        return
+    hold = session.get(Reservation, cart.reservation_id)
+    if hold is not None and hold.status == "active":
+        close_in(
+            session,
+            reservation_id=hold.id,
+            channel_id=cart.channel_id,
+            actor=actor,
+            kind=MovementKind.RELEASE,
+            from_status="active",
+            to_status="released",
+            reason=reason,
+        )
+    cart.reservation_id = None
+
+
+def _hold(session: Session, cart: Cart, *, actor: str) -> None:
+    lines = [(line["sku"], line["quantity"]) for line in cart.lines]
+    if not lines:
+        return
+    cart.revision += 1
+    key = f"cart:{cart.id}:r{cart.revision}"
+    made = reserve_in(
+        session.connection(),
+        HoldRequest(
+            channel_id=cart.channel_id,
+            lines=tuple(lines),
+            key=key,
+            location_id=None,
+            ttl=get_settings().reservation_ttl_seconds,
+            reference=f"cart {cart.id}",
+            actor=actor,
+            fingerprint=key,
+        ),
+        lock_first=True,
+    )
+    cart.reservation_id = made.id
+
+
+def _checked_lines(lines: Sequence[tuple[str, int]]) -> list[dict[str, object]]:
+    check_lines(lines)
+    merged: dict[str, int] = {}
+    for sku, quantity in lines:
+        merged[sku] = merged.get(sku, 0) + quantity
+    return [{"sku": sku, "quantity": quantity} for sku, quantity in merged.items()]
+
+
+def create_cart(
+    db: Database, *, channel_id: int, lines: Sequence[tuple[str, int]], actor: str = "system"
+) -> CartView:
+    """A new cart on an own channel, its units held for the reservation TTL."""
+    wanted = _checked_lines(lines) if lines else []
+
+    def work(session: Session) -> CartView:
+        channel = placement.channel_row(session, channel_id, kinds=CART_KINDS)
+        now = utcnow()
+        cart = Cart(
+            channel_id=channel.id,
+            status="open",
+            currency=channel.currency,
+            revision=0,
+            lines=wanted,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(cart)
+        session.flush()
+        _hold(session, cart, actor=actor)
+        session.flush()
+        return _cart_view(session, cart)
+
+    return in_transaction(db, work)
+
+
+def _open_cart(session: Session, cart_id: int, channel_id: int | None) -> Cart:
+    cart = session.scalar(select(Cart).where(Cart.id == cart_id).with_for_update())
+    if cart is None or (channel_id is not None and cart.channel_id != channel_id):
+        raise NotFound(f"cart {cart_id} does not exist", field="cart_id")
+    return cart
+
+
+def set_cart_lines(
+    db: Database,
+    *,
+    cart_id: int,
+    lines: Sequence[tuple[str, int]],
+    actor: str = "system",
+    channel_id: int | None = None,
+) -> CartView:
+    """Replace a cart's lines; its hold is made anew for them (all or nothing)."""
+    wanted = _checked_lines(lines) if lines else []
+
+    def work(session: Session) -> CartView:
+        cart = _open_cart(session, cart_id, channel_id)
+        if cart.status != "open":
+            raise Conflict(f"cart {cart_id} is {cart.status}", field="cart_id")
+        _release_hold(session, cart, actor=actor, reason=f"cart {cart.id} changed")
+        cart.lines = wanted
+        cart.updated_at = utcnow()
+        _hold(session, cart, actor=actor)
+        session.flush()
+        return _cart_view(session, cart)
+
+    return in_transaction(db, work)
+
+
+def get_cart(db: Database, *, cart_id: int, channel_id: int | None = None) -> CartView:
+    """A cart and its hold."""
+    with db.reading() as session:
+        cart = session.get(Cart, cart_id)
+        if cart is None or (channel_id is not None and cart.channel_id != channel_id):
+            raise NotFound(f"cart {cart_id} does not exist", field="cart_id")
+        return _cart_view(session, cart)
+
+
+@dataclass(frozen=True, slots=True)
+class Checkout:
+    """What the shopper chose at checkout; amounts as the storefront computed them."""
+
+    fulfil: Fulfil
+    customer: Customer = field(default_factory=Customer)
+    shipping: Decimal = Decimal(0)
+    shipping_tax: Decimal = Decimal(0)
+    tax: Decimal = Decimal(0)
+    discount: Decimal = Decimal(0)
+    payments: tuple[PaymentDraft, ...] = ()
+    total: Decimal | None = None
+
+
+def checkout(
+    db: Database,
+    *,
+    cart_id: int,
+    request: Checkout,
+    actor: str = "system",
+    channel_id: int | None = None,
+) -> OrderView:
+    """Turn a cart into an order (once: a repeat returns that order)."""
+    check_fulfil(request.fulfil)
+
+    def work(session: Session) -> OrderView:
+        cart = _open_cart(session, cart_id, channel_id)
+        if cart.status == "converted" and cart.order_id is not None:
+            return order_view(session, session.get_one(Order, cart.order_id), replayed=True)
+        if not cart.lines:
+            raise ValidationFailed(f"cart {cart_id} is empty", field="lines")
+        channel = placement.channel_row(session, cart.channel_id, kinds=CART_KINDS)
+        skus = [line["sku"] for line in cart.lines]
+        prices = placement.channel_prices(session, channel.id, skus)
+        unpriced = [sku for sku in skus if sku not in prices]
+        if unpriced:
+            raise Conflict(
+                f"no price on channel {channel.code!r} for: {', '.join(unpriced)}",
+                field="lines",
+                skus=unpriced,
+            )
+        draft = OrderDraft(
+            currency=channel.currency,
+            lines=tuple(
+                LineDraft(
+                    sku=line["sku"], quantity=line["quantity"], unit_price=prices[line["sku"]]
+                )
+                for line in cart.lines
+            ),
+            shipping=request.shipping,
+            shipping_tax=request.shipping_tax,
+            order_tax=request.tax,
+            discount=request.discount,
+            total=request.total,
+            payments=request.payments,
+            customer=request.customer,
+        )
+        totals = check_totals(draft)
+        hold = session.get(Reservation, cart.reservation_id) if cart.reservation_id else None
+        lapsed = hold is None or hold.status != "active" or hold.expires_at <= utcnow()
+        _release_hold(session, cart, actor=actor, reason=f"cart {cart.id} checked out")
+        try:
+            order, _ = create_order(
+                session,
+                channel=channel,
+                source="checkout",
+                draft=draft,
+                totals=totals,
+                fulfil=request.fulfil,
+                actor=actor,
+                payload_hash=fingerprint({"cart": cart.id}),
+                cart_id=cart.id,
+            )
+        except InsufficientStock as exc:
+            if lapsed:
+                raise InsufficientStock(
+                    f"the cart's hold had expired and its units are no longer there: {exc.detail}",
+                    field="lines",
+                    **exc.extra,
+                ) from exc
+            raise
+        cart.status = "converted"
+        cart.order_id = order.id
+        cart.updated_at = utcnow()
+        session.flush()
+        return order_view(session, order)
+
+    return in_transaction(db, work)
+
+
+@dataclass(frozen=True, slots=True)
+class TillSale:
+    """A sale at a store's till: paid and handed over at once."""
+
+    channel_id: int
+    location_id: int
+    lines: tuple[LineDraft, ...]
+    payments: tuple[PaymentDraft, ...]
+    customer: Customer = field(default_factory=Customer)
+    taxes_included: bool = True
+    total: Decimal | None = None
+    receipt: str | None = None
+
+
+def record_sale(db: Database, *, sale: TillSale, actor: str = "system") -> OrderView:
+    """A POS sale: an order paid, fulfilled and completed at once from the store's stock.
+
+    Idempotent on the till's receipt number when it sends one.
+    """
+
+    def work(session: Session) -> OrderView:
+        channel = placement.channel_row(session, sale.channel_id, kinds=("pos",))
+        draft = OrderDraft(
+            currency=channel.currency,
+            lines=sale.lines,
+            payments=sale.payments,
+            customer=sale.customer,
+            taxes_included=sale.taxes_included,
+            total=sale.total,
+        )
+        totals = check_totals(draft)
+        if totals.paid != totals.total:
+            raise ValidationFailed(
+                f"a till sale is paid in full: payments add up to {totals.paid}, "
+                f"the sale is {totals.total}",
+                field="payments",
+            )
+        fulfil = Fulfil(mode="in_store", pickup_location_id=sale.location_id)
+        order, replayed = create_order(
+            session,
+            channel=channel,
+            source="pos",
+            draft=draft,
+            totals=totals,
+            fulfil=fulfil,
+            actor=actor,
+            payload_hash=fingerprint({"receipt": sale.receipt}),
+            external_id=sale.receipt,
+        )
+        if replayed:
+            return order_view(session, order, replayed=True)
+        assert order.reservation_id is not None
+        shipped = ship_in(
+            session,
+            reservation_id=order.reservation_id,
+            actor=actor,
+            reason=f"sold at the till, order {order.id}",
+        )
+        now = utcnow()
+        items = [{"sku": s.requested_sku, "quantity": s.shipped} for s in shipped]
+        session.add(
+            Fulfilment(
+                order_id=order.id,
+                location_id=sale.location_id,
+                kind="in_store",
+                status="picked_up",
+                items=items,
+                actor=actor,
+                created_at=now,
+                closed_at=now,
+            )
+        )
+        for line in session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)):
+            line.fulfilled = line.quantity
+        placement.move(session, order, FULFILLED, actor=actor, reason="handed over at the till")
+        placement.move(session, order, COMPLETED, actor=actor, reason="till sale")
+        session.flush()
+        return order_view(session, order)
+
+    return in_transaction(db, work)

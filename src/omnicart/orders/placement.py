@@ -1,0 +1,386 @@
+"""Placing an order: route it, hold and allocate its stock, write it, announce it.
+
+Everything here runs inside the caller's transaction, so an order and its stock are
+written together or not at all: no order without its units, no units held for no order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, cast
+
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
+
+from omnicart.catalog.tables import ChannelPrice, Variant
+from omnicart.channels.policy import ChannelPolicy
+from omnicart.channels.tables import Channel
+from omnicart.db.outbox import record_event
+from omnicart.inventory.ledger import insert_ignoring_duplicates
+from omnicart.inventory.model import MovementKind
+from omnicart.inventory.planning import HoldRequest, NewHolds
+from omnicart.inventory.reservations import close_in, reserve_in
+from omnicart.kernel.clock import utcnow
+from omnicart.kernel.errors import Conflict, NotFound
+from omnicart.locations.tables import Location
+from omnicart.orders import routing
+from omnicart.orders.model import CONFIRMED, PENDING, Customer, Totals
+from omnicart.orders.tables import Order, OrderLine, OrderRules, OrderTransition, Payment
+
+order_table = cast(Table, Order.__table__)
+# A hold that became an allocation no longer expires; this only bounds the claim row.
+_ORDER_HOLD_TTL = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where an order's units are held, and the routing decision that put them there."""
+
+    reservation_id: int
+    holds: list[tuple[str, int, int, int]]  # requested sku, variant, location, units
+    routing: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Fulfil:
+    """How an order is fulfilled: shipped (to an address) or picked up / sold in a store."""
+
+    mode: str = "ship"
+    pickup_location_id: int | None = None
+    address: dict[str, Any] | None = None
+
+    @property
+    def destination(self) -> tuple[float, float] | None:
+        """The address coordinates, when the channel sent them."""
+        if not self.address:
+            return None
+        lat, lon = self.address.get("latitude"), self.address.get("longitude")
+        if isinstance(lat, int | float) and isinstance(lon, int | float):
+            return (float(lat), float(lon))
+        return None
+
+
+def channel_row(session: Session, channel_id: int, *, kinds: Sequence[str] = ()) -> Channel:
+    """The channel, active and (when `kinds` is given) of one of those kinds."""
+    channel = session.get(Channel, channel_id)
+    if channel is None:
+        raise NotFound(f"channel {channel_id} does not exist", field="channel_id")
+    if not channel.active:
+        raise Conflict(f"channel {channel.code!r} is not active", field="channel_id")
+    if kinds and channel.kind not in kinds:
+        raise Conflict(
+            f"channel {channel.code!r} is a {channel.kind} channel; this takes "
+            f"{', '.join(kinds)} channels",
+            field="channel_id",
+        )
+    return channel
+
+
+def location_row(session: Session, location_id: int) -> Location:
+    """An active location, or NotFound / Conflict."""
+    location = session.get(Location, location_id)
+    if location is None:
+        raise NotFound(f"location {location_id} does not exist", field="location_id")
+    if not location.active:
+        raise Conflict(f"location {location.code!r} is not active", field="location_id")
+    return location
+
+
+def channel_prices(session: Session, channel_id: int, skus: Sequence[str]) -> dict[str, Decimal]:
+    """The channel's price of each SKU that has one."""
+    rows = session.execute(
+        select(Variant.sku, ChannelPrice.amount)
+        .join(ChannelPrice, ChannelPrice.variant_id == Variant.id)
+        .where(ChannelPrice.channel_id == channel_id, Variant.sku.in_(skus))
+    )
+    return {sku: amount for sku, amount in rows}  # noqa: C416 -- rows are Row objects
+
+
+def order_rules(session: Session, channel_id: int) -> tuple[routing.Rules, OrderRules | None]:
+    """The channel's routing rules (defaults when it set none) and its stored row."""
+    row = session.get(OrderRules, channel_id)
+    if row is None:
+        return routing.Rules(), None
+    return (
+        routing.Rules(
+            ranking=tuple(row.rules),
+            prefer_single_location=row.prefer_single_location,
+            costs={code: Decimal(str(cost)) for code, cost in row.location_costs.items()},
+        ),
+        row,
+    )
+
+
+def _sites(session: Session, ids: Sequence[int]) -> list[routing.Site]:
+    rows = session.scalars(select(Location).where(Location.id.in_(ids)))
+    by_id = {
+        row.id: routing.Site(
+            id=row.id,
+            code=row.code,
+            kind=row.kind,
+            ships=row.ships,
+            ship_from_store=row.ship_from_store,
+            pickup=row.pickup,
+            priority=row.priority,
+            latitude=row.latitude,
+            longitude=row.longitude,
+        )
+        for row in rows
+    }
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def place_stock(
+    session: Session,
+    *,
+    policy: ChannelPolicy,
+    lines: Sequence[tuple[str, int]],
+    fulfil: Fulfil,
+    key: str,
+    actor: str,
+    reference: str,
+) -> Placement:
+    """Route the order, hold its units where routing chose, and allocate them."""
+    rules, _ = order_rules(session, policy.channel_id)
+    if fulfil.mode == "pickup":
+        candidates = policy.pickup_locations
+    elif fulfil.mode == "in_store":
+        candidates = (fulfil.pickup_location_id,) if fulfil.pickup_location_id else ()
+    else:
+        candidates = policy.ship_locations
+    sites = _sites(session, candidates)
+    if fulfil.mode == "in_store":
+        # A till sells what is on its own shelves, whatever the store's other flags say.
+        if not sites:
+            raise Conflict(
+                f"location {fulfil.pickup_location_id} does not serve channel {policy.code!r}",
+                field="location_id",
+            )
+        ranked = routing.Ranked((sites[0].id,), ({"location": sites[0].code},), ())
+    else:
+        ranked = routing.rank(
+            sites,
+            mode=fulfil.mode,
+            rules=rules,
+            pickup_location_id=fulfil.pickup_location_id,
+            destination=fulfil.destination,
+        )
+    request = HoldRequest(
+        channel_id=policy.channel_id,
+        lines=tuple(lines),
+        key=key,
+        location_id=None,
+        ttl=_ORDER_HOLD_TTL,
+        reference=reference,
+        actor=actor,
+        fingerprint=key,
+        pool=ranked.location_ids,
+        prefer_single=rules.prefer_single_location,
+    )
+    made = reserve_in(session.connection(), request, lock_first=True)
+    if not isinstance(made, NewHolds):  # the key is new per order version: never a replay
+        raise Conflict(f"stock for {reference} was already placed; retry", field="order")
+    close_in(
+        session,
+        reservation_id=made.id,
+        channel_id=policy.channel_id,
+        actor=actor,
+        kind=MovementKind.ALLOCATION,
+        from_status="active",
+        to_status="allocated",
+        reason=reference,
+    )
+    codes = {site.id: site.code for site in sites}
+    decision = (
+        {
+            "mode": "in_store",
+            "rules": [],
+            "plan": [
+                {"sku": s, "location": codes[loc], "quantity": q} for s, _, loc, q in made.holds
+            ],
+            "reason": f"sold at the till of {sites[0].code}",
+        }
+        if fulfil.mode == "in_store"
+        else routing.explain(
+            ranked,
+            mode=fulfil.mode,
+            rules=rules,
+            holds=[(s, loc, q) for s, _, loc, q in made.holds],
+            codes=codes,
+        )
+    )
+    return Placement(made.id, made.holds, decision)
+
+
+def release_placement(session: Session, order: Order, *, actor: str, reason: str) -> None:
+    """Put an order's unshipped units back on sale (cancelled, or replaced by an update)."""
+    if order.reservation_id is None:
+        return
+    close_in(
+        session,
+        reservation_id=order.reservation_id,
+        channel_id=None,
+        actor=actor,
+        kind=MovementKind.DEALLOCATION,
+        from_status="allocated",
+        to_status="released",
+        reason=reason,
+    )
+
+
+def claim_order(session: Session, values: dict[str, Any]) -> int | None:
+    """INSERT the order unless (channel, external id) or its cart already has one."""
+    conn = session.connection()
+    return conn.execute(
+        insert_ignoring_duplicates(conn, order_table).returning(order_table.c.id), values
+    ).scalar()
+
+
+def order_values(
+    *,
+    channel: Channel,
+    source: str,
+    totals: Totals,
+    customer: Customer,
+    fulfil: Fulfil,
+    payload_hash: str,
+    now: datetime,
+    taxes_included: bool = False,
+    external_id: str | None = None,
+    cart_id: int | None = None,
+    source_updated_at: datetime | None = None,
+    exchange_of_id: int | None = None,
+) -> dict[str, Any]:
+    """The row of a new order, pending until its stock is placed."""
+    return {
+        "channel_id": channel.id,
+        "source": source,
+        "external_id": external_id,
+        "cart_id": cart_id,
+        "status": PENDING,
+        "currency": channel.currency,
+        "taxes_included": taxes_included,
+        **amounts_of(totals),
+        "customer_email": customer.email,
+        "customer_phone": customer.phone,
+        "customer_ref": customer.ref,
+        "fulfilment_mode": fulfil.mode,
+        "pickup_location_id": fulfil.pickup_location_id,
+        "shipping_address": fulfil.address,
+        "reservation_id": None,
+        "routing": None,
+        "payload_hash": payload_hash,
+        "source_updated_at": source_updated_at,
+        "exchange_of_id": exchange_of_id,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def amounts_of(totals: Totals) -> dict[str, Decimal]:
+    """The order's amount columns."""
+    return {
+        "subtotal": totals.subtotal,
+        "discount_total": totals.discount_total,
+        "shipping_total": totals.shipping,
+        "tax_total": totals.tax_total,
+        "total": totals.total,
+        "order_discount": totals.order_discount,
+        "shipping_tax": totals.shipping_tax,
+    }
+
+
+def write_lines(session: Session, order_id: int, totals: Totals) -> None:
+    """The order's lines as checked."""
+    session.add_all(
+        OrderLine(
+            order_id=order_id,
+            line_no=index + 1,
+            sku=line.sku,
+            title=line.title,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            discount=line.discount,
+            tax=line.tax,
+            total=line.total,
+            fulfilled=0,
+            returned=0,
+        )
+        for index, line in enumerate(totals.lines)
+    )
+
+
+def record_payments(
+    session: Session,
+    order: Order,
+    payments: Sequence[tuple[str, Decimal, str]],
+    *,
+    kind: str = "payment",
+    return_id: int | None = None,
+) -> None:
+    """Payments (or refunds) of (method, amount, reference) in the order's currency."""
+    now = utcnow()
+    session.add_all(
+        Payment(
+            order_id=order.id,
+            kind=kind,
+            method=method,
+            amount=amount,
+            currency=order.currency,
+            reference=reference,
+            return_id=return_id,
+            created_at=now,
+        )
+        for method, amount, reference in payments
+    )
+
+
+def move(
+    session: Session,
+    order: Order,
+    to_status: str,
+    *,
+    actor: str,
+    reason: str = "",
+    opening: bool = False,
+) -> None:
+    """Record a status change (the caller has checked it is allowed); the `opening`
+    transition of a new order comes from no status."""
+    now = utcnow()
+    session.add(
+        OrderTransition(
+            order_id=order.id,
+            from_status=None if opening else order.status,
+            to_status=to_status,
+            actor=actor,
+            reason=reason[:300],
+            at=now,
+        )
+    )
+    order.status = to_status
+    order.updated_at = now
+
+
+def paid_in_full(paid: Decimal, total: Decimal) -> bool:
+    """Whether the order may be confirmed on what was paid."""
+    return paid >= total
+
+
+def initial_status(paid: Decimal, total: Decimal) -> str:
+    """A new order is confirmed once paid in full, pending until then."""
+    return CONFIRMED if paid_in_full(paid, total) else PENDING
+
+
+def announce(session: Session, event_type: str, order: Order, payload: dict[str, Any]) -> None:
+    """An order event in the outbox of this transaction."""
+    record_event(
+        session,
+        event_type=event_type,
+        aggregate="order",
+        aggregate_id=str(order.id),
+        payload=payload,
+    )

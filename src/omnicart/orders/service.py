@@ -1,0 +1,451 @@
+"""The order book's use cases: ingest a channel's order, pay, cancel, complete, read.
+
+Each use case is one transaction; stock moves only through inventory's reservation
+rules (see `placement`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from omnicart.channels.policy import load_channel_policy
+from omnicart.channels.tables import Channel
+from omnicart.db.engine import Database
+from omnicart.db.retry import retrying
+from omnicart.kernel.clock import utcnow
+from omnicart.kernel.errors import Conflict, NotFound, ValidationFailed
+from omnicart.kernel.money import Money
+from omnicart.orders import placement
+from omnicart.orders.model import (
+    CANCELLED,
+    COMPLETED,
+    CONFIRMED,
+    PENDING,
+    Customer,
+    OrderDraft,
+    PaymentDraft,
+    Totals,
+    check_customer,
+    check_text,
+    check_totals,
+    check_transition,
+    fingerprint,
+)
+from omnicart.orders.placement import Fulfil
+from omnicart.orders.tables import Order, OrderLine, Payment
+from omnicart.orders.views import OrderView, order_view, segment_order
+
+T = TypeVar("T")
+# Channels whose orders arrive from elsewhere; a till's sales come through POS.
+INGEST_KINDS = ("web", "app", "marketplace", "social", "messaging")
+
+
+def in_transaction(db: Database, work: Callable[[Session], T]) -> T:
+    """Run `work` in one transaction, retried on serialisation failures and deadlocks."""
+
+    def attempt() -> T:
+        with db.transaction() as session:
+            return work(session)
+
+    return retrying(attempt)
+
+
+def lock_order(session: Session, order_id: int, *, channel_id: int | None = None) -> Order:
+    """The order, locked for this transaction (others' orders are 404 to a channel key)."""
+    order = session.scalar(select(Order).where(Order.id == order_id).with_for_update())
+    if order is None or (channel_id is not None and order.channel_id != channel_id):
+        raise NotFound(f"order {order_id} does not exist", field="order_id")
+    return order
+
+
+def check_fulfil(fulfil: Fulfil) -> Fulfil:
+    """A known mode; a pickup names its store; coordinates, when given, are numbers."""
+    if fulfil.mode not in ("ship", "pickup"):
+        raise ValidationFailed("fulfilment mode must be ship or pickup", field="fulfilment.mode")
+    if fulfil.mode == "pickup" and fulfil.pickup_location_id is None:
+        raise ValidationFailed(
+            "a pickup order names its pickup_location_id", field="fulfilment.pickup_location_id"
+        )
+    if fulfil.mode == "ship" and fulfil.pickup_location_id is not None:
+        raise ValidationFailed(
+            "a shipped order has no pickup location", field="fulfilment.pickup_location_id"
+        )
+    return fulfil
+
+
+def create_order(
+    session: Session,
+    *,
+    channel: Channel,
+    source: str,
+    draft: OrderDraft,
+    totals: Totals,
+    fulfil: Fulfil,
+    actor: str,
+    payload_hash: str,
+    external_id: str | None = None,
+    cart_id: int | None = None,
+    source_updated_at: datetime | None = None,
+    exchange_of_id: int | None = None,
+) -> tuple[Order, bool]:
+    """Claim, place and write a new order; (existing order, True) when already there."""
+    now = utcnow()
+    customer = check_customer(draft.customer)
+    new_id = placement.claim_order(
+        session,
+        placement.order_values(
+            channel=channel,
+            source=source,
+            totals=totals,
+            customer=customer,
+            fulfil=fulfil,
+            payload_hash=payload_hash,
+            now=now,
+            taxes_included=draft.taxes_included,
+            external_id=external_id,
+            cart_id=cart_id,
+            source_updated_at=source_updated_at,
+            exchange_of_id=exchange_of_id,
+        ),
+    )
+    if new_id is None:
+        clause = (
+            Order.cart_id == cart_id
+            if cart_id is not None
+            else (Order.channel_id == channel.id) & (Order.external_id == external_id)
+        )
+        existing = session.scalar(select(Order).where(clause).with_for_update())
+        if existing is None:  # a concurrent twin rolled back after our insert was refused
+            raise Conflict("a concurrent request for this order failed; retry", field="order")
+        return existing, True
+    order = session.get_one(Order, new_id)
+    policy = load_channel_policy(session.connection(), channel_id=channel.id)
+    placed = placement.place_stock(
+        session,
+        policy=policy,
+        lines=[(line.sku, line.quantity) for line in totals.lines],
+        fulfil=fulfil,
+        key=f"order:{order.id}:v1",
+        actor=actor,
+        reference=f"order {order.id}",
+    )
+    order.reservation_id = placed.reservation_id
+    order.routing = placed.routing
+    placement.write_lines(session, order.id, totals)
+    placement.record_payments(
+        session, order, [(p.method.strip(), p.amount, p.reference.strip()) for p in draft.payments]
+    )
+    placement.move(
+        session, order, PENDING, actor=actor, reason=f"received from {source}", opening=True
+    )
+    if placement.paid_in_full(totals.paid, totals.total):
+        placement.move(session, order, CONFIRMED, actor=actor, reason="paid in full")
+    session.flush()
+    described = segment_order(session, order)
+    placement.announce(session, "Order Completed", order, described)
+    placement.announce(
+        session, "Order Routed", order, {"order_id": str(order.id), **placed.routing}
+    )
+    return order, False
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalOrder:
+    """An order as an external channel sends it (marketplace, other web shop)."""
+
+    channel_id: int
+    external_id: str
+    draft: OrderDraft
+    fulfil: Fulfil
+    cancelled: bool = False
+    updated_at: datetime | None = None
+    payload: dict[str, Any] | None = None
+
+
+def ingest_order(db: Database, order: ExternalOrder, *, actor: str = "system") -> OrderView:
+    """Take a channel's order idempotently on (channel, external id).
+
+    A redelivery returns the same order; a changed payload updates it (lines that change
+    move its stock under the same rules); `cancelled` cancels it and frees its stock.
+    A delivery older (by `updated_at`) than the one applied is answered with the order
+    as it is.
+    """
+    external_id = check_text(order.external_id, "external_id", where="external_id", required=True)
+    check_fulfil(order.fulfil)
+    payload_hash = placement_hash(order)
+
+    def work(session: Session) -> OrderView:
+        channel = placement.channel_row(session, order.channel_id, kinds=INGEST_KINDS)
+        totals = check_totals(order.draft)
+        existing = session.scalar(
+            select(Order)
+            .where(Order.channel_id == channel.id, Order.external_id == external_id)
+            .with_for_update()
+        )
+        if existing is None:
+            if order.cancelled:
+                raise Conflict(
+                    f"order {external_id!r} is unknown, so it cannot be cancelled",
+                    field="status",
+                )
+            created, replayed = create_order(
+                session,
+                channel=channel,
+                source="external",
+                draft=order.draft,
+                totals=totals,
+                fulfil=order.fulfil,
+                actor=actor,
+                payload_hash=payload_hash,
+                external_id=external_id,
+                source_updated_at=order.updated_at,
+            )
+            if not replayed:
+                return order_view(session, created)
+            existing = created
+        return _redelivered(session, existing, order, totals, payload_hash, actor)
+
+    return in_transaction(db, work)
+
+
+def placement_hash(order: ExternalOrder) -> str:
+    """What identifies one version of a channel's order."""
+    return fingerprint(order.payload or {"external_id": order.external_id, "repr": repr(order)})
+
+
+def _redelivered(  # noqa: PLR0917 -- one private step of ingest_order
+    session: Session,
+    existing: Order,
+    order: ExternalOrder,
+    totals: Totals,
+    payload_hash: str,
+    actor: str,
+) -> OrderView:
+    if existing.payload_hash == payload_hash:
+        return order_view(session, existing, replayed=True)
+    if (
+        order.updated_at is not None
+        and existing.source_updated_at is not None
+        and order.updated_at <= existing.source_updated_at
+    ):
+        return order_view(session, existing, replayed=True)  # an older version, late
+    if order.cancelled:
+        if existing.status == CANCELLED:
+            return order_view(session, existing, replayed=True)
+        cancel_in(session, existing, actor=actor, reason="cancelled by the channel")
+        existing.payload_hash = payload_hash
+        existing.source_updated_at = order.updated_at
+        return order_view(session, existing)
+    if existing.status not in (PENDING, CONFIRMED):
+        raise Conflict(
+            f"order {existing.id} is {existing.status}; only pending or confirmed orders "
+            "can be changed",
+            field="status",
+            status_now=existing.status,
+        )
+    _apply_update(session, existing, order, totals, actor)
+    existing.payload_hash = payload_hash
+    existing.source_updated_at = order.updated_at
+    return order_view(session, existing)
+
+
+def _apply_update(
+    session: Session, existing: Order, order: ExternalOrder, totals: Totals, actor: str
+) -> None:
+    old_lines = list(session.scalars(select(OrderLine).where(OrderLine.order_id == existing.id)))
+    units = sorted((line.sku, line.quantity) for line in old_lines)
+    wanted = sorted((line.sku, line.quantity) for line in totals.lines)
+    moved = (
+        units != wanted
+        or order.fulfil.mode != existing.fulfilment_mode
+        or order.fulfil.pickup_location_id != existing.pickup_location_id
+    )
+    existing.version += 1
+    if moved:
+        # Free the old units and hold the new ones in this one transaction: the rows
+        # stay locked between the two, so nobody else can take what is freed meanwhile.
+        placement.release_placement(
+            session, existing, actor=actor, reason=f"order {existing.id} changed"
+        )
+        policy = load_channel_policy(session.connection(), channel_id=existing.channel_id)
+        placed = placement.place_stock(
+            session,
+            policy=policy,
+            lines=[(line.sku, line.quantity) for line in totals.lines],
+            fulfil=order.fulfil,
+            key=f"order:{existing.id}:v{existing.version}",
+            actor=actor,
+            reference=f"order {existing.id}",
+        )
+        existing.reservation_id = placed.reservation_id
+        existing.routing = placed.routing
+        placement.announce(
+            session, "Order Routed", existing, {"order_id": str(existing.id), **placed.routing}
+        )
+    for line in old_lines:
+        session.delete(line)
+    session.flush()
+    placement.write_lines(session, existing.id, totals)
+    customer = check_customer(order.draft.customer)
+    for name, value in placement.amounts_of(totals).items():
+        setattr(existing, name, value)
+    existing.taxes_included = order.draft.taxes_included
+    existing.customer_email = customer.email
+    existing.customer_phone = customer.phone
+    existing.customer_ref = customer.ref
+    existing.fulfilment_mode = order.fulfil.mode
+    existing.pickup_location_id = order.fulfil.pickup_location_id
+    existing.shipping_address = order.fulfil.address
+    existing.updated_at = utcnow()
+    for payment in session.scalars(
+        select(Payment).where(Payment.order_id == existing.id, Payment.kind == "payment")
+    ):
+        session.delete(payment)
+    placement.record_payments(
+        session,
+        existing,
+        [(p.method.strip(), p.amount, p.reference.strip()) for p in order.draft.payments],
+    )
+    if existing.status == PENDING and placement.paid_in_full(totals.paid, totals.total):
+        placement.move(session, existing, CONFIRMED, actor=actor, reason="paid in full")
+    session.flush()
+    placement.announce(session, "Order Updated", existing, segment_order(session, existing))
+
+
+def cancel_in(session: Session, order: Order, *, actor: str, reason: str) -> None:
+    """Cancel an order nothing of which has left: its units go back on sale, what was
+    paid is recorded as refunded."""
+    check_transition(order.status, CANCELLED, order_id=order.id)
+    placement.release_placement(session, order, actor=actor, reason=reason or "order cancelled")
+    placement.move(session, order, CANCELLED, actor=actor, reason=reason)
+    paid = list(
+        session.scalars(select(Payment).where(Payment.order_id == order.id).order_by(Payment.id))
+    )
+    net: dict[str, Decimal] = {}
+    for payment in paid:
+        sign = 1 if payment.kind == "payment" else -1
+        net[payment.method] = net.get(payment.method, Decimal(0)) + sign * payment.amount
+    refunds = [(method, amount, "cancelled") for method, amount in net.items() if amount > 0]
+    placement.record_payments(session, order, refunds, kind="refund")
+    session.flush()
+    described = segment_order(session, order)
+    placement.announce(session, "Order Cancelled", order, {**described, "reason": reason})
+    if refunds:
+        placement.announce(
+            session,
+            "Order Refunded",
+            order,
+            {**described, "total": str(sum((r[1] for r in refunds), Decimal(0)))},
+        )
+
+
+def cancel_order(
+    db: Database,
+    *,
+    order_id: int,
+    actor: str = "system",
+    reason: str = "",
+    channel_id: int | None = None,
+) -> OrderView:
+    """Cancel an order that has not started leaving (pending or confirmed)."""
+
+    def work(session: Session) -> OrderView:
+        order = lock_order(session, order_id, channel_id=channel_id)
+        if order.status == CANCELLED:
+            return order_view(session, order, replayed=True)
+        cancel_in(session, order, actor=actor, reason=reason)
+        return order_view(session, order)
+
+    return in_transaction(db, work)
+
+
+def record_payment(
+    db: Database,
+    *,
+    order_id: int,
+    payment: PaymentDraft,
+    actor: str = "system",
+    channel_id: int | None = None,
+) -> OrderView:
+    """Money received for an order; paid in full, a pending order is confirmed."""
+
+    def work(session: Session) -> OrderView:
+        order = lock_order(session, order_id, channel_id=channel_id)
+        if order.status == CANCELLED:
+            raise Conflict(f"order {order_id} is cancelled", field="status", status_now=CANCELLED)
+        view = order_view(session, order)
+        method = check_text(payment.method, "method", where="method", required=True)
+        reference = check_text(payment.reference, "reference", where="reference")
+        amount = Money.exact(payment.amount, order.currency, field="amount").amount
+        if amount <= 0:
+            raise ValidationFailed("a payment is more than zero", field="amount")
+        if view.paid + amount > order.total:
+            raise ValidationFailed(
+                f"order {order_id} is {order.total} {order.currency} and {view.paid} is paid; "
+                f"{amount} more would overpay it",
+                field="amount",
+            )
+        placement.record_payments(session, order, [(method, amount, reference)])
+        if order.status == PENDING and placement.paid_in_full(view.paid + amount, order.total):
+            placement.move(session, order, CONFIRMED, actor=actor, reason="paid in full")
+        session.flush()
+        return order_view(session, order)
+
+    return in_transaction(db, work)
+
+
+def complete_order(
+    db: Database, *, order_id: int, actor: str = "system", channel_id: int | None = None
+) -> OrderView:
+    """Close a fulfilled order: everything reached the customer."""
+
+    def work(session: Session) -> OrderView:
+        order = lock_order(session, order_id, channel_id=channel_id)
+        if order.status == COMPLETED:
+            return order_view(session, order, replayed=True)
+        check_transition(order.status, COMPLETED, order_id=order.id)
+        placement.move(session, order, COMPLETED, actor=actor, reason="completed")
+        return order_view(session, order)
+
+    return in_transaction(db, work)
+
+
+def get_order(db: Database, *, order_id: int, channel_id: int | None = None) -> OrderView:
+    """One order with everything about it."""
+    with db.reading() as session:
+        order = session.get(Order, order_id)
+        if order is None or (channel_id is not None and order.channel_id != channel_id):
+            raise NotFound(f"order {order_id} does not exist", field="order_id")
+        return order_view(session, order)
+
+
+def list_orders(
+    db: Database,
+    *,
+    channel_id: int | None = None,
+    status: str | None = None,
+    after_id: int | None = None,
+    limit: int = 50,
+) -> list[Order]:
+    """Orders newest first (by id), optionally of one channel or status."""
+    with db.reading() as session:
+        stmt = select(Order).order_by(Order.id.desc()).limit(limit)
+        if channel_id is not None:
+            stmt = stmt.where(Order.channel_id == channel_id)
+        if status is not None:
+            stmt = stmt.where(Order.status == status)
+        if after_id is not None:
+            stmt = stmt.where(Order.id < after_id)
+        return list(session.scalars(stmt))
+
+
+def customer_of(order: Order) -> Customer:
+    """The order's customer reference."""
+    return Customer(order.customer_email, order.customer_phone, order.customer_ref)

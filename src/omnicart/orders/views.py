@@ -1,0 +1,256 @@
+"""Orders as the services hand them out, and as their events describe them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from omnicart.channels.tables import Channel
+from omnicart.orders.tables import Fulfilment, Order, OrderLine, OrderTransition, Payment
+
+
+@dataclass(frozen=True, slots=True)
+class LineView:
+    """One order line with what has been fulfilled and returned of it."""
+
+    id: int
+    line_no: int
+    sku: str
+    title: str
+    quantity: int
+    unit_price: Decimal
+    discount: Decimal
+    tax: Decimal
+    total: Decimal
+    fulfilled: int
+    returned: int
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentView:
+    """A payment or a refund."""
+
+    id: int
+    kind: str
+    method: str
+    amount: Decimal
+    currency: str
+    reference: str
+    return_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionView:
+    """One recorded status change."""
+
+    from_status: str | None
+    to_status: str
+    actor: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FulfilmentView:
+    """A shipment, a pickup or a till sale, at one location."""
+
+    id: int
+    location_id: int
+    kind: str
+    status: str
+    carrier: str
+    tracking_number: str
+    pickup_code: str | None
+    pickup_deadline: datetime | None
+    items: list[dict[str, Any]]
+    created_at: datetime
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """An order with its lines, payments, history and fulfilments."""
+
+    id: int
+    channel_id: int
+    channel_code: str
+    source: str
+    external_id: str | None
+    status: str
+    currency: str
+    taxes_included: bool
+    subtotal: Decimal
+    discount_total: Decimal
+    shipping_total: Decimal
+    tax_total: Decimal
+    total: Decimal
+    paid: Decimal
+    refunded: Decimal
+    customer_email: str | None
+    customer_phone: str | None
+    customer_ref: str | None
+    fulfilment_mode: str
+    pickup_location_id: int | None
+    shipping_address: dict[str, Any] | None
+    reservation_id: int | None
+    routing: dict[str, Any] | None
+    exchange_of_id: int | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    lines: list[LineView] = field(default_factory=list)
+    payments: list[PaymentView] = field(default_factory=list)
+    transitions: list[TransitionView] = field(default_factory=list)
+    fulfilments: list[FulfilmentView] = field(default_factory=list)
+    replayed: bool = False
+
+
+def order_lines(session: Session, order_id: int) -> list[OrderLine]:
+    """An order's lines in their order."""
+    return list(
+        session.scalars(
+            select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no)
+        )
+    )
+
+
+def order_view(session: Session, order: Order, *, replayed: bool = False) -> OrderView:
+    """Everything about one order, read in the caller's transaction."""
+    code = session.scalar(select(Channel.code).where(Channel.id == order.channel_id)) or ""
+    payments = list(
+        session.scalars(select(Payment).where(Payment.order_id == order.id).order_by(Payment.id))
+    )
+    transitions = session.scalars(
+        select(OrderTransition)
+        .where(OrderTransition.order_id == order.id)
+        .order_by(OrderTransition.id)
+    )
+    fulfilments = session.scalars(
+        select(Fulfilment).where(Fulfilment.order_id == order.id).order_by(Fulfilment.id)
+    )
+    return OrderView(
+        id=order.id,
+        channel_id=order.channel_id,
+        channel_code=code,
+        source=order.source,
+        external_id=order.external_id,
+        status=order.status,
+        currency=order.currency,
+        taxes_included=order.taxes_included,
+        subtotal=order.subtotal,
+        discount_total=order.discount_total,
+        shipping_total=order.shipping_total,
+        tax_total=order.tax_total,
+        total=order.total,
+        paid=sum((p.amount for p in payments if p.kind == "payment"), Decimal(0)),
+        refunded=sum((p.amount for p in payments if p.kind == "refund"), Decimal(0)),
+        customer_email=order.customer_email,
+        customer_phone=order.customer_phone,
+        customer_ref=order.customer_ref,
+        fulfilment_mode=order.fulfilment_mode,
+        pickup_location_id=order.pickup_location_id,
+        shipping_address=order.shipping_address,
+        reservation_id=order.reservation_id,
+        routing=order.routing,
+        exchange_of_id=order.exchange_of_id,
+        version=order.version,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+        lines=[
+            LineView(
+                id=line.id,
+                line_no=line.line_no,
+                sku=line.sku,
+                title=line.title,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                discount=line.discount,
+                tax=line.tax,
+                total=line.total,
+                fulfilled=line.fulfilled,
+                returned=line.returned,
+            )
+            for line in order_lines(session, order.id)
+        ],
+        payments=[
+            PaymentView(
+                id=p.id,
+                kind=p.kind,
+                method=p.method,
+                amount=p.amount,
+                currency=p.currency,
+                reference=p.reference,
+                return_id=p.return_id,
+                created_at=p.created_at,
+            )
+            for p in payments
+        ],
+        transitions=[
+            TransitionView(t.from_status, t.to_status, t.actor, t.reason, t.at) for t in transitions
+        ],
+        fulfilments=[
+            FulfilmentView(
+                id=f.id,
+                location_id=f.location_id,
+                kind=f.kind,
+                status=f.status,
+                carrier=f.carrier,
+                tracking_number=f.tracking_number,
+                pickup_code=f.pickup_code,
+                pickup_deadline=f.pickup_deadline,
+                items=list(f.items),
+                created_at=f.created_at,
+                closed_at=f.closed_at,
+            )
+            for f in fulfilments
+        ],
+        replayed=replayed,
+    )
+
+
+def segment_order(session: Session, order: Order) -> dict[str, Any]:
+    """An order as Segment's e-commerce v2 spec shapes it (Order Completed and kin).
+
+    `affiliation` is the channel's code; amounts are decimal strings so that no cent is
+    lost on the way (a consumer that wants the spec's numbers converts them).
+    """
+    code = session.scalar(select(Channel.code).where(Channel.id == order.channel_id)) or ""
+    lines = order_lines(session, order.id)
+    revenue = order.subtotal - order.discount_total
+    return {
+        "order_id": str(order.id),
+        "external_id": order.external_id,
+        "affiliation": code,
+        "channel_id": order.channel_id,
+        "source": order.source,
+        "status": order.status,
+        "subtotal": str(order.subtotal),
+        "revenue": str(revenue),
+        "total": str(order.total),
+        "shipping": str(order.shipping_total),
+        "tax": str(order.tax_total),
+        "discount": str(order.discount_total),
+        "currency": order.currency,
+        "customer": {
+            "email": order.customer_email,
+            "phone": order.customer_phone,
+            "ref": order.customer_ref,
+        },
+        "fulfilment_mode": order.fulfilment_mode,
+        "products": [
+            {
+                "sku": line.sku,
+                "name": line.title,
+                "price": str(line.unit_price),
+                "quantity": line.quantity,
+                "position": line.line_no,
+            }
+            for line in lines
+        ],
+    }
