@@ -21,7 +21,10 @@ from omnicart.db.engine import Database
 from omnicart.inventory import api as inventory_api
 from omnicart.inventory.service import expire_reservations
 from omnicart.locations import api as locations_api
+from omnicart.orders import api as orders_api
+from omnicart.orders.fulfilment import expire_pickups
 from omnicart.settings import Settings, get_settings
+from omnicart.tracking import api as tracking_api
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,8 @@ async def _sweep_expired(db: Database, every: float) -> None:
     while True:
         try:
             await asyncio.to_thread(expire_reservations, db)
+            # Pickup orders nobody collected in their window go back on sale too.
+            await asyncio.to_thread(expire_pickups, db)
         except Exception:
             log.exception("expiring reservations failed; retrying")
         await asyncio.sleep(every)
@@ -72,7 +77,8 @@ def create_app(
     )
     app.state.db = database
     install_problem_handlers(app)
-    for module in (channels_api, locations_api, catalog_api, inventory_api, auth_api):
+    routers = (channels_api, locations_api, catalog_api, inventory_api, orders_api, auth_api)
+    for module in (*routers, tracking_api):
         app.include_router(module.router, prefix="/v1")
 
     @app.get("/healthz", tags=["ops"])

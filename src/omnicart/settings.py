@@ -30,6 +30,10 @@ class Settings(BaseSettings):
         default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
         description="PostgreSQL the benchmarks run on (they make and drop their own schemas).",
     )
+    events_path: str = Field(
+        default="./var/events.duckdb",
+        description="DuckDB file of tracking events; its spool and lock file sit beside it.",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
 

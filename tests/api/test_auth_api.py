@@ -144,14 +144,16 @@ def test_key_list_pages_walk_every_key_once(client: TestClient) -> None:
             {"name": "x", "role": "channel", "scopes": ["catalog:read", "catalog:write"]},
             (
                 "a channel key may not hold: catalog:write; it may hold "
-                "catalog:read, channels:read, inventory:read, reservations:write"
+                "catalog:read, channels:read, inventory:read, reservations:write, "
+                "orders:read, orders:write"
             ),
         ),
         (
             {"name": "x", "role": "staff", "scopes": ["keys:write"]},
             (
                 "a staff key may not hold: keys:write; it may hold "
-                "catalog:read, locations:read, inventory:read, inventory:write"
+                "catalog:read, locations:read, inventory:read, inventory:write, "
+                "orders:read, orders:write"
             ),
         ),
     ],

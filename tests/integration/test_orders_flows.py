@@ -97,7 +97,7 @@ def test_order_that_does_not_fit_is_refused_and_changes_nothing(db: Database) ->
         ),
         fulfil=bad.fulfil,
     )
-    with pytest.raises(ValidationFailed, match="total is 20.00 but"):
+    with pytest.raises(ValidationFailed, match=r"total is 20\.00 but"):
         service.ingest_order(db, wrong_total)
     assert all_stock(db) == before
     with db.reading() as session:

@@ -23,13 +23,29 @@ ALL_SCOPES = (
     "inventory:read",
     "inventory:write",
     "reservations:write",
+    "orders:read",
+    "orders:write",
     "keys:write",
 )
 # A role's default scopes are also the most a key of that role may hold.
 DEFAULT_SCOPES = {
     "admin": list(ALL_SCOPES),
-    "channel": ["catalog:read", "channels:read", "inventory:read", "reservations:write"],
-    "staff": ["catalog:read", "locations:read", "inventory:read", "inventory:write"],
+    "channel": [
+        "catalog:read",
+        "channels:read",
+        "inventory:read",
+        "reservations:write",
+        "orders:read",
+        "orders:write",
+    ],
+    "staff": [
+        "catalog:read",
+        "locations:read",
+        "inventory:read",
+        "inventory:write",
+        "orders:read",
+        "orders:write",
+    ],
 }
 # Whoever manages keys can mint any key, so only admin keys may, whatever their scopes say.
 ADMIN_ONLY_SCOPES = frozenset({"keys:write"})

@@ -55,3 +55,32 @@ def bench_inventory(
     for key, value in result.items():
         table.add_row(key, str(value))
     Console().print(table)
+
+
+def bench_ingest(
+    json: Annotated[bool, typer.Option("--json", help="Print one JSON line only.")] = False,
+    seconds: Annotated[float, typer.Option(min=0.5, help="Seconds the clients send.")] = 10.0,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes.")] = 2,
+    clients: Annotated[int, typer.Option(min=1, max=64, help="Client processes.")] = 2,
+    threads: Annotated[int, typer.Option(min=1, max=64, help="Connections per client.")] = 4,
+    batch: Annotated[int, typer.Option(min=1, max=2500, help="Messages per batch.")] = 100,
+) -> None:
+    """Segment batches over HTTP into the real server vs DuckDB appending the same rows."""
+    from omnicart.benchmarks.ingest import BenchConfig, run
+
+    config = BenchConfig(
+        seconds=seconds, workers=workers, clients=clients, threads=threads, batch=batch
+    )
+    with err.status(
+        f"benchmarking: {seconds:g}s of batches, then checks (about {seconds + 15:.0f}s)"
+    ):
+        result = run(config)
+    if json:
+        typer.echo(orjson.dumps(result).decode())
+        return
+    table = Table(title="omnicart bench ingest")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        table.add_row(key, str(value))
+    Console().print(table)

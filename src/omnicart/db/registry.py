@@ -9,6 +9,8 @@ from omnicart.db import outbox
 from omnicart.db.base import Base
 from omnicart.inventory import tables as inventory_tables
 from omnicart.locations import tables as location_tables
+from omnicart.orders import tables as order_tables
+from omnicart.tracking import tables as tracking_tables
 
 metadata = Base.metadata
 __all__ = [
@@ -18,5 +20,7 @@ __all__ = [
     "inventory_tables",
     "location_tables",
     "metadata",
+    "order_tables",
     "outbox",
+    "tracking_tables",
 ]

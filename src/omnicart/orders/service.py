@@ -22,7 +22,8 @@ from omnicart.db.retry import retrying
 from omnicart.kernel.clock import utcnow
 from omnicart.kernel.errors import Conflict, NotFound, ValidationFailed
 from omnicart.kernel.money import Money
-from omnicart.orders import placement
+from omnicart.locations.tables import Location
+from omnicart.orders import placement, routing
 from omnicart.orders.model import (
     CANCELLED,
     COMPLETED,
@@ -39,7 +40,7 @@ from omnicart.orders.model import (
     fingerprint,
 )
 from omnicart.orders.placement import Fulfil
-from omnicart.orders.tables import Order, OrderLine, Payment
+from omnicart.orders.tables import Order, OrderLine, OrderRules, Payment
 from omnicart.orders.views import OrderView, order_view, segment_order
 
 T = TypeVar("T")
@@ -183,6 +184,11 @@ def ingest_order(db: Database, order: ExternalOrder, *, actor: str = "system") -
 
     def work(session: Session) -> OrderView:
         channel = placement.channel_row(session, order.channel_id, kinds=INGEST_KINDS)
+        if order.draft.currency.upper() != channel.currency:
+            raise ValidationFailed(
+                f"channel {channel.code!r} sells in {channel.currency}, not {order.draft.currency}",
+                field="currency",
+            )
         totals = check_totals(order.draft)
         existing = session.scalar(
             select(Order)
@@ -449,3 +455,66 @@ def list_orders(
 def customer_of(order: Order) -> Customer:
     """The order's customer reference."""
     return Customer(order.customer_email, order.customer_phone, order.customer_ref)
+
+
+@dataclass(frozen=True, slots=True)
+class RulesView:
+    """A channel's order rules as stored (defaults when it set none)."""
+
+    channel_id: int
+    rules: list[str]
+    prefer_single_location: bool
+    location_costs: dict[str, Decimal]
+    pickup_window_hours: int
+    returnless_below: Decimal | None
+
+
+def get_order_rules(db: Database, *, channel_id: int) -> RulesView:
+    """How the channel's orders are routed, held for pickup and refunded."""
+    with db.reading() as session:
+        placement.channel_row(session, channel_id)
+        row = session.get(OrderRules, channel_id)
+        if row is None:
+            return RulesView(channel_id, list(routing.DEFAULT_RULES), True, {}, 72, None)
+        return RulesView(
+            channel_id,
+            list(row.rules),
+            row.prefer_single_location,
+            {code: Decimal(str(cost)) for code, cost in row.location_costs.items()},
+            row.pickup_window_hours,
+            row.returnless_below,
+        )
+
+
+def set_order_rules(db: Database, *, rules: RulesView) -> RulesView:
+    """Replace a channel's order rules; location codes in costs must exist."""
+    ranking = routing.check_rules(rules.rules, rules.location_costs)
+    if not 1 <= rules.pickup_window_hours <= 24 * 60:
+        raise ValidationFailed("pickup_window_hours is 1 to 1440", field="pickup_window_hours")
+    if rules.returnless_below is not None and rules.returnless_below < 0:
+        raise ValidationFailed("returnless_below must not be negative", field="returnless_below")
+
+    def work(session: Session) -> None:
+        channel = placement.channel_row(session, rules.channel_id)
+        known = set(session.scalars(select(Location.code)))
+        unknown = sorted(set(rules.location_costs) - known)
+        if unknown:
+            raise NotFound(f"unknown location(s): {', '.join(unknown)}", field="location_costs")
+        row = session.get(OrderRules, channel.id) or OrderRules(channel_id=channel.id)
+        row.rules = list(ranking)
+        row.prefer_single_location = rules.prefer_single_location
+        row.location_costs = {
+            code: str(Money.exact(cost, channel.currency, field=f"location_costs.{code}").amount)
+            for code, cost in rules.location_costs.items()
+        }
+        row.pickup_window_hours = rules.pickup_window_hours
+        row.returnless_below = (
+            None
+            if rules.returnless_below is None
+            else Money.exact(rules.returnless_below, channel.currency).amount
+        )
+        row.updated_at = utcnow()
+        session.add(row)
+
+    in_transaction(db, work)
+    return get_order_rules(db, channel_id=rules.channel_id)

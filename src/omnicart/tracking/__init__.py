@@ -1,0 +1,1 @@
+"""Tracking: Segment-compatible events from each channel's sources, kept in DuckDB."""

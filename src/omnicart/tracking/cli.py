@@ -1,0 +1,90 @@
+"""`omnicart tracking` (sources and write keys) and `omnicart events` (the event store)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from omnicart.channels.policy import channel_id_for_code
+from omnicart.cli_support import DatabaseUrl, open_database
+from omnicart.settings import get_settings
+from omnicart.tracking import service
+from omnicart.tracking.store import open_store
+
+app = typer.Typer(no_args_is_help=True, help="Tracking sources and their write keys.")
+sources_app = typer.Typer(no_args_is_help=True, help="Sources: who may send events.")
+app.add_typer(sources_app, name="sources")
+events_app = typer.Typer(no_args_is_help=True, help="The tracking event store (DuckDB).")
+
+EventsPath = Annotated[
+    Path | None, typer.Option(help="Defaults to OMNICART_EVENTS_PATH.", show_default=False)
+]
+
+
+@sources_app.command("create")
+def create_source(
+    channel: Annotated[str, typer.Option(help="Code of the channel the events belong to.")],
+    name: Annotated[str | None, typer.Option(help="Defaults to the channel code.")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a source and print its write key: the only time it is shown."""
+    with open_database(database_url) as db, db.transaction() as session:
+        channel_id = channel_id_for_code(session, code=channel)
+        issued = service.create_tracking_source(
+            session, channel_id=channel_id, name=name or channel
+        )
+    Console(stderr=True).print(
+        f"created tracking source {issued.source.id} for channel {channel}; "
+        "store this write key now, it is not shown again:",
+        style="green",
+    )
+    # Plain stdout so that `$(omnicart tracking sources create ...)` captures only the key.
+    typer.echo(issued.write_key)
+
+
+@sources_app.command("list")
+def list_sources(database_url: DatabaseUrl = None) -> None:
+    """Print every source (never a write key)."""
+    table = Table("id", "channel", "name", "prefix", "active", "created")
+    with open_database(database_url) as db, db.transaction() as session:
+        after_id = 0
+        while page := service.list_tracking_sources(session, after_id=after_id, limit=500):
+            for source in page:
+                table.add_row(
+                    str(source.id),
+                    str(source.channel_id),
+                    escape(source.name),
+                    source.prefix,
+                    "yes" if source.active else "no",
+                    source.created_at.isoformat(timespec="seconds"),
+                )
+            after_id = page[-1].id
+    Console().print(table)
+
+
+def _events_path(path: Path | None) -> Path:
+    return path or Path(get_settings().events_path)
+
+
+@events_app.command("export")
+def export(
+    to: Annotated[Path, typer.Option(help="An empty or new folder for the Parquet files.")],
+    events_path: EventsPath = None,
+) -> None:
+    """Write every event as Parquet, one folder per UTC day: DIR/day=YYYY-MM-DD/."""
+    with open_store(_events_path(events_path)) as store:
+        days = store.export_parquet(to)
+    total = sum(n for _, n in days)
+    Console().print(f"exported {total} events in {len(days)} daily partitions to {escape(str(to))}")
+
+
+@events_app.command("count")
+def count(events_path: EventsPath = None) -> None:
+    """Print how many events are stored (after storing what is still spooled)."""
+    with open_store(_events_path(events_path)) as store:
+        typer.echo(store.count())

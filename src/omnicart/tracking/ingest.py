@@ -1,0 +1,132 @@
+"""Accepting events: check a request's messages, spool them, acknowledge when durable.
+
+This is the whole write path of the tracking API, free of HTTP: the API hands it the
+(un-gzipped) body and the write key; see store.py for why events go to a spool first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+import orjson
+
+from omnicart.db.engine import Database
+from omnicart.kernel.clock import utcnow
+from omnicart.kernel.errors import Unauthorized
+from omnicart.tracking.model import (
+    MAX_BATCH_BYTES,
+    MAX_CALL_BYTES,
+    Parsed,
+    load_body,
+    parse_batch,
+    parse_call,
+    to_micros,
+)
+from omnicart.tracking.service import SourceRef, source_for_write_key
+from omnicart.tracking.spool import SpoolWriter, segments
+from omnicart.tracking.store import Flusher, spool_dir
+
+
+def body_limit(kind: str) -> int:
+    """The most bytes of JSON a call of this kind may carry."""
+    return MAX_BATCH_BYTES if kind == "batch" else MAX_CALL_BYTES
+
+
+class WriteKeys:
+    """Write key to source, remembered for a few seconds (deactivation takes that long)."""
+
+    def __init__(self, db: Database, *, ttl_s: float = 5.0) -> None:
+        self.db = db
+        self.ttl_s = ttl_s
+        self._known: dict[str, tuple[SourceRef, float]] = {}
+
+    def resolve(self, write_key: str) -> SourceRef:
+        """The source of a write key, or Unauthorized."""
+        hit = self._known.get(write_key)
+        now = time.monotonic()
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        with self.db.reading() as session:
+            source = source_for_write_key(session, write_key=write_key)
+        if len(self._known) > 10_000:
+            self._known.clear()
+        self._known[write_key] = (source, now + self.ttl_s)
+        return source
+
+
+class Ingestor:
+    """One per server process: its spool writer and a flusher competing for the store."""
+
+    def __init__(self, *, db: Database, events_path: Path) -> None:
+        self.events_path = events_path
+        self.keys = WriteKeys(db)
+        self.writer = SpoolWriter(spool_dir(events_path))
+        self.flusher = Flusher(events_path)
+        self._started = False
+        self._lock = threading.Lock()
+
+    def start_if_pending(self) -> None:
+        """Start now if the spool holds events from an earlier run, so they get stored."""
+        if segments(spool_dir(self.events_path)):
+            self.ensure_started()
+
+    def ensure_started(self) -> None:
+        """Start the writer and the flusher (once)."""
+        with self._lock:
+            if not self._started:
+                self.writer.start()
+                self.flusher.start()
+                self._started = True
+
+    def stop(self) -> None:
+        """Write what is queued, then let the flusher drain and stop."""
+        with self._lock:
+            if not self._started:
+                return
+            self._started = False
+        self.writer.close()
+        self.flusher.stop()
+
+    def prepare(self, *, body: bytes, kind: str, write_key: str | None) -> tuple[bytes, Parsed]:
+        """Check a request; the spool record for its valid messages, and the result."""
+        data = load_body(body, limit=body_limit(kind))
+        key = write_key or data.get("writeKey")
+        if not key or not isinstance(key, str):
+            raise Unauthorized(
+                "a write key is required: HTTP Basic auth with the write key as user name "
+                "and an empty password, or writeKey in the body"
+            )
+        source = self.keys.resolve(key)
+        received = to_micros(utcnow())
+        if kind == "batch":
+            parsed = parse_batch(data, received_us=received)
+        else:
+            parsed = parse_call(data, kind=kind, received_us=received)
+        record = orjson.dumps(
+            {
+                "source_id": source.id,
+                "channel_id": source.channel_id,
+                "received_at": received,
+                "rows": parsed.rows,
+            }
+        )
+        return record, parsed
+
+    async def accept(self, *, body: bytes, kind: str, write_key: str | None) -> Parsed:
+        """Check, spool and wait until durable; raises a domain error for bad input."""
+        record, parsed = self.prepare(body=body, kind=kind, write_key=write_key)
+        if parsed.rows:
+            self.ensure_started()
+            await asyncio.wrap_future(self.writer.submit(record))
+        return parsed
+
+    def accept_sync(self, *, body: bytes, kind: str, write_key: str | None) -> Parsed:
+        """`accept` for callers without an event loop."""
+        record, parsed = self.prepare(body=body, kind=kind, write_key=write_key)
+        if parsed.rows:
+            self.ensure_started()
+            self.writer.append(record)
+        return parsed

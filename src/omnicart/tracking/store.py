@@ -1,0 +1,439 @@
+"""The event store: one DuckDB file, filled from the spool by one flusher at a time.
+
+Why a spool in front of DuckDB: DuckDB lets one process write a database file, but the
+API may run several uvicorn worker processes, and an event answered with 2xx must
+survive a SIGKILL straight after. So no request touches DuckDB. Each worker appends the
+request's checked rows to its own fsync'd spool segment (spool.py) and answers once they
+are on disk. Whoever holds `<events>.lock` (an exclusive `flock`) is the flusher: it
+opens DuckDB, moves new spool records into the `events` table in large batches, and
+records how far it has read each segment in `spool_progress` *in the same DuckDB
+transaction* as the rows. A crash at any point therefore either keeps both the rows and
+the new offset or neither, and the records are read again from the old offset: nothing
+is lost and nothing is stored twice. The primary key (source_id, message_id) drops
+events a client sent twice, also across restarts; within one flush the first wins.
+
+Every server worker runs a `Flusher` thread that tries for the lock; the OS hands it to
+the next one when the holder dies. Command-line readers (`omnicart events ...`) take the
+same lock, drain the spool first, and so see every acknowledged event. A busy flusher
+lets go of the lock every few seconds so they get their turn.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from omnicart.kernel.errors import Conflict, ValidationFailed
+from omnicart.tracking.model import COLUMNS, from_micros
+from omnicart.tracking.spool import is_finished, read_records, segments
+
+log = logging.getLogger(__name__)
+
+STORE_COLUMNS = ("source_id", "channel_id", *COLUMNS, "received_at")
+_TIME_COLUMNS = frozenset({"timestamp", "original_timestamp", "sent_at", "received_at"})
+_INT_COLUMNS = frozenset({"source_id", "channel_id"})
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    source_id BIGINT NOT NULL,
+    channel_id BIGINT NOT NULL,
+    message_id VARCHAR NOT NULL,
+    type VARCHAR NOT NULL,
+    event VARCHAR,
+    category VARCHAR,
+    user_id VARCHAR,
+    anonymous_id VARCHAR,
+    group_id VARCHAR,
+    previous_id VARCHAR,
+    timestamp TIMESTAMPTZ NOT NULL,
+    original_timestamp TIMESTAMPTZ,
+    sent_at TIMESTAMPTZ,
+    properties VARCHAR,
+    traits VARCHAR,
+    context VARCHAR,
+    integrations VARCHAR,
+    received_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (source_id, message_id)
+);
+CREATE TABLE IF NOT EXISTS spool_progress (
+    segment VARCHAR PRIMARY KEY,
+    committed_offset BIGINT NOT NULL
+);
+"""
+ARROW_SCHEMA = pa.schema(
+    [
+        (
+            name,
+            pa.int64()
+            if name in _INT_COLUMNS
+            else pa.timestamp("us", tz="UTC")
+            if name in _TIME_COLUMNS
+            else pa.string(),
+        )
+        for name in STORE_COLUMNS
+    ]
+)
+_INSERT = f"INSERT OR IGNORE INTO events ({', '.join(STORE_COLUMNS)}) SELECT * FROM batch"  # noqa: S608
+
+
+def spool_dir(events_path: Path) -> Path:
+    """Where the server processes spool events for this store."""
+    return events_path.with_name(events_path.name + ".spool")
+
+
+class StoreBusy(Conflict):
+    """Another process holds the event store for longer than we would wait."""
+
+    type_slug = "store-busy"
+    title = "Event store busy"
+
+
+class StoreLock:
+    """The exclusive right to open the DuckDB file: an flock on `<events>.lock`."""
+
+    def __init__(self, events_path: Path) -> None:
+        self.path = events_path.with_name(events_path.name + ".lock")
+        self._handle: IO[bytes] | None = None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("ab")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        self._handle = handle
+        return True
+
+    def acquire(self, *, timeout: float) -> None:
+        """Take the lock, waiting up to `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while not self.try_acquire():
+            if time.monotonic() > deadline:
+                raise StoreBusy(f"the event store {self.path.stem} stayed busy for {timeout:g}s")
+            time.sleep(0.02)
+
+    def release(self) -> None:
+        """Let the lock go."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One event as stored."""
+
+    source_id: int
+    channel_id: int
+    message_id: str
+    type: str
+    event: str | None
+    category: str | None
+    user_id: str | None
+    anonymous_id: str | None
+    group_id: str | None
+    previous_id: str | None
+    timestamp: datetime
+    original_timestamp: datetime | None
+    sent_at: datetime | None
+    properties: dict[str, Any] | None
+    traits: dict[str, Any] | None
+    context: dict[str, Any] | None
+    integrations: dict[str, Any] | None
+    received_at: datetime
+
+
+_JSON_FIELDS = frozenset({"properties", "traits", "context", "integrations"})
+
+
+def _stored(names: Sequence[str], row: Sequence[Any]) -> StoredEvent:
+    values = {}
+    for name, value in zip(names, row, strict=True):
+        if value is not None and name in _JSON_FIELDS:
+            value = orjson.loads(value)  # noqa: PLW2901
+        elif value is not None and name in _TIME_COLUMNS:
+            value = from_micros(value)  # noqa: PLW2901
+        values[name] = value
+    return StoredEvent(**values)
+
+
+class EventStore:
+    """An open DuckDB event store; only the lock holder has one."""
+
+    def __init__(self, events_path: Path) -> None:
+        self.path = events_path
+        self.spool = spool_dir(events_path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = duckdb.connect(str(events_path))
+        self.conn.execute("SET TimeZone = 'UTC'")
+        self.conn.execute(SCHEMA)
+        self._offsets: dict[str, int] = dict(
+            self.conn.execute("SELECT segment, committed_offset FROM spool_progress").fetchall()
+        )
+        self._handles: dict[str, IO[bytes]] = {}
+        self._forget_missing()
+
+    def close(self) -> None:
+        """Close the segments and the database."""
+        for handle in self._handles.values():
+            handle.close()
+        self._handles.clear()
+        self.conn.close()
+
+    def _forget_missing(self) -> None:
+        # A segment deleted after its last rows were committed leaves a stale offset.
+        present = {p.name for p in segments(self.spool)}
+        for name in [n for n in self._offsets if n not in present]:
+            self.conn.execute("DELETE FROM spool_progress WHERE segment = ?", [name])
+            del self._offsets[name]
+
+    def drain_once(self, *, max_rows: int = 100_000) -> int:
+        """Move one batch of spooled records into `events`; the rows read (before dedupe)."""
+        columns: list[list[Any]] = [[] for _ in STORE_COLUMNS]
+        offsets: dict[str, int] = {}
+        finished: list[Path] = []
+        rows = 0
+        for path in segments(self.spool):
+            if rows >= max_rows:
+                break
+            done = is_finished(path)  # before reading: then everything read is final
+            handle = self._handles.get(path.name)
+            if handle is None:
+                handle = self._handles[path.name] = path.open("rb")
+            offset = self._offsets.get(path.name, 0)
+            while rows < max_rows:
+                chunk = read_records(handle, offset)
+                if not chunk.records:
+                    if done:  # whatever is left is a tail that was never acknowledged
+                        finished.append(path)
+                    break
+                for payload in chunk.records:
+                    rows += _add_record(columns, payload)
+                offset = chunk.end
+            if offset != self._offsets.get(path.name, 0):
+                offsets[path.name] = offset
+        if offsets:
+            self._commit(columns, offsets)
+        for path in finished:
+            self._retire(path)
+        return rows
+
+    def drain(self) -> int:
+        """Drain until the spool holds nothing new; the rows read."""
+        total = 0
+        while moved := self.drain_once():
+            total += moved
+        # One more pass retires segments whose writers let go after the last read.
+        self.drain_once()
+        return total
+
+    def _commit(self, columns: list[list[Any]], offsets: dict[str, int]) -> None:
+        columns = _first_of_each(columns)
+        batch = pa.Table.from_arrays(
+            [pa.array(col, type=ARROW_SCHEMA.field(i).type) for i, col in enumerate(columns)],
+            schema=ARROW_SCHEMA,
+        )
+        conn = self.conn
+        conn.execute("BEGIN")
+        try:
+            conn.register("batch", batch)
+            conn.execute(_INSERT)
+            conn.unregister("batch")
+            conn.executemany(
+                "INSERT OR REPLACE INTO spool_progress VALUES (?, ?)", list(offsets.items())
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._offsets.update(offsets)
+
+    def _retire(self, path: Path) -> None:
+        handle = self._handles.pop(path.name, None)
+        if handle is not None:
+            handle.close()
+        path.unlink(missing_ok=True)
+        if path.name in self._offsets:
+            self.conn.execute("DELETE FROM spool_progress WHERE segment = ?", [path.name])
+            del self._offsets[path.name]
+
+    # --- reading -------------------------------------------------------------------------
+
+    def find(
+        self,
+        *,
+        source_id: int | None = None,
+        user_id: str | None = None,
+        anonymous_id: str | None = None,
+        message_id: str | None = None,
+        limit: int = 1_000,
+    ) -> list[StoredEvent]:
+        """Events matching every given filter, oldest (corrected timestamp) first."""
+        clauses, params = [], []
+        for column, value in (
+            ("source_id", source_id),
+            ("user_id", user_id),
+            ("anonymous_id", anonymous_id),
+            ("message_id", message_id),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        where = " AND ".join(clauses) or "TRUE"
+        # Times leave DuckDB as epoch microseconds: its TIMESTAMPTZ conversion needs pytz.
+        selected = ", ".join(
+            f"epoch_us({c}) AS {c}" if c in _TIME_COLUMNS else c for c in STORE_COLUMNS
+        )
+        cursor = self.conn.execute(
+            f"SELECT {selected} FROM events WHERE {where} "  # noqa: S608
+            "ORDER BY timestamp, message_id LIMIT ?",
+            [*params, limit],
+        )
+        names = [d[0] for d in cursor.description]
+        return [_stored(names, row) for row in cursor.fetchall()]
+
+    def count(self) -> int:
+        """How many events are stored."""
+        row = self.conn.execute("SELECT count(*) FROM events").fetchone()
+        return int(row[0]) if row else 0
+
+    def export_parquet(self, directory: Path) -> list[tuple[str, int]]:
+        """Write every event as Parquet under `directory/day=YYYY-MM-DD/` (UTC day of the
+        corrected timestamp); the (day, events) written. The folder must be new or empty."""
+        if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+            raise ValidationFailed(
+                f"{directory} must be an empty folder or not exist yet", field="to"
+            )
+        directory.mkdir(parents=True, exist_ok=True)
+        target = str(directory).replace("'", "''")
+        self.conn.execute(
+            f"COPY (SELECT *, strftime(timestamp, '%Y-%m-%d') AS day FROM events "  # noqa: S608
+            f"ORDER BY timestamp) TO '{target}' (FORMAT parquet, PARTITION_BY (day))"
+        )
+        return [
+            (str(day), int(n))
+            for day, n in self.conn.execute(
+                "SELECT strftime(timestamp, '%Y-%m-%d') AS day, count(*) FROM events "
+                "GROUP BY day ORDER BY day"
+            ).fetchall()
+        ]
+
+
+def _add_record(columns: list[list[Any]], payload: bytes) -> int:
+    record = orjson.loads(payload)
+    rows: list[list[Any]] = record["rows"]
+    n = len(rows)
+    columns[0].extend([record["source_id"]] * n)
+    columns[1].extend([record["channel_id"]] * n)
+    for index, values in enumerate(zip(*rows, strict=True), start=2):
+        columns[index].extend(values)
+    columns[-1].extend([record["received_at"]] * n)
+    return n
+
+
+def _first_of_each(columns: list[list[Any]]) -> list[list[Any]]:
+    # Two copies of one message in the same flush: keep the first, as a later flush would.
+    keys = list(zip(columns[0], columns[2], strict=True))
+    if len(set(keys)) == len(keys):
+        return columns
+    seen: set[tuple[int, str]] = set()
+    keep = []
+    for index, key in enumerate(keys):
+        if key not in seen:
+            seen.add(key)
+            keep.append(index)
+    return [[column[i] for i in keep] for column in columns]
+
+
+@contextlib.contextmanager
+def open_store(events_path: Path, *, timeout: float = 30.0) -> Iterator[EventStore]:
+    """The store, with every acknowledged event in it (the spool is drained first)."""
+    lock = StoreLock(events_path)
+    lock.acquire(timeout=timeout)
+    try:
+        store = EventStore(events_path)
+        try:
+            store.drain()
+            yield store
+        finally:
+            store.close()
+    finally:
+        lock.release()
+
+
+class Flusher:
+    """A thread that, while it holds the store lock, moves the spool into DuckDB."""
+
+    def __init__(
+        self, events_path: Path, *, poll_s: float = 0.02, idle_s: float = 1.0, hold_s: float = 5.0
+    ) -> None:
+        self.events_path = events_path
+        self.poll_s, self.idle_s, self.hold_s = poll_s, idle_s, hold_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="event-flusher", daemon=True)
+
+    def start(self) -> None:
+        """Start trying for the lock."""
+        self._thread.start()
+
+    def stop(self, *, final_drain_s: float = 2.0) -> None:
+        """Stop; drain once more if the lock comes free within `final_drain_s`."""
+        self._stop.set()
+        self._thread.join()
+        with contextlib.suppress(StoreBusy), open_store(self.events_path, timeout=final_drain_s):
+            pass
+
+    def _run(self) -> None:
+        lock = StoreLock(self.events_path)
+        while not self._stop.is_set():
+            if not lock.try_acquire():
+                self._stop.wait(0.2)
+                continue
+            try:
+                self._hold()
+            except Exception:
+                log.exception("flushing events to DuckDB failed; retrying")
+                self._stop.wait(1.0)
+            finally:
+                lock.release()
+            self._stop.wait(self.poll_s * 5)  # a gap, so other processes get a turn
+
+    def _hold(self) -> None:
+        store = EventStore(self.events_path)
+        try:
+            started = last_work = time.monotonic()
+            while not self._stop.is_set():
+                if store.drain_once():
+                    last_work = time.monotonic()
+                else:
+                    self._stop.wait(self.poll_s)
+                now = time.monotonic()
+                if now - last_work > self.idle_s or now - started > self.hold_s:
+                    break
+        finally:
+            store.close()
+
+
+def remove_store(events_path: Path) -> None:
+    """Delete a store, its spool and its lock file (tests and benchmarks)."""
+    for path in (events_path, events_path.with_name(events_path.name + ".wal")):
+        path.unlink(missing_ok=True)
+    for segment in segments(spool_dir(events_path)):
+        segment.unlink()
+    with contextlib.suppress(OSError):
+        os.rmdir(spool_dir(events_path))
