@@ -62,7 +62,7 @@ def bench_ingest(
     seconds: Annotated[float, typer.Option(min=0.5, help="Seconds the clients send.")] = 10.0,
     workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes.")] = 2,
     clients: Annotated[int, typer.Option(min=1, max=64, help="Client processes.")] = 2,
-    threads: Annotated[int, typer.Option(min=1, max=64, help="Connections per client.")] = 4,
+    threads: Annotated[int, typer.Option(min=1, max=64, help="Connections per client.")] = 12,
     batch: Annotated[int, typer.Option(min=1, max=2500, help="Messages per batch.")] = 100,
 ) -> None:
     """Segment batches over HTTP into the real server vs DuckDB appending the same rows."""

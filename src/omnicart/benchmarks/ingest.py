@@ -51,7 +51,7 @@ class BenchConfig:
     seconds: float = 10.0
     workers: int = 2  # uvicorn worker processes
     clients: int = 2  # client processes
-    threads: int = 4  # threads (connections) per client process
+    threads: int = 12  # threads (connections) per client process
     batch: int = 100
     gzip: bool = False
 

@@ -60,7 +60,15 @@ _US = timedelta(microseconds=1)
 _new_id: Callable[[], str] = lambda: str(uuid.uuid4())  # noqa: E731
 
 
-class InvalidEvent(OmnicartError):
+class TrackingError(OmnicartError):
+    """A refused tracking call. Its problem document also carries Segment's own error
+    fields, `code` and `message`, which Segment's client libraries print."""
+
+    def __init__(self, detail: str, *, field: str | None = None, **extra: Any) -> None:
+        super().__init__(detail, field=field, code=self.type_slug, message=detail, **extra)
+
+
+class InvalidEvent(TrackingError):
     """A message breaks the tracking spec (missing id, wrong type, bad timestamp)."""
 
     status = 400
@@ -68,7 +76,7 @@ class InvalidEvent(OmnicartError):
     title = "Invalid event"
 
 
-class PayloadTooLarge(OmnicartError):
+class PayloadTooLarge(TrackingError):
     """A body or one event is over Segment's size limits."""
 
     status = 400
@@ -76,7 +84,7 @@ class PayloadTooLarge(OmnicartError):
     title = "Payload too large"
 
 
-class MalformedBody(OmnicartError):
+class MalformedBody(TrackingError):
     """The body is not JSON (or not gzip, when it says it is)."""
 
     status = 400

@@ -178,10 +178,9 @@ class EventStore:
     def __init__(self, events_path: Path) -> None:
         self.path = events_path
         self.spool = spool_dir(events_path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _create_atomically(events_path)
         self.conn = duckdb.connect(str(events_path))
         self.conn.execute("SET TimeZone = 'UTC'")
-        self.conn.execute(SCHEMA)
         self._offsets: dict[str, int] = dict(
             self.conn.execute("SELECT segment, committed_offset FROM spool_progress").fetchall()
         )
@@ -332,6 +331,35 @@ class EventStore:
                 "GROUP BY day ORDER BY day"
             ).fetchall()
         ]
+
+
+def _create_atomically(events_path: Path) -> None:
+    """Create the DuckDB file whole or not at all (the caller holds the store lock).
+
+    DuckDB writes a new file's header in several steps; a process killed between them
+    leaves a file DuckDB refuses to open. So a new store is built under a temporary
+    name and renamed into place.
+    """
+    if events_path.exists():
+        return
+    events_path.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in events_path.parent.glob(f".{events_path.name}.new*"):
+        leftover.unlink()  # from a creation that was killed half-way
+    temp = events_path.with_name(f".{events_path.name}.new")
+    with duckdb.connect(str(temp)) as conn:
+        conn.execute(SCHEMA)
+        conn.execute("CHECKPOINT")
+    fd = os.open(temp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    temp.replace(events_path)
+    fd = os.open(events_path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _add_record(columns: list[list[Any]], payload: bytes) -> int:
