@@ -526,10 +526,7 @@ def ship_in(
         ),
     )
     skus = {
-        v.id: v.sku
-        for v in session.scalars(
-            select(Variant).where(Variant.id.in_({h.variant_id for h in holds}))
-        )
+        v: info.sku for v, info in describe_variants(session, [h.variant_id for h in holds]).items()
     }
     shipped = [
         ReservationLineView(

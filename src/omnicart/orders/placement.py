@@ -27,7 +27,7 @@ from omnicart.kernel.clock import utcnow
 from omnicart.kernel.errors import Conflict, NotFound
 from omnicart.locations.tables import Location
 from omnicart.orders import routing
-from omnicart.orders.model import CONFIRMED, PENDING, Customer, Totals
+from omnicart.orders.model import PENDING, Customer, Totals
 from omnicart.orders.tables import Order, OrderLine, OrderRules, OrderTransition, Payment
 
 order_table = cast(Table, Order.__table__)
@@ -368,11 +368,6 @@ def move(
 def paid_in_full(paid: Decimal, total: Decimal) -> bool:
     """Whether the order may be confirmed on what was paid."""
     return paid >= total
-
-
-def initial_status(paid: Decimal, total: Decimal) -> str:
-    """A new order is confirmed once paid in full, pending until then."""
-    return CONFIRMED if paid_in_full(paid, total) else PENDING
 
 
 def announce(session: Session, event_type: str, order: Order, payload: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from omnicart.channels.policy import load_channel_policy
@@ -386,25 +386,35 @@ def record_payment(
         order = lock_order(session, order_id, channel_id=channel_id)
         if order.status == CANCELLED:
             raise Conflict(f"order {order_id} is cancelled", field="status", status_now=CANCELLED)
-        view = order_view(session, order)
+        paid = paid_so_far(session, order.id)
         method = check_text(payment.method, "method", where="method", required=True)
         reference = check_text(payment.reference, "reference", where="reference")
         amount = Money.exact(payment.amount, order.currency, field="amount").amount
         if amount <= 0:
             raise ValidationFailed("a payment is more than zero", field="amount")
-        if view.paid + amount > order.total:
+        if paid + amount > order.total:
             raise ValidationFailed(
-                f"order {order_id} is {order.total} {order.currency} and {view.paid} is paid; "
+                f"order {order_id} is {order.total} {order.currency} and {paid} is paid; "
                 f"{amount} more would overpay it",
                 field="amount",
             )
         placement.record_payments(session, order, [(method, amount, reference)])
-        if order.status == PENDING and placement.paid_in_full(view.paid + amount, order.total):
+        if order.status == PENDING and placement.paid_in_full(paid + amount, order.total):
             placement.move(session, order, CONFIRMED, actor=actor, reason="paid in full")
         session.flush()
         return order_view(session, order)
 
     return in_transaction(db, work)
+
+
+def paid_so_far(session: Session, order_id: int) -> Decimal:
+    """Payments received for an order, refunds not deducted."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(Payment.amount), 0)).where(
+            Payment.order_id == order_id, Payment.kind == "payment"
+        )
+    )
+    return Decimal(str(total or 0))
 
 
 def complete_order(
