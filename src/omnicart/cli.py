@@ -18,6 +18,7 @@ from omnicart.db.migrate import upgrade
 from omnicart.inventory import cli as inventory_cli
 from omnicart.kernel.errors import OmnicartError
 from omnicart.locations import cli as locations_cli
+from omnicart.orders import cli as orders_cli
 from omnicart.settings import get_settings
 from omnicart.tracking import cli as tracking_cli
 
@@ -33,6 +34,8 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(channels_cli.app, name="channels")
 app.add_typer(locations_cli.app, name="locations")
 app.add_typer(inventory_cli.app, name="inventory")
+app.add_typer(orders_cli.app, name="orders")
+app.add_typer(orders_cli.returns_app, name="returns")
 app.add_typer(auth_cli.app, name="keys")
 app.add_typer(tracking_cli.app, name="tracking")
 app.add_typer(tracking_cli.events_app, name="events")
@@ -93,6 +96,7 @@ import_app.command("catalog")(catalog_cli.import_catalog)
 import_app.command("stock")(inventory_cli.import_stock)
 bench_app.command("inventory")(bench_cli.bench_inventory)
 bench_app.command("ingest")(bench_cli.bench_ingest)
+bench_app.command("orders")(bench_cli.bench_orders)
 
 
 def main() -> None:

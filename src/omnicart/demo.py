@@ -1,5 +1,7 @@
 """`omnicart demo`: a demo merchant, a burst of concurrent reservations from every channel
-at a few scarce SKUs, a stock report that shows nothing was oversold, then the API.
+at a few scarce SKUs, a stock report that shows nothing was oversold, then an order day
+(orders from every channel at once, routed, shipped, picked up and returned elsewhere),
+then the API.
 
 Everything it does goes through the same services, importers and API a merchant uses.
 """
@@ -27,6 +29,7 @@ from omnicart.catalog.importer import import_catalog_rows, read_catalog_csv
 from omnicart.channels import service as channels
 from omnicart.db.engine import Database
 from omnicart.db.migrate import upgrade
+from omnicart.demo_orders import OrderDay, report_order_day, run_order_day
 from omnicart.inventory import queries, service
 from omnicart.kernel.errors import InsufficientStock
 from omnicart.kernel.gtin import gtin_check_digit
@@ -78,6 +81,7 @@ class DemoResult:
     granted: dict[str, dict[str, int]] = field(default_factory=dict)
     refused: dict[str, int] = field(default_factory=dict)
     discrepancies: int = 0
+    order_day: OrderDay = field(default_factory=OrderDay)
 
 
 def _gtin(n: int) -> str:
@@ -301,8 +305,15 @@ def run_demo(url: str, console: Console) -> DemoResult:
                 )
             )
         progress.update(burst, total=progress.tasks[burst].completed)
+        orders = progress.add_task("order day: every channel at once", total=None)
+        day = run_order_day(
+            db, locations=ids, channels=channel_ids, tick=lambda: progress.advance(orders)
+        )
+        progress.update(orders, total=progress.tasks[orders].completed)
 
-    result = DemoResult(database_url=url, admin_key=admin.secret, channel_keys=keys, skus=skus)
+    result = DemoResult(
+        database_url=url, admin_key=admin.secret, channel_keys=keys, skus=skus, order_day=day
+    )
     for code, (granted, refused) in outcomes:
         per = result.granted.setdefault(code, defaultdict(int))
         for sku, units in granted.items():
@@ -310,6 +321,8 @@ def run_demo(url: str, console: Console) -> DemoResult:
         result.refused[code] = result.refused.get(code, 0) + refused
     result.in_stock = {sku: sum(p.values()) for sku, p in SCARCE.items()}
     _report(db, console, result, ids, channel_ids)
+    report_order_day(db, console, day)
+    result.discrepancies += day.discrepancies
     db.dispose()
     return result
 

@@ -19,4 +19,21 @@ def test_demo_grants_each_scarce_unit_once(tmp_path: Path) -> None:
     assert result.discrepancies == 0
     assert result.skus >= 200
     assert len(result.channel_keys) >= 5
-    assert "nothing oversold" in (tmp_path / "out.txt").read_text()
+    out = (tmp_path / "out.txt").read_text()
+    assert "nothing oversold" in out
+    day = result.order_day
+    # Orders from every channel, taken at once; only the order for a sold-out SKU is refused.
+    assert set(day.placed) == {"web", "app", "instagram", "whatsapp", "pos-warsaw", "allegro"}
+    assert day.placed["instagram"] == 4
+    assert set(day.refused) == {"instagram"}
+    assert sum(day.placed.values()) == 53
+    assert day.redelivered_same == 12  # every marketplace order arrived twice: one order each
+    assert len(day.cancelled) == 1
+    assert day.shipped_orders > 0
+    assert day.collected > 0
+    assert [(bought, via) for _, bought, via, _ in day.returns] == [
+        ("web", "pos-warsaw"), ("web", "pos-warsaw"), ("web", "pos-warsaw"), ("app", "web"),
+    ]  # fmt: skip
+    assert day.discrepancies == 0
+    assert "order day reconciles" in out
+    assert "Fulfilment per location" in out

@@ -46,15 +46,7 @@ def bench_inventory(
         f"benchmarking: raw SQL baseline, then Omnicart (about {2 * duration + 20:.0f}s)"
     ):
         result = run(config)
-    if json:
-        typer.echo(orjson.dumps(result).decode())
-        return
-    table = Table(title="omnicart bench inventory")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key, value in result.items():
-        table.add_row(key, str(value))
-    Console().print(table)
+    _print(result, json=json, title="omnicart bench inventory")
 
 
 def bench_ingest(
@@ -79,6 +71,47 @@ def bench_ingest(
         typer.echo(orjson.dumps(result).decode())
         return
     table = Table(title="omnicart bench ingest")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        table.add_row(key, str(value))
+    Console().print(table)
+
+
+def bench_orders(
+    json: Annotated[bool, typer.Option("--json", help="Print one JSON line only.")] = False,
+    seconds: Annotated[float, typer.Option(min=0.5, help="Seconds the clients order.")] = 10.0,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes.")] = 2,
+    clients: Annotated[int, typer.Option(min=1, max=64, help="Client processes.")] = 2,
+    threads: Annotated[int, typer.Option(min=1, max=64, help="Connections per client.")] = 8,
+    skus: Annotated[int, typer.Option(min=10)] = 2_000,
+    stock: Annotated[int, typer.Option(min=1, help="Units per SKU and location.")] = 20,
+    database_url: Annotated[
+        str | None, typer.Option(help="PostgreSQL URL; defaults to OMNICART_BENCH_DATABASE_URL.")
+    ] = None,
+) -> None:
+    """Checkouts, till sales and marketplace orders over HTTP into the real server."""
+    from omnicart.benchmarks.orders import BenchConfig, run
+
+    config = BenchConfig(
+        url=database_url or get_settings().bench_database_url,
+        seconds=seconds,
+        workers=workers,
+        clients=clients,
+        threads=threads,
+        skus=skus,
+        stock_per_location=stock,
+    )
+    with err.status(f"benchmarking: {seconds:g}s of orders, then checks"):
+        result = run(config)
+    _print(result, json=json, title="omnicart bench orders")
+
+
+def _print(result: dict[str, object], *, json: bool, title: str) -> None:
+    if json:
+        typer.echo(orjson.dumps(result).decode())
+        return
+    table = Table(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in result.items():

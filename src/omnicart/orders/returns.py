@@ -89,10 +89,12 @@ def _return_view(session: Session, row: Return) -> ReturnView:
         .where(ReturnLine.return_id == row.id)
         .order_by(ReturnLine.id)
     ).all()
-    refunded = session.scalar(
-        select(func.coalesce(func.sum(Payment.amount), 0)).where(
-            Payment.return_id == row.id, Payment.kind == "refund"
-        )
+    # Added up here: SQLite would add the stored amounts up as floats.
+    refunded = sum(
+        session.scalars(
+            select(Payment.amount).where(Payment.return_id == row.id, Payment.kind == "refund")
+        ),
+        Decimal(0),
     )
     return ReturnView(
         id=row.id,
@@ -104,7 +106,7 @@ def _return_view(session: Session, row: Return) -> ReturnView:
         exchange_order_id=row.exchange_order_id,
         value=row.value,
         currency=row.currency,
-        refunded=Decimal(str(refunded or 0)),
+        refunded=refunded,
         created_at=row.created_at,
         received_at=row.received_at,
         lines=[

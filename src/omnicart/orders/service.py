@@ -409,12 +409,11 @@ def record_payment(
 
 def paid_so_far(session: Session, order_id: int) -> Decimal:
     """Payments received for an order, refunds not deducted."""
-    total = session.scalar(
-        select(func.coalesce(func.sum(Payment.amount), 0)).where(
-            Payment.order_id == order_id, Payment.kind == "payment"
-        )
+    # Added up here, as Decimals: SQLite would add the stored amounts up as floats.
+    amounts = session.scalars(
+        select(Payment.amount).where(Payment.order_id == order_id, Payment.kind == "payment")
     )
-    return Decimal(str(total or 0))
+    return sum(amounts, Decimal(0))
 
 
 def complete_order(
