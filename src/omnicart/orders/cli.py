@@ -100,11 +100,12 @@ def list_orders(
         rows = service.list_orders(db, channel_id=channel_id, status=status, limit=limit)
         with db.reading() as session:
             codes = {c.id: c.code for c in list_channels(session, limit=10_000)}
-    table = Table("id", "channel", "source", "external id", "status", "total", "created")
+    table = Table("id", "channel", "source", "external id", "status", "total", "customer")
     for o in rows:
         table.add_row(
             str(o.id), codes.get(o.channel_id, str(o.channel_id)), o.source, o.external_id or "",
-            o.status, f"{o.total} {o.currency}", o.created_at.isoformat(timespec="seconds"),
+            o.status, f"{o.total} {o.currency}",
+            o.customer_email or o.customer_phone or o.customer_ref or "",
         )  # fmt: skip
     console.print(table)
 
