@@ -28,6 +28,8 @@ test: lint
 
 bench: install
 	$(BIN)/omnicart bench inventory --json
+	$(BIN)/omnicart bench ingest --json
+	$(BIN)/omnicart bench orders --json
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

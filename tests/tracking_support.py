@@ -1,8 +1,10 @@
-"""What the tracking tests share: an API client whose events go to a temporary store."""
+"""What the tracking tests share: an API client whose events go to a temporary store, and
+an outbox delivery that a test can kill half-way."""
 
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,8 +15,9 @@ from omnicart.app import create_app
 from omnicart.auth.service import create_api_key
 from omnicart.db.engine import Database
 from omnicart.tracking.ingest import Ingestor
+from omnicart.tracking.outbox import deliver_outbox_once
 from omnicart.tracking.service import create_tracking_source
-from omnicart.tracking.store import EventStore, open_store
+from omnicart.tracking.store import EventStore, StoreLock, open_store
 from tests.conftest import ADMIN_SECRET
 from tests.support import add_channel
 
@@ -48,3 +51,19 @@ def stored(events_path: Path) -> Iterator[EventStore]:
     """The event store after every spooled event has been moved in."""
     with open_store(events_path, timeout=10) as store:
         yield store
+
+
+def deliver_page_by_page(url: str, schema: str, events_path: str) -> None:
+    """Deliver the outbox one event per DuckDB transaction, printing the count after
+    each commit, until killed (the outbox crash test runs this in a subprocess)."""
+    db = Database.from_url(url, schema=None if schema == "-" else schema)
+    lock = StoreLock(Path(events_path))
+    lock.acquire(timeout=30)
+    store = EventStore(Path(events_path))
+    delivered = 0
+    while read := deliver_outbox_once(store, db=db, limit=1):
+        delivered += read
+        print(delivered, flush=True)
+    print("done", flush=True)
+    while True:  # hold the lock until the test kills us
+        time.sleep(1)

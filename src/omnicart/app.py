@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,10 +17,15 @@ from omnicart.auth import api as auth_api
 from omnicart.auth.service import create_api_key
 from omnicart.catalog import api as catalog_api
 from omnicart.channels import api as channels_api
+from omnicart.conversations import api as conversations_api
+from omnicart.customers import api as customers_api
+from omnicart.customers.service import sync_customers
 from omnicart.db.engine import Database
 from omnicart.inventory import api as inventory_api
 from omnicart.inventory.service import expire_reservations
 from omnicart.locations import api as locations_api
+from omnicart.loyalty import api as loyalty_api
+from omnicart.loyalty.feed import sync_loyalty
 from omnicart.orders import api as orders_api
 from omnicart.orders.fulfilment import expire_pickups
 from omnicart.settings import Settings, get_settings
@@ -29,22 +34,36 @@ from omnicart.tracking import api as tracking_api
 log = logging.getLogger(__name__)
 
 
-async def _sweep_expired(db: Database, every: float) -> None:
+# Background work, in this order each round; each step is safe in several processes at once.
+_SWEEPS: tuple[tuple[str, Callable[[Database], int]], ...] = (
     # Expiry is what frees holds left behind by crashed or abandoned clients.
+    ("expiring reservations", expire_reservations),
+    # Pickup orders nobody collected in their window go back on sale too.
+    ("expiring pickups", expire_pickups),
+    # Orders of every channel attach to their customer, then earn (or lose) points.
+    ("attaching orders to customers", sync_customers),
+    ("loyalty from orders", sync_loyalty),
+)
+
+
+async def _sweep_expired(db: Database, every: float) -> None:
     while True:
-        try:
-            await asyncio.to_thread(expire_reservations, db)
-            # Pickup orders nobody collected in their window go back on sale too.
-            await asyncio.to_thread(expire_pickups, db)
-        except Exception:
-            log.exception("expiring reservations failed; retrying")
+        for what, step in _SWEEPS:
+            try:
+                await asyncio.to_thread(step, db)
+            except Exception:
+                log.exception("%s failed; retrying", what)
         await asyncio.sleep(every)
 
 
 def create_app(
     *, db: Database | None = None, settings: Settings | None = None, sweep: bool = True
 ) -> FastAPI:
-    """Build the API over `db` (default: the configured database)."""
+    """Build the API over `db` (default: the configured database).
+
+    `sweep` runs the background work: freeing expired holds, and delivering the order
+    book's outbox into the event store (tests turn it off).
+    """
     config = settings or get_settings()
     database = db or Database.from_url(config.database_url, pool_size=config.pool_size)
 
@@ -76,9 +95,22 @@ def create_app(
         responses=PROBLEM_RESPONSES,
     )
     app.state.db = database
+    app.state.settings = config
+    app.state.background = sweep
     install_problem_handlers(app)
-    routers = (channels_api, locations_api, catalog_api, inventory_api, orders_api, auth_api)
-    for module in (*routers, tracking_api):
+    routers = (
+        channels_api,
+        locations_api,
+        catalog_api,
+        inventory_api,
+        orders_api,
+        customers_api,
+        loyalty_api,
+        conversations_api,
+        auth_api,
+    )
+    # The tracking API first: routes are tried in order, and its calls are the most frequent.
+    for module in (tracking_api, *routers):
         app.include_router(module.router, prefix="/v1")
 
     @app.get("/healthz", tags=["ops"])

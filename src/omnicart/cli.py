@@ -13,6 +13,7 @@ from omnicart.auth import cli as auth_cli
 from omnicart.benchmarks import cli as bench_cli
 from omnicart.catalog import cli as catalog_cli
 from omnicart.channels import cli as channels_cli
+from omnicart.customers import cli as customers_cli
 from omnicart.db.engine import Database
 from omnicart.db.migrate import upgrade
 from omnicart.inventory import cli as inventory_cli
@@ -37,6 +38,7 @@ app.add_typer(inventory_cli.app, name="inventory")
 app.add_typer(orders_cli.app, name="orders")
 app.add_typer(orders_cli.returns_app, name="returns")
 app.add_typer(auth_cli.app, name="keys")
+app.add_typer(customers_cli.app, name="customers")
 app.add_typer(tracking_cli.app, name="tracking")
 app.add_typer(tracking_cli.events_app, name="events")
 console = Console(stderr=True)

@@ -29,6 +29,7 @@ from omnicart.catalog.importer import import_catalog_rows, read_catalog_csv
 from omnicart.channels import service as channels
 from omnicart.db.engine import Database
 from omnicart.db.migrate import upgrade
+from omnicart.demo_customers import CustomerDay, report_customer_day, run_customer_day
 from omnicart.demo_orders import OrderDay, report_order_day, run_order_day
 from omnicart.inventory import queries, service
 from omnicart.kernel.errors import InsufficientStock
@@ -82,6 +83,8 @@ class DemoResult:
     refused: dict[str, int] = field(default_factory=dict)
     discrepancies: int = 0
     order_day: OrderDay = field(default_factory=OrderDay)
+    customer_day: CustomerDay = field(default_factory=CustomerDay)
+    events_path: Path = Path("var/demo-events.duckdb")
 
 
 def _gtin(n: int) -> str:
@@ -150,6 +153,11 @@ def write_catalog_csv(path: Path) -> int:
         writer.writerow(header)
         writer.writerows(rows)
     return len(rows)
+
+
+def events_path_for(url: str) -> Path:
+    """The demo's event store: beside its database file."""
+    return Path(make_url(url).database or "var/demo.db").parent / "demo-events.duckdb"
 
 
 def _fresh_database(url: str) -> Database:
@@ -310,9 +318,25 @@ def run_demo(url: str, console: Console) -> DemoResult:
             db, locations=ids, channels=channel_ids, tick=lambda: progress.advance(orders)
         )
         progress.update(orders, total=progress.tasks[orders].completed)
+        people = progress.add_task("customers across channels", total=None)
+        events_path = events_path_for(url)
+        customer_day = run_customer_day(
+            db,
+            events_path=events_path,
+            locations=ids,
+            channels=channel_ids,
+            tick=lambda: progress.advance(people),
+        )
+        progress.update(people, total=progress.tasks[people].completed)
 
     result = DemoResult(
-        database_url=url, admin_key=admin.secret, channel_keys=keys, skus=skus, order_day=day
+        database_url=url,
+        admin_key=admin.secret,
+        channel_keys=keys,
+        skus=skus,
+        order_day=day,
+        customer_day=customer_day,
+        events_path=events_path,
     )
     for code, (granted, refused) in outcomes:
         per = result.granted.setdefault(code, defaultdict(int))
@@ -322,6 +346,7 @@ def run_demo(url: str, console: Console) -> DemoResult:
     result.in_stock = {sku: sum(p.values()) for sku, p in SCARCE.items()}
     _report(db, console, result, ids, channel_ids)
     report_order_day(db, console, day)
+    report_customer_day(db, console, customer_day, events_path)
     result.discrepancies += day.discrepancies
     db.dispose()
     return result

@@ -101,7 +101,7 @@ def _cart_order(shop: _Shop, channel: str, n: int, rng: random.Random) -> OrderV
         cart_id=cart.id,
         request=checkout.Checkout(
             fulfil=fulfil,
-            customer=Customer(email=f"customer{rng.randint(1, 40)}@example.com"),
+            customer=Customer(email=f"customer{rng.randint(1, 40)}@poczta.pl"),
             shipping=shipping,
             payments=(PaymentDraft("card", total),),
             total=total,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,18 @@ class Settings(BaseSettings):
     events_path: str = Field(
         default="./var/events.duckdb",
         description="DuckDB file of tracking events; its spool and lock file sit beside it.",
+    )
+    events_flusher: Literal["thread", "process"] = Field(
+        default="thread",
+        description=(
+            "Who moves spooled events (and the order book's outbox) into DuckDB: a thread in "
+            "each server worker, or a process of its own (`omnicart events flusher`)."
+        ),
+    )
+    phone_region: str = Field(
+        default="PL",
+        pattern=r"^[A-Z]{2}$",
+        description="Region (ISO 3166-1) of customer phone numbers written without +country.",
     )
     host: str = "127.0.0.1"
     port: int = 8000

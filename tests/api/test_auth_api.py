@@ -153,7 +153,7 @@ def test_key_list_pages_walk_every_key_once(client: TestClient) -> None:
             (
                 "a staff key may not hold: keys:write; it may hold "
                 "catalog:read, locations:read, inventory:read, inventory:write, "
-                "orders:read, orders:write"
+                "orders:read, orders:write, customers:read, customers:write"
             ),
         ),
     ],

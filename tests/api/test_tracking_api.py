@@ -13,9 +13,11 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from omnicart.app import create_app
 from omnicart.auth.service import create_api_key
 from omnicart.db.engine import Database
 from omnicart.kernel.clock import set_clock
+from omnicart.settings import Settings
 from omnicart.tracking.model import to_micros
 from tests.tracking_support import add_source, basic, stored, tracking_client
 
@@ -353,3 +355,15 @@ def test_the_openapi_document_lists_the_tracking_calls(
     assert "/v1/t" not in paths
     assert json.dumps(paths["/v1/tracking/sources"])
     assert to_micros(NOW) > 0
+
+
+def test_the_event_store_is_the_one_the_settings_name(sqlite_db: Database, tmp_path: Path) -> None:
+    _, source_id, key = add_source(sqlite_db)
+    events = tmp_path / "configured" / "events.duckdb"
+    settings = Settings(events_path=str(events), database_url="sqlite:///unused.db")
+    app = create_app(db=sqlite_db, settings=settings, sweep=False)
+    with TestClient(app) as client:
+        answer = _post(client, "/v1/track", {"userId": "u", "event": "E", "messageId": "s1"}, key)
+        assert answer.status_code == 200, answer.text
+    with stored(events) as store:
+        assert [(e.source_id, e.message_id) for e in store.find()] == [(source_id, "s1")]

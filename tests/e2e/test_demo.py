@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from omnicart.customers.service import channels_per_customer, customer_360
+from omnicart.db.engine import Database
 from omnicart.demo import SCARCE, run_demo
 
 
@@ -37,3 +39,32 @@ def test_demo_grants_each_scarce_unit_once(tmp_path: Path) -> None:
     assert day.discrepancies == 0
     assert "order day reconciles" in out
     assert "Fulfilment per location" in out
+    people = result.customer_day
+    # Each person who browsed the app, logged in and bought at the till with the card the
+    # app knows is one profile; their call continued their chat case.
+    assert len(set(people.journeys.values())) == len(people.journeys) == 6
+    assert people.continued == 6
+    assert len(people.returns) == 3
+    assert len(set(people.strangers)) == 2  # the shared store tablet fused nobody
+    assert people.across_channels >= 6
+    assert f"{people.across_channels} of {people.profiles} customer profiles" in out
+
+
+@pytest.mark.slow
+def test_demo_people_are_one_profile_each_across_channels(tmp_path: Path) -> None:
+    console = Console(file=(tmp_path / "out.txt").open("w"), width=120)
+    result = run_demo(f"sqlite:///{tmp_path / 'demo.db'}", console)
+    db = Database.from_url(result.database_url)
+    try:
+        with db.reading() as session:
+            touched = channels_per_customer(session)
+        for name, profile_id in result.customer_day.journeys.items():
+            view = customer_360(db, customer_id=profile_id, events_path=result.events_path)
+            kinds = {identity.kind for identity in view.identities}
+            assert {"user_id", "anonymous_id", "email", "phone", "loyalty_card"} <= kinds, name
+            assert {"app", "pos-warsaw"} <= touched[profile_id], name
+            assert [o.channel_code for o in view.orders] == ["pos-warsaw"], name
+            assert view.timeline, name  # the app events, attributed to the person
+            assert [m.channel for c in view.conversations for m in c.messages] == ["chat", "phone"]
+    finally:
+        db.dispose()

@@ -8,8 +8,11 @@ from omnicart.benchmarks.ingest import BenchConfig, run
 
 
 @pytest.mark.slow
-def test_ingest_bench_reports_every_field_and_loses_nothing() -> None:
-    result = run(BenchConfig(seconds=1.0, workers=1, clients=1, threads=2, batch=20))
+@pytest.mark.parametrize("flusher", ["thread", "process"])
+def test_ingest_bench_reports_every_field_and_loses_nothing(flusher: str) -> None:
+    config = BenchConfig(seconds=1.0, workers=1, clients=1, threads=2, batch=20, flusher=flusher)
+    result = run(config)
+    assert result["flusher"] == flusher
     assert result["acknowledged_events"] > 0
     assert result["acknowledged_events"] % 20 == 0
     assert result["stored_events"] == result["acknowledged_events"]

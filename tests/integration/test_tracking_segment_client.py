@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from segment.analytics.client import Client
 from segment.analytics.request import APIError
 
+from omnicart.auth.service import create_api_key
 from omnicart.benchmarks.ingest import free_port, merchant, server_env, start_server, stop_server
+from omnicart.db.engine import Database
 from omnicart.tracking.store import open_store
 
 
@@ -20,6 +25,7 @@ def test_events_sent_with_segment_analytics_python_arrive_intact(
 ) -> None:
     events_path = tmp_path / "events.duckdb"
     with merchant(tmp_path) as (url, write_key):
+        admin_key = _admin_key(url)
         port = free_port()
         server = start_server(
             port=port, env=server_env(database_url=url, events_path=events_path), workers=2
@@ -57,9 +63,7 @@ def test_events_sent_with_segment_analytics_python_arrive_intact(
                     },
                 ],
             }
-            client.identify(
-                "user-7", {"email": "ann@example.com", "plan": "gold"}, message_id="s-1"
-            )
+            client.identify("user-7", {"email": "ann@poczta.pl", "plan": "gold"}, message_id="s-1")
             client.track(
                 "user-7",
                 "Order Completed",
@@ -76,6 +80,7 @@ def test_events_sent_with_segment_analytics_python_arrive_intact(
             with pytest.raises(APIError) as refused:
                 client.track("user-7", "Order Completed", {"total": "lots"}, message_id="s-7")
             client.flush()
+            person = _resolved(port, admin_key, user_id="user-7", device="device-1")
         finally:
             stop_server(server)
     assert errors == []
@@ -85,7 +90,7 @@ def test_events_sent_with_segment_analytics_python_arrive_intact(
     with open_store(events_path) as store:
         events = {e.message_id: e for e in store.find()}
     assert sorted(events) == ["s-1", "s-2", "s-3", "s-4", "s-5", "s-6"]
-    assert events["s-1"].traits == {"email": "ann@example.com", "plan": "gold"}
+    assert events["s-1"].traits == {"email": "ann@poczta.pl", "plan": "gold"}
     completed = events["s-2"]
     assert (completed.type, completed.event, completed.user_id) == (
         "track",
@@ -103,3 +108,43 @@ def test_events_sent_with_segment_analytics_python_arrive_intact(
     assert (events["s-4"].event, events["s-4"].anonymous_id) == ("Cart", "device-1")
     assert (events["s-5"].group_id, events["s-5"].traits) == ("acme", {"seats": 12})
     assert (events["s-6"].previous_id, events["s-6"].user_id) == ("device-1", "user-7")
+
+    # Attributed to the right person: the server resolved user-7, her e-mail (identify) and
+    # device-1 (alias) to one profile, whose timeline holds her events.
+    kinds = {(i["kind"], i["value"]) for i in person["identities"]}
+    assert {
+        ("user_id", "user-7"),
+        ("email", "ann@poczta.pl"),
+        ("anonymous_id", "device-1"),
+    } <= kinds
+    assert person["traits"]["plan"] == "gold"
+    timeline = {entry["ref"] for entry in person["timeline"]}
+    assert {"s-1", "s-2", "s-3", "s-4", "s-5", "s-6"} <= timeline
+
+
+def _admin_key(url: str) -> str:
+    db = Database.from_url(url)
+    try:
+        with db.transaction() as session:
+            return create_api_key(session, name="test-admin", role="admin").secret
+    finally:
+        db.dispose()
+
+
+def _resolved(port: int, key: str, *, user_id: str, device: str) -> dict[str, Any]:
+    """The customer 360 of `user_id`, once the server has tied `device` to them."""
+    deadline = time.monotonic() + 60
+    while True:
+        answer = httpx.get(
+            f"http://127.0.0.1:{port}/v1/customers",
+            params={"user_id": user_id},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=60,
+        )
+        if answer.status_code == 200:
+            person: dict[str, Any] = answer.json()
+            devices = {i["value"] for i in person["identities"] if i["kind"] == "anonymous_id"}
+            if device in devices and person["timeline"]:
+                return person
+        assert time.monotonic() < deadline, f"not resolved in time: {answer.text}"
+        time.sleep(0.2)

@@ -24,6 +24,10 @@ app.add_typer(tracking_cli.app, name="tracking")
 app.add_typer(tracking_cli.events_app, name="events")
 
 
+def _url(db: Database) -> str:
+    return db.engine.url.render_as_string(hide_password=False)
+
+
 def _batch(*messages: tuple[str, str, str]) -> bytes:
     """(messageId, userId, timestamp) each."""
     return orjson.dumps(
@@ -138,21 +142,22 @@ def test_parquet_export_is_partitioned_by_utc_day(sqlite_db: Database, tmp_path:
     )
     ingestor.stop()
     out = tmp_path / "export"
-    result = runner.invoke(
-        app, ["events", "export", "--to", str(out), "--events-path", str(events)]
-    )
+    where = ["--events-path", str(events), "--database-url", _url(sqlite_db)]
+    result = runner.invoke(app, ["events", "export", "--to", str(out), *where])
     assert result.exit_code == 0, result.output
     assert "exported 3 events in 2 daily partitions" in result.stdout
     assert sorted(p.name for p in out.iterdir()) == ["day=2026-11-20", "day=2026-11-21"]
-    rows = duckdb.sql(
+    rows = duckdb.execute(
         f"SELECT day::VARCHAR, message_id FROM read_parquet('{out}/*/*.parquet', "
         "hive_partitioning = true) ORDER BY message_id"
     ).fetchall()
     assert rows == [("2026-11-20", "a"), ("2026-11-20", "b"), ("2026-11-21", "c")]
-    again = runner.invoke(app, ["events", "export", "--to", str(out), "--events-path", str(events)])
+    again = runner.invoke(app, ["events", "export", "--to", str(out), *where])
     assert again.exit_code != 0  # never writes into a folder that has files
-    count = runner.invoke(app, ["events", "count", "--events-path", str(events)])
+    count = runner.invoke(app, ["events", "count", *where])
     assert count.stdout.strip() == "3"
+    of_source = runner.invoke(app, ["events", "count", "--source", "0", *where])
+    assert of_source.stdout.strip() == "0"  # no orders, so nothing from the outbox
 
 
 def test_the_store_lock_is_exclusive(tmp_path: Path) -> None:
@@ -170,7 +175,7 @@ def test_the_store_lock_is_exclusive(tmp_path: Path) -> None:
 
 def test_sources_from_the_command_line(sqlite_db: Database) -> None:
     add_source(sqlite_db, "pos")
-    url = sqlite_db.engine.url.render_as_string(hide_password=False)
+    url = _url(sqlite_db)
     env = {"COLUMNS": "200"}
     created = runner.invoke(
         app,

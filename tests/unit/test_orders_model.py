@@ -510,6 +510,8 @@ def test_check_customer_normalises(given_: Customer, expected: Customer) -> None
         (Customer(phone="+48 600 100 200 ext 5"), "customer.phone"),
         (Customer(phone="1" * 32), "customer.phone"),
         (Customer(phone="++48600100200"), "customer.phone"),
+        (Customer(phone="(--) / -- ."), "customer.phone"),
+        (Customer(phone="+1 (2)-3"), "customer.phone"),
         (Customer(ref="r" * 201), "customer.ref"),
     ],
     ids=[
@@ -524,6 +526,8 @@ def test_check_customer_normalises(given_: Customer, expected: Customer) -> None
         "phone-extension",
         "phone-long",
         "phone-two-pluses",
+        "phone-punctuation-only",
+        "phone-few-digits",
         "ref-too-long",
     ],
 )

@@ -25,6 +25,8 @@ ALL_SCOPES = (
     "reservations:write",
     "orders:read",
     "orders:write",
+    "customers:read",
+    "customers:write",
     "keys:write",
 )
 # A role's default scopes are also the most a key of that role may hold.
@@ -45,6 +47,8 @@ DEFAULT_SCOPES = {
         "inventory:write",
         "orders:read",
         "orders:write",
+        "customers:read",
+        "customers:write",
     ],
 }
 # Whoever manages keys can mint any key, so only admin keys may, whatever their scopes say.

@@ -56,12 +56,23 @@ def bench_ingest(
     clients: Annotated[int, typer.Option(min=1, max=64, help="Client processes.")] = 2,
     threads: Annotated[int, typer.Option(min=1, max=64, help="Connections per client.")] = 12,
     batch: Annotated[int, typer.Option(min=1, max=2500, help="Messages per batch.")] = 100,
+    flusher: Annotated[
+        str,
+        typer.Option(help="thread: one in each worker; process: `omnicart events flusher`."),
+    ] = "thread",
 ) -> None:
     """Segment batches over HTTP into the real server vs DuckDB appending the same rows."""
     from omnicart.benchmarks.ingest import BenchConfig, run
 
+    if flusher not in ("thread", "process"):
+        raise typer.BadParameter("thread or process", param_hint="--flusher")
     config = BenchConfig(
-        seconds=seconds, workers=workers, clients=clients, threads=threads, batch=batch
+        seconds=seconds,
+        workers=workers,
+        clients=clients,
+        threads=threads,
+        batch=batch,
+        flusher=flusher,
     )
     with err.status(
         f"benchmarking: {seconds:g}s of batches, then checks (about {seconds + 15:.0f}s)"

@@ -2,9 +2,11 @@
 
 The server is `uvicorn omnicart.app:create_app` with several worker processes on a free
 port, over a fresh SQLite database (one channel, one tracking source) and a fresh event
-store. Client processes, each with a few threads on keep-alive connections, post
-batches of 100 messages (a mix of e-commerce v2 events, custom events, pages and
-identifies, each with a unique messageId) for a fixed time. A batch counts once the
+store; the flusher is a thread in each worker (the default), or with `flusher="process"`
+one `omnicart events flusher` process beside them. Client processes, each with a few
+threads on keep-alive connections, post batches of 100 messages (a mix of e-commerce v2
+events, custom events, pages and identifies, each with a unique messageId) for a fixed
+time. A batch counts once the
 server answered 200: its events are then durable (in the spool). After the run the
 server is stopped, the store is drained, and every acknowledged messageId is looked up.
 
@@ -54,6 +56,7 @@ class BenchConfig:
     threads: int = 12  # threads (connections) per client process
     batch: int = 100
     gzip: bool = False
+    flusher: str = "thread"  # OMNICART_EVENTS_FLUSHER: "thread" or "process"
 
 
 def free_port() -> int:
@@ -63,15 +66,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def server_env(*, database_url: str, events_path: Path) -> dict[str, str]:
+def server_env(*, database_url: str, events_path: Path, flusher: str = "thread") -> dict[str, str]:
     """The environment of a server over this database and event store."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMNICART_")}
     env.update(
         OMNICART_DATABASE_URL=database_url,
         OMNICART_EVENTS_PATH=str(events_path),
+        OMNICART_EVENTS_FLUSHER=flusher,
         OMNICART_EXPIRY_SWEEP_SECONDS="3600",
     )
     return env
+
+
+def start_flusher(*, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`omnicart events flusher` over the same store, in its own process group."""
+    return subprocess.Popen(
+        [sys.executable, "-c", "from omnicart.cli import main; main()", "events", "flusher"],
+        env=env,
+        start_new_session=True,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def start_server(*, port: int, env: dict[str, str], workers: int) -> subprocess.Popen[bytes]:
@@ -276,11 +290,9 @@ def run(config: BenchConfig) -> dict[str, Any]:
         events_path = workdir / "events.duckdb"
         with merchant(workdir) as (url, write_key):
             port = free_port()
-            server = start_server(
-                port=port,
-                env=server_env(database_url=url, events_path=events_path),
-                workers=config.workers,
-            )
+            env = server_env(database_url=url, events_path=events_path, flusher=config.flusher)
+            flusher = start_flusher(env=env) if config.flusher == "process" else None
+            server = start_server(port=port, env=env, workers=config.workers)
             try:
                 start_at = time.time() + 1.0
                 with ProcessPoolExecutor(max_workers=config.clients) as pool:
@@ -301,6 +313,8 @@ def run(config: BenchConfig) -> dict[str, Any]:
                 load_ended = max(o["finished"] for o in outcomes)
             finally:
                 stop_server(server)
+                if flusher is not None:
+                    stop_server(flusher)  # SIGTERM: it stores what is left, then exits
             with open_store(events_path) as store:
                 drained_at = time.time()
                 stored = store.conn.execute(
@@ -328,6 +342,7 @@ def run(config: BenchConfig) -> dict[str, Any]:
             "drain_after_load_s": round(drained_at - load_ended, 2),
             "seconds": round(elapsed, 2),
             "server_workers": config.workers,
+            "flusher": config.flusher,
             "client_connections": config.clients * config.threads,
             "batch_size": config.batch,
         }

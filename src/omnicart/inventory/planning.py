@@ -29,6 +29,9 @@ class HoldRequest:
     # Where routing chose to draw from, in order of preference; empty = the channel's own.
     pool: tuple[int, ...] = ()
     prefer_single: bool = True
+    # An order's units are allocated at once (one ledger entry per row, no expiry);
+    # a cart's or a channel's hold is reserved and may expire.
+    allocate: bool = False
 
     def claim(self, now: datetime) -> dict[str, Any]:
         """The reservation row that claims the idempotency key."""
@@ -36,7 +39,7 @@ class HoldRequest:
             "channel_id": self.channel_id,
             "idempotency_key": self.key,
             "request_hash": self.fingerprint,
-            "status": "active",
+            "status": "allocated" if self.allocate else "active",
             "reference": self.reference,
             "actor": self.actor,
             "expires_at": now + timedelta(seconds=self.ttl),

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from omnicart.catalog.lookup import describe_variants, resolve_skus
 from omnicart.catalog.tables import Variant
-from omnicart.channels.policy import load_channel_policy
+from omnicart.channels.policy import ChannelPolicy, load_channel_policy
 from omnicart.db.engine import Database
 from omnicart.db.retry import retrying
 from omnicart.inventory import pg_fast
@@ -221,12 +221,17 @@ def _claim_key(conn: Connection) -> Any:
 
 
 def reserve_in(
-    conn: Connection, request: HoldRequest, *, lock_first: bool
+    conn: Connection,
+    request: HoldRequest,
+    *,
+    lock_first: bool,
+    policy: ChannelPolicy | None = None,
 ) -> ReservationView | NewHolds:
     """Make (or replay) the reservation of `request` in the caller's transaction.
 
     Without `lock_first`, an unbuffered channel's plan is made on unlocked figures and
     StaleStock is raised when it lost a race: the caller rolls back and redoes it locked.
+    `policy` is the channel's, when the caller has just read it in this transaction.
     """
     channel_id, lines, key = request.channel_id, request.lines, request.key
     now = utcnow()
@@ -254,7 +259,8 @@ def reserve_in(
                 field="idempotency_key",
             )
         return _reservation_view(session, existing, replayed=True)
-    policy = load_channel_policy(conn, channel_id=channel_id)
+    if policy is None or policy.channel_id != channel_id:
+        policy = load_channel_policy(conn, channel_id=channel_id)
     infos = resolve_skus(conn, [sku for sku, _ in lines])
     demand, parts = demand_of(lines, infos)
     pool = pool_for(policy, request.location_id, routed=request.pool)
@@ -294,9 +300,14 @@ def reserve_in(
     )
     apply_changes(
         conn,
-        [StockChange(h.variant_id, h.location_id, reserved=h.quantity) for h in plan],
+        [
+            StockChange(h.variant_id, h.location_id, allocated=h.quantity)
+            if request.allocate
+            else StockChange(h.variant_id, h.location_id, reserved=h.quantity)
+            for h in plan
+        ],
         Provenance(
-            MovementKind.RESERVATION,
+            MovementKind.ALLOCATION if request.allocate else MovementKind.RESERVATION,
             actor=request.actor,
             channel_id=channel_id,
             reservation_id=new_id,
@@ -309,6 +320,33 @@ def reserve_in(
     return NewHolds(
         new_id, now, now + timedelta(seconds=request.ttl), holds, {v: by_id[v].sku for v in demand}
     )
+
+
+def lock_rows(
+    conn: Connection,
+    *,
+    skus: Sequence[str],
+    location_ids: Sequence[int],
+    reservation_ids: Sequence[int] = (),
+) -> None:
+    """Lock, in the one fixed order, every stock row a multi-step use case may touch: the
+    SKUs' (for bundles, their components') rows at these locations and at those the
+    reservations hold. Freeing one hold and making another in one transaction locks
+    rows twice; taking them all first means it never waits holding rows out of order.
+    """
+    infos = resolve_skus(conn, list(skus))
+    demand, _ = demand_of([(sku, 1) for sku in skus], infos)
+    keys = {(v, loc) for v in demand for loc in location_ids}
+    if reservation_ids:
+        keys |= {
+            (v, loc)
+            for v, loc in conn.execute(
+                select(ReservationLine.variant_id, ReservationLine.location_id).where(
+                    ReservationLine.reservation_id.in_(reservation_ids)
+                )
+            )
+        }
+    lock_stock(conn, keys)
 
 
 def _new_view(request: HoldRequest, made: NewHolds) -> ReservationView:

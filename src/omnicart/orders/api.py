@@ -256,6 +256,7 @@ def checkout_cart(
             discount=body.discount,
             payments=tuple(p.model() for p in body.payments),
             total=body.total,
+            redeem_points=body.redeem_points,
         ),
         actor=principal.actor,
         channel_id=_channel_scope(principal),
@@ -278,6 +279,7 @@ def record_sale(body: SaleIn, db: DbDep, principal: Writer, response: Response) 
             taxes_included=body.taxes_included,
             total=body.total,
             receipt=body.receipt,
+            redeem_points=body.redeem_points,
         ),
         actor=principal.actor,
     )

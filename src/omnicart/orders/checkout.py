@@ -16,6 +16,8 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from omnicart.channels.policy import load_channel_policy
+from omnicart.channels.tables import Channel
 from omnicart.db.engine import Database
 from omnicart.inventory.checks import check_lines
 from omnicart.inventory.model import MovementKind
@@ -24,6 +26,7 @@ from omnicart.inventory.reservations import close_in, reserve_in, ship_in
 from omnicart.inventory.tables import Reservation
 from omnicart.kernel.clock import utcnow
 from omnicart.kernel.errors import Conflict, InsufficientStock, NotFound, ValidationFailed
+from omnicart.loyalty.service import quote_redemption, redeem_on_order
 from omnicart.orders import placement
 from omnicart.orders.model import (
     COMPLETED,
@@ -34,6 +37,7 @@ from omnicart.orders.model import (
     PaymentDraft,
     check_totals,
     fingerprint,
+    with_redemption,
 )
 from omnicart.orders.placement import Fulfil
 from omnicart.orders.service import check_fulfil, create_order, in_transaction
@@ -217,6 +221,29 @@ class Checkout:
     discount: Decimal = Decimal(0)
     payments: tuple[PaymentDraft, ...] = ()
     total: Decimal | None = None
+    redeem_points: int = 0  # loyalty points the customer spends on this order
+
+
+def _points_value(session: Session, channel: Channel, points: int) -> Decimal:
+    if not points:
+        return Decimal(0)
+    return quote_redemption(
+        session, channel_id=channel.id, currency=channel.currency, points=points
+    )
+
+
+def _redeem(session: Session, order: Order, points: int, value: Decimal, actor: str) -> None:
+    # In the order's transaction: short of points, the order is not placed either.
+    if points:
+        redeem_on_order(
+            session,
+            order_id=order.id,
+            channel_id=order.channel_id,
+            currency=order.currency,
+            points=points,
+            value=value,
+            actor=actor,
+        )
 
 
 def checkout(
@@ -246,6 +273,7 @@ def checkout(
                 field="lines",
                 skus=unpriced,
             )
+        points_value = _points_value(session, channel, request.redeem_points)
         draft = OrderDraft(
             currency=channel.currency,
             lines=tuple(
@@ -262,9 +290,14 @@ def checkout(
             payments=request.payments,
             customer=request.customer,
         )
+        draft = with_redemption(draft, points_value)
         totals = check_totals(draft)
         hold = session.get(Reservation, cart.reservation_id) if cart.reservation_id else None
         lapsed = hold is None or hold.status != "active" or hold.expires_at <= utcnow()
+        policy = load_channel_policy(session.connection(), channel_id=channel.id)
+        placement.lock_for_replacement(
+            session, policy=policy, skus=skus, holds=[cart.reservation_id]
+        )
         _release_hold(session, cart, actor=actor, reason=f"cart {cart.id} checked out")
         try:
             order, _ = create_order(
@@ -286,11 +319,12 @@ def checkout(
                     **exc.extra,
                 ) from exc
             raise
+        _redeem(session, order, request.redeem_points, points_value, actor)
         cart.status = "converted"
         cart.order_id = order.id
         cart.updated_at = utcnow()
         session.flush()
-        return order_view(session, order)
+        return order_view(session, order, channel_code=channel.code)
 
     return in_transaction(db, work)
 
@@ -307,6 +341,7 @@ class TillSale:
     taxes_included: bool = True
     total: Decimal | None = None
     receipt: str | None = None
+    redeem_points: int = 0  # loyalty points the customer spends on this sale
 
 
 def record_sale(db: Database, *, sale: TillSale, actor: str = "system") -> OrderView:
@@ -317,6 +352,7 @@ def record_sale(db: Database, *, sale: TillSale, actor: str = "system") -> Order
 
     def work(session: Session) -> OrderView:
         channel = placement.channel_row(session, sale.channel_id, kinds=("pos",))
+        points_value = _points_value(session, channel, sale.redeem_points)
         draft = OrderDraft(
             currency=channel.currency,
             lines=sale.lines,
@@ -325,6 +361,7 @@ def record_sale(db: Database, *, sale: TillSale, actor: str = "system") -> Order
             taxes_included=sale.taxes_included,
             total=sale.total,
         )
+        draft = with_redemption(draft, points_value)
         totals = check_totals(draft)
         if totals.paid != totals.total:
             raise ValidationFailed(
@@ -346,6 +383,7 @@ def record_sale(db: Database, *, sale: TillSale, actor: str = "system") -> Order
         )
         if replayed:
             return order_view(session, order, replayed=True)
+        _redeem(session, order, sale.redeem_points, points_value, actor)
         assert order.reservation_id is not None
         shipped = ship_in(
             session,
@@ -372,6 +410,6 @@ def record_sale(db: Database, *, sale: TillSale, actor: str = "system") -> Order
         placement.move(session, order, FULFILLED, actor=actor, reason="handed over at the till")
         placement.move(session, order, COMPLETED, actor=actor, reason="till sale")
         session.flush()
-        return order_view(session, order)
+        return order_view(session, order, channel_code=channel.code)
 
     return in_transaction(db, work)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Final
 
@@ -45,6 +45,7 @@ MAX_ORDER_LINES: Final = 200
 TEXT_LIMITS: Final = {"external_id": 200, "customer_ref": 200, "method": 40, "reference": 200}
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PHONE = re.compile(r"\+?[0-9 ()./-]{5,31}")
+MIN_PHONE_DIGITS: Final = 5  # "(--) /" is punctuation, not a number
 
 
 def check_transition(current: str, target: str, *, order_id: int | None = None) -> None:
@@ -283,6 +284,19 @@ def check_totals(draft: OrderDraft) -> Totals:
     )
 
 
+def with_redemption(draft: OrderDraft, value: Decimal) -> OrderDraft:
+    """The draft with loyalty points worth `value` taken off as an order discount."""
+    if value <= 0:
+        return draft
+    worth = check_totals(replace(draft, total=None, payments=())).total
+    if value > worth:
+        raise ValidationFailed(
+            f"the points are worth {value} {draft.currency}, more than the order's {worth}",
+            field="redeem_points",
+        )
+    return replace(draft, discount=draft.discount + value)
+
+
 def check_text(value: str, kind: str, *, where: str, required: bool = False) -> str:
     """Trimmed text within its column, or ValidationFailed naming the field."""
     trimmed = value.strip()
@@ -303,7 +317,9 @@ def check_customer(customer: Customer) -> Customer:
             f"{customer.email!r} is not an email address", field="customer.email"
         )
     phone = (customer.phone or "").strip() or None
-    if phone is not None and not _PHONE.fullmatch(phone):
+    if phone is not None and (
+        not _PHONE.fullmatch(phone) or sum(c.isdigit() for c in phone) < MIN_PHONE_DIGITS
+    ):
         raise ValidationFailed(f"{customer.phone!r} is not a phone number", field="customer.phone")
     ref = (customer.ref or "").strip() or None
     if ref is not None:

@@ -22,7 +22,7 @@ from omnicart.db.outbox import record_event
 from omnicart.inventory.ledger import insert_ignoring_duplicates
 from omnicart.inventory.model import MovementKind
 from omnicart.inventory.planning import HoldRequest, NewHolds
-from omnicart.inventory.reservations import close_in, reserve_in
+from omnicart.inventory.reservations import close_in, lock_rows, reserve_in
 from omnicart.kernel.clock import utcnow
 from omnicart.kernel.errors import Conflict, NotFound
 from omnicart.locations.tables import Location
@@ -143,7 +143,8 @@ def place_stock(
     actor: str,
     reference: str,
 ) -> Placement:
-    """Route the order, hold its units where routing chose, and allocate them."""
+    """Route the order and allocate its units where routing chose (one step, one ledger
+    entry per stock row)."""
     rules, _ = order_rules(session, policy.channel_id)
     if fulfil.mode == "pickup":
         candidates = policy.pickup_locations
@@ -179,20 +180,11 @@ def place_stock(
         fingerprint=key,
         pool=ranked.location_ids,
         prefer_single=rules.prefer_single_location,
+        allocate=True,
     )
-    made = reserve_in(session.connection(), request, lock_first=True)
+    made = reserve_in(session.connection(), request, lock_first=True, policy=policy)
     if not isinstance(made, NewHolds):  # the key is new per order version: never a replay
         raise Conflict(f"stock for {reference} was already placed; retry", field="order")
-    close_in(
-        session,
-        reservation_id=made.id,
-        channel_id=policy.channel_id,
-        actor=actor,
-        kind=MovementKind.ALLOCATION,
-        from_status="active",
-        to_status="allocated",
-        reason=reference,
-    )
     codes = {site.id: site.code for site in sites}
     decision = (
         {
@@ -213,6 +205,19 @@ def place_stock(
         )
     )
     return Placement(made.id, made.holds, decision)
+
+
+def lock_for_replacement(
+    session: Session, *, policy: ChannelPolicy, skus: Sequence[str], holds: Sequence[int | None]
+) -> None:
+    """Before freeing `holds` and placing `skus` anew in one transaction: lock every stock
+    row either step may touch, in the one fixed order (see `reservations.lock_rows`)."""
+    lock_rows(
+        session.connection(),
+        skus=skus,
+        location_ids=sorted({*policy.ship_locations, *policy.pickup_locations}),
+        reservation_ids=[h for h in holds if h is not None],
+    )
 
 
 def release_placement(session: Session, order: Order, *, actor: str, reason: str) -> None:

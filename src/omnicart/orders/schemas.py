@@ -17,6 +17,15 @@ from omnicart.orders.placement import Fulfil
 
 Units = Annotated[int, Field(strict=True, description="Whole units; positive.")]
 Amount = Annotated[Decimal, Field(description="A decimal amount in the order's currency.")]
+RedeemPoints = Annotated[
+    int,
+    Field(
+        strict=True,
+        ge=0,
+        description="Loyalty points of the customer taken off the order at the channel's "
+        "point value; refused (and nothing happens) when their balance is short.",
+    ),
+]
 
 
 class _In(BaseModel):
@@ -177,6 +186,7 @@ class CheckoutIn(_In):
     discount: Amount = Decimal(0)
     payments: list[PaymentIn] = Field(default_factory=list)
     total: Amount | None = Field(default=None, description="Checked when given.")
+    redeem_points: RedeemPoints = 0
 
 
 class SaleIn(_In):
@@ -190,6 +200,7 @@ class SaleIn(_In):
     taxes_included: bool = True
     total: Amount | None = None
     customer: CustomerIn = Field(default_factory=CustomerIn)
+    redeem_points: RedeemPoints = 0
 
 
 class ReasonIn(_In):

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from omnicart.channels.policy import load_channel_policy
@@ -149,7 +149,7 @@ def create_order(
     if placement.paid_in_full(totals.paid, totals.total):
         placement.move(session, order, CONFIRMED, actor=actor, reason="paid in full")
     session.flush()
-    described = segment_order(session, order)
+    described = segment_order(session, order, channel_code=channel.code)
     placement.announce(session, "Order Completed", order, described)
     placement.announce(
         session, "Order Routed", order, {"order_id": str(order.id), **placed.routing}
@@ -214,7 +214,7 @@ def ingest_order(db: Database, order: ExternalOrder, *, actor: str = "system") -
                 source_updated_at=order.updated_at,
             )
             if not replayed:
-                return order_view(session, created)
+                return order_view(session, created, channel_code=channel.code)
             existing = created
         return _redelivered(session, existing, order, totals, payload_hash, actor)
 
@@ -277,10 +277,16 @@ def _apply_update(
     if moved:
         # Free the old units and hold the new ones in this one transaction: the rows
         # stay locked between the two, so nobody else can take what is freed meanwhile.
+        policy = load_channel_policy(session.connection(), channel_id=existing.channel_id)
+        placement.lock_for_replacement(
+            session,
+            policy=policy,
+            skus=sorted({sku for sku, _ in units} | {sku for sku, _ in wanted}),
+            holds=[existing.reservation_id],
+        )
         placement.release_placement(
             session, existing, actor=actor, reason=f"order {existing.id} changed"
         )
-        policy = load_channel_policy(session.connection(), channel_id=existing.channel_id)
         placed = placement.place_stock(
             session,
             policy=policy,

@@ -120,9 +120,17 @@ def order_lines(session: Session, order_id: int) -> list[OrderLine]:
     )
 
 
-def order_view(session: Session, order: Order, *, replayed: bool = False) -> OrderView:
+def _channel_code(session: Session, order: Order, known: str | None) -> str:
+    if known is not None:
+        return known
+    return session.scalar(select(Channel.code).where(Channel.id == order.channel_id)) or ""
+
+
+def order_view(
+    session: Session, order: Order, *, replayed: bool = False, channel_code: str | None = None
+) -> OrderView:
     """Everything about one order, read in the caller's transaction."""
-    code = session.scalar(select(Channel.code).where(Channel.id == order.channel_id)) or ""
+    code = _channel_code(session, order, channel_code)
     payments = list(
         session.scalars(select(Payment).where(Payment.order_id == order.id).order_by(Payment.id))
     )
@@ -214,13 +222,15 @@ def order_view(session: Session, order: Order, *, replayed: bool = False) -> Ord
     )
 
 
-def segment_order(session: Session, order: Order) -> dict[str, Any]:
+def segment_order(
+    session: Session, order: Order, *, channel_code: str | None = None
+) -> dict[str, Any]:
     """An order as Segment's e-commerce v2 spec shapes it (Order Completed and kin).
 
     `affiliation` is the channel's code; amounts are decimal strings so that no cent is
     lost on the way (a consumer that wants the spec's numbers converts them).
     """
-    code = session.scalar(select(Channel.code).where(Channel.id == order.channel_id)) or ""
+    code = _channel_code(session, order, channel_code)
     lines = order_lines(session, order.id)
     revenue = order.subtotal - order.discount_total
     return {

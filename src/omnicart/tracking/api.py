@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, statu
 from omnicart.api.deps import DbDep, require
 from omnicart.api.pagination import MAX_PAGE, Page, decode_cursor, next_cursor
 from omnicart.auth.service import Principal
-from omnicart.settings import get_settings
+from omnicart.settings import Settings, get_settings
 from omnicart.tracking import service
 from omnicart.tracking.ingest import Ingestor, body_limit
 from omnicart.tracking.model import MESSAGE_TYPES, MalformedBody, PayloadTooLarge
@@ -34,8 +34,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Tests may install their own Ingestor (another events path) before the app starts.
     ingestor: Ingestor | None = getattr(app.state, "tracking", None)
     if ingestor is None:
-        ingestor = Ingestor(db=app.state.db, events_path=Path(get_settings().events_path))
+        settings: Settings = getattr(app.state, "settings", None) or get_settings()
+        ingestor = Ingestor(
+            db=app.state.db,
+            events_path=Path(settings.events_path),
+            flush=settings.events_flusher == "thread",
+        )
         app.state.tracking = ingestor
+    if getattr(app.state, "background", False):
+        ingestor.start_flusher()  # delivers the order book's outbox as it fills
     ingestor.start_if_pending()
     try:
         yield

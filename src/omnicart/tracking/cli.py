@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +18,7 @@ from omnicart.channels.policy import channel_id_for_code
 from omnicart.cli_support import DatabaseUrl, open_database
 from omnicart.settings import get_settings
 from omnicart.tracking import service
-from omnicart.tracking.store import open_store
+from omnicart.tracking.store import EventStore, Flusher, open_store
 
 app = typer.Typer(no_args_is_help=True, help="Tracking sources and their write keys.")
 sources_app = typer.Typer(no_args_is_help=True, help="Sources: who may send events.")
@@ -71,20 +75,51 @@ def _events_path(path: Path | None) -> Path:
     return path or Path(get_settings().events_path)
 
 
+@contextlib.contextmanager
+def _store(events_path: Path | None, database_url: str | None) -> Iterator[EventStore]:
+    """The store with every spooled event and every settled outbox event in it."""
+    with open_database(database_url) as db, open_store(_events_path(events_path), db=db) as store:
+        yield store
+
+
 @events_app.command("export")
 def export(
     to: Annotated[Path, typer.Option(help="An empty or new folder for the Parquet files.")],
     events_path: EventsPath = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Write every event as Parquet, one folder per UTC day: DIR/day=YYYY-MM-DD/."""
-    with open_store(_events_path(events_path)) as store:
+    with _store(events_path, database_url) as store:
         days = store.export_parquet(to)
     total = sum(n for _, n in days)
     Console().print(f"exported {total} events in {len(days)} daily partitions to {escape(str(to))}")
 
 
 @events_app.command("count")
-def count(events_path: EventsPath = None) -> None:
-    """Print how many events are stored (after storing what is still spooled)."""
-    with open_store(_events_path(events_path)) as store:
-        typer.echo(store.count())
+def count(
+    events_path: EventsPath = None,
+    database_url: DatabaseUrl = None,
+    source: Annotated[
+        int | None, typer.Option(help="Only events of this source (0: the order book).")
+    ] = None,
+    event: Annotated[str | None, typer.Option(help="Only events of this name.")] = None,
+) -> None:
+    """Print how many events are stored (after storing what is still spooled, and the
+    order book's events still in the outbox)."""
+    with _store(events_path, database_url) as store:
+        typer.echo(store.count(source_id=source, event=event))
+
+
+@events_app.command("flusher")
+def flusher(events_path: EventsPath = None, database_url: DatabaseUrl = None) -> None:
+    """Move spooled events and the outbox into DuckDB until stopped (SIGTERM or Ctrl-C):
+    for servers run with OMNICART_EVENTS_FLUSHER=process."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    with open_database(database_url) as db:
+        running = Flusher(_events_path(events_path), db=db, hold_s=5.0)
+        running.start()
+        Console(stderr=True).print("flushing events into the store; stop with SIGTERM")
+        stop.wait()
+        running.stop(final_drain_s=30.0)

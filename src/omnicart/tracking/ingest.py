@@ -58,14 +58,15 @@ class WriteKeys:
 
 
 class Ingestor:
-    """One per server process: its spool writer and a flusher competing for the store."""
+    """One per server process: its spool writer and, unless a flusher process of its own
+    does that job (`flush=False`), a flusher thread competing for the store."""
 
-    def __init__(self, *, db: Database, events_path: Path) -> None:
+    def __init__(self, *, db: Database, events_path: Path, flush: bool = True) -> None:
         self.events_path = events_path
         self.keys = WriteKeys(db)
         self.writer = SpoolWriter(spool_dir(events_path))
-        self.flusher = Flusher(events_path)
-        self._started = False
+        self.flusher = Flusher(events_path, db=db) if flush else None
+        self._writing = self._flushing = False
         self._lock = threading.Lock()
 
     def start_if_pending(self) -> None:
@@ -73,22 +74,31 @@ class Ingestor:
         if segments(spool_dir(self.events_path)):
             self.ensure_started()
 
+    def start_flusher(self) -> None:
+        """Start flushing now, before any event arrives: the order book's outbox is
+        delivered into the store as it fills (once)."""
+        with self._lock:
+            if self.flusher is not None and not self._flushing:
+                self.flusher.start()
+                self._flushing = True
+
     def ensure_started(self) -> None:
         """Start the writer and the flusher (once)."""
         with self._lock:
-            if not self._started:
+            if not self._writing:
                 self.writer.start()
-                self.flusher.start()
-                self._started = True
+                self._writing = True
+        self.start_flusher()
 
     def stop(self) -> None:
         """Write what is queued, then let the flusher drain and stop."""
         with self._lock:
-            if not self._started:
-                return
-            self._started = False
-        self.writer.close()
-        self.flusher.stop()
+            writing, flushing = self._writing, self._flushing
+            self._writing = self._flushing = False
+        if writing:
+            self.writer.close()
+        if flushing and self.flusher is not None:
+            self.flusher.stop()
 
     def prepare(self, *, body: bytes, kind: str, write_key: str | None) -> tuple[bytes, Parsed]:
         """Check a request; the spool record for its valid messages, and the result."""
@@ -102,7 +112,7 @@ class Ingestor:
         source = self.keys.resolve(key)
         received = to_micros(utcnow())
         if kind == "batch":
-            parsed = parse_batch(data, received_us=received)
+            parsed = parse_batch(data, received_us=received, body_bytes=len(body))
         else:
             parsed = parse_call(data, kind=kind, received_us=received)
         record = orjson.dumps(

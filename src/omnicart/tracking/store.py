@@ -13,9 +13,16 @@ is lost and nothing is stored twice. The primary key (source_id, message_id) dro
 events a client sent twice, also across restarts; within one flush the first wins.
 
 Every server worker runs a `Flusher` thread that tries for the lock; the OS hands it to
-the next one when the holder dies. Command-line readers (`omnicart events ...`) take the
-same lock, drain the spool first, and so see every acknowledged event. A busy flusher
-lets go of the lock every few seconds so they get their turn.
+the next one when the holder dies. With `OMNICART_EVENTS_FLUSHER=process` the workers
+only spool, and one `omnicart events flusher` process does the flushing: then no
+worker's requests wait while a batch is converted for DuckDB. Command-line readers
+(`omnicart events ...`) take the same lock, drain the spool first, and so see every
+acknowledged event. A busy flusher lets go of the lock every few seconds so they get
+their turn.
+
+The lock holder also delivers the order book's outbox (outbox.py) when it has the
+operational database: the outbox is a feed, and its position is committed in
+`feed_progress` with the rows, so order events too are stored exactly once.
 """
 
 from __future__ import annotations
@@ -36,16 +43,37 @@ import duckdb
 import orjson
 import pyarrow as pa
 
+from omnicart.db.engine import Database
+from omnicart.db.feed import FeedPosition
 from omnicart.kernel.errors import Conflict, ValidationFailed
 from omnicart.tracking.model import COLUMNS, from_micros
+from omnicart.tracking.outbox import (
+    OUTBOX_PAGE,
+    OUTBOX_SOURCE_ID,
+    deliver_outbox,
+    deliver_outbox_once,
+)
 from omnicart.tracking.spool import is_finished, read_records, segments
 
 log = logging.getLogger(__name__)
 
 STORE_COLUMNS = ("source_id", "channel_id", *COLUMNS, "received_at")
+# Added after the first stores were made: created on every open, if missing.
+_LATER_TABLES = """
+CREATE TABLE IF NOT EXISTS feed_progress (
+    feed VARCHAR PRIMARY KEY,
+    tx_id BIGINT NOT NULL,
+    row_id BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS exports (
+    directory VARCHAR PRIMARY KEY,
+    written_at TIMESTAMPTZ NOT NULL
+);
+"""
 _TIME_COLUMNS = frozenset({"timestamp", "original_timestamp", "sent_at", "received_at"})
 _INT_COLUMNS = frozenset({"source_id", "channel_id"})
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS events (
     source_id BIGINT NOT NULL,
     channel_id BIGINT NOT NULL,
@@ -72,6 +100,8 @@ CREATE TABLE IF NOT EXISTS spool_progress (
     committed_offset BIGINT NOT NULL
 );
 """
+    + _LATER_TABLES
+)
 ARROW_SCHEMA = pa.schema(
     [
         (
@@ -181,6 +211,7 @@ class EventStore:
         _create_atomically(events_path)
         self.conn = duckdb.connect(str(events_path))
         self.conn.execute("SET TimeZone = 'UTC'")
+        self.conn.execute(_LATER_TABLES)
         self._offsets: dict[str, int] = dict(
             self.conn.execute("SELECT segment, committed_offset FROM spool_progress").fetchall()
         )
@@ -227,7 +258,7 @@ class EventStore:
             if offset != self._offsets.get(path.name, 0):
                 offsets[path.name] = offset
         if offsets:
-            self._commit(columns, offsets)
+            self._commit(columns, offsets=offsets)
         for path in finished:
             self._retire(path)
         return rows
@@ -241,7 +272,15 @@ class EventStore:
         self.drain_once()
         return total
 
-    def _commit(self, columns: list[list[Any]], offsets: dict[str, int]) -> None:
+    def _commit(
+        self,
+        columns: list[list[Any]],
+        *,
+        offsets: dict[str, int] | None = None,
+        feed: tuple[str, FeedPosition] | None = None,
+    ) -> None:
+        """Insert rows and record how far their spool segments or feed were read, as one
+        transaction: a crash keeps both or neither."""
         columns = _first_of_each(columns)
         batch = pa.Table.from_arrays(
             [pa.array(col, type=ARROW_SCHEMA.field(i).type) for i, col in enumerate(columns)],
@@ -250,17 +289,53 @@ class EventStore:
         conn = self.conn
         conn.execute("BEGIN")
         try:
-            conn.register("batch", batch)
-            conn.execute(_INSERT)
-            conn.unregister("batch")
-            conn.executemany(
-                "INSERT OR REPLACE INTO spool_progress VALUES (?, ?)", list(offsets.items())
-            )
+            if batch.num_rows:
+                conn.register("batch", batch)
+                conn.execute(_INSERT)
+                conn.unregister("batch")
+            if offsets:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO spool_progress VALUES (?, ?)", list(offsets.items())
+                )
+            if feed is not None:
+                name, position = feed
+                conn.execute(
+                    "INSERT OR REPLACE INTO feed_progress VALUES (?, ?, ?)",
+                    [name, position.tx_id, position.id],
+                )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        self._offsets.update(offsets)
+        if offsets:
+            self._offsets.update(offsets)
+
+    def commit_rows(self, rows: Sequence[Sequence[Any]], *, feed: tuple[str, FeedPosition]) -> None:
+        """Store rows (STORE_COLUMNS order, times in epoch microseconds) and the position
+        reached in the feed they came from, in one transaction."""
+        columns: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)] or [
+            [] for _ in STORE_COLUMNS
+        ]
+        self._commit(columns, feed=feed)
+
+    def feed_position(self, feed: str) -> FeedPosition:
+        """How far the store has read a feed (the start if never)."""
+        row = self.conn.execute(
+            "SELECT tx_id, row_id FROM feed_progress WHERE feed = ?", [feed]
+        ).fetchone()
+        return FeedPosition(int(row[0]), int(row[1])) if row else FeedPosition()
+
+    def latest_of_outbox_orders(
+        self, anonymous_ids: Sequence[str]
+    ) -> dict[str, tuple[int, str | None]]:
+        """(channel id, userId) of the latest stored outbox event of each order."""
+        rows = self.conn.execute(
+            "SELECT anonymous_id, channel_id, user_id FROM events "
+            "WHERE source_id = ? AND anonymous_id IN (SELECT unnest(?::VARCHAR[])) "
+            "ORDER BY timestamp, CAST(substr(message_id, 8) AS BIGINT)",
+            [OUTBOX_SOURCE_ID, list(anonymous_ids)],
+        ).fetchall()
+        return {str(a): (int(c), u) for a, c, u in rows}
 
     def _retire(self, path: Path) -> None:
         handle = self._handles.pop(path.name, None)
@@ -270,6 +345,62 @@ class EventStore:
         if path.name in self._offsets:
             self.conn.execute("DELETE FROM spool_progress WHERE segment = ?", [path.name])
             del self._offsets[path.name]
+
+    # --- erasure -------------------------------------------------------------------------
+
+    def compact(self) -> None:
+        """Rebuild the DuckDB file from its tables (the caller holds the lock).
+
+        DuckDB keeps the old version of an updated row in the file's free blocks; after
+        an erasure the file is written afresh, so no erased value stays on disk. The new
+        file is built under a temporary name and renamed into place: a crash leaves the
+        old file or the new one, both whole, with the same rows and spool offsets.
+        """
+        self.conn.execute("CHECKPOINT")
+        self.conn.close()
+        temp = self.path.with_name(f".{self.path.name}.new.compact")
+        for leftover in (temp, temp.with_name(temp.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+        old = str(self.path).replace("'", "''")
+        with duckdb.connect(str(temp)) as conn:
+            conn.execute(SCHEMA)
+            conn.execute(f"ATTACH '{old}' AS old (READ_ONLY)")
+            for table in ("events", "spool_progress", "feed_progress", "exports"):
+                # In rowid order, so every row keeps its rowid (identities.py reads by it).
+                conn.execute(
+                    f"INSERT INTO {table} SELECT * FROM old.{table} ORDER BY rowid"  # noqa: S608
+                )
+            conn.execute("DETACH old")
+            conn.execute("CHECKPOINT")
+        _fsync_file(temp)
+        self.path.with_name(self.path.name + ".wal").unlink(missing_ok=True)
+        temp.replace(self.path)
+        _fsync_file(self.path.parent)
+        self.conn = duckdb.connect(str(self.path))
+        self.conn.execute("SET TimeZone = 'UTC'")
+
+    def scrub_spool(self) -> None:
+        """Overwrite with zeros what spool segments still hold of stored events.
+
+        A segment is deleted once its writer lets it go and it is stored; until then
+        (a live server's segment) its stored part is dead weight that a reader never
+        reads again (it starts at the committed offset), so erasure zeroes it.
+        """
+        zeros = bytes(1024 * 1024)
+        for path in segments(self.spool):
+            end = self._offsets.get(path.name, 0)
+            if not end:
+                continue
+            try:
+                fd = os.open(path, os.O_WRONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                for start in range(0, end, len(zeros)):
+                    os.pwrite(fd, zeros[: min(len(zeros), end - start)], start)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     # --- reading -------------------------------------------------------------------------
 
@@ -306,9 +437,13 @@ class EventStore:
         names = [d[0] for d in cursor.description]
         return [_stored(names, row) for row in cursor.fetchall()]
 
-    def count(self) -> int:
-        """How many events are stored."""
-        row = self.conn.execute("SELECT count(*) FROM events").fetchone()
+    def count(self, *, source_id: int | None = None, event: str | None = None) -> int:
+        """How many events are stored (of one source, of one name, if given)."""
+        row = self.conn.execute(
+            "SELECT count(*) FROM events WHERE (? IS NULL OR source_id = ?) "
+            "AND (? IS NULL OR event = ?)",
+            [source_id, source_id, event, event],
+        ).fetchone()
         return int(row[0]) if row else 0
 
     def export_parquet(self, directory: Path) -> list[tuple[str, int]]:
@@ -319,6 +454,10 @@ class EventStore:
                 f"{directory} must be an empty folder or not exist yet", field="to"
             )
         directory.mkdir(parents=True, exist_ok=True)
+        # Remembered, so that an erasure rewrites this export too (see erasure.py).
+        self.conn.execute(
+            "INSERT OR REPLACE INTO exports VALUES (?, now())", [str(directory.resolve())]
+        )
         target = str(directory).replace("'", "''")
         self.conn.execute(
             f"COPY (SELECT *, strftime(timestamp, '%Y-%m-%d') AS day FROM events "  # noqa: S608
@@ -349,13 +488,14 @@ def _create_atomically(events_path: Path) -> None:
     with duckdb.connect(str(temp)) as conn:
         conn.execute(SCHEMA)
         conn.execute("CHECKPOINT")
-    fd = os.open(temp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _fsync_file(temp)
     temp.replace(events_path)
-    fd = os.open(events_path.parent, os.O_RDONLY)
+    _fsync_file(events_path.parent)
+
+
+def _fsync_file(path: Path) -> None:
+    """fsync a file or a folder (for a rename in it)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
@@ -389,14 +529,19 @@ def _first_of_each(columns: list[list[Any]]) -> list[list[Any]]:
 
 
 @contextlib.contextmanager
-def open_store(events_path: Path, *, timeout: float = 30.0) -> Iterator[EventStore]:
-    """The store, with every acknowledged event in it (the spool is drained first)."""
+def open_store(
+    events_path: Path, *, db: Database | None = None, timeout: float = 30.0
+) -> Iterator[EventStore]:
+    """The store, with every acknowledged event in it (the spool is drained first) and,
+    given the operational database, every settled outbox event of the order book."""
     lock = StoreLock(events_path)
     lock.acquire(timeout=timeout)
     try:
         store = EventStore(events_path)
         try:
             store.drain()
+            if db is not None:
+                deliver_outbox(store, db=db)
             yield store
         finally:
             store.close()
@@ -404,14 +549,33 @@ def open_store(events_path: Path, *, timeout: float = 30.0) -> Iterator[EventSto
         lock.release()
 
 
+_OUTBOX_RETRY_S = 5.0
+IDENTITY_WINDOW = 20_000  # stored events looked at per round of identity resolution
+
+
 class Flusher:
-    """A thread that, while it holds the store lock, moves the spool into DuckDB."""
+    """A thread that, while it holds the store lock, moves the spool into DuckDB and,
+    given the operational database, delivers the order book's outbox (outbox.py) and
+    resolves the people behind stored events (identities.py)."""
 
     def __init__(
-        self, events_path: Path, *, poll_s: float = 0.02, idle_s: float = 1.0, hold_s: float = 5.0
+        self,
+        events_path: Path,
+        *,
+        db: Database | None = None,
+        poll_s: float = 0.2,
+        batch_rows: int = 100_000,
+        idle_s: float = 1.0,
+        hold_s: float = 5.0,
+        outbox_poll_s: float = 0.5,
+        people_poll_s: float = 1.0,
     ) -> None:
         self.events_path = events_path
+        self.db = db
         self.poll_s, self.idle_s, self.hold_s = poll_s, idle_s, hold_s
+        self.batch_rows = batch_rows
+        self.outbox_poll_s = outbox_poll_s
+        self.people_poll_s = people_poll_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="event-flusher", daemon=True)
 
@@ -423,8 +587,12 @@ class Flusher:
         """Stop; drain once more if the lock comes free within `final_drain_s`."""
         self._stop.set()
         self._thread.join()
-        with contextlib.suppress(StoreBusy), open_store(self.events_path, timeout=final_drain_s):
-            pass
+        with (
+            contextlib.suppress(StoreBusy),
+            open_store(self.events_path, timeout=final_drain_s) as store,
+        ):
+            while self.db is not None and self._deliver(store, self.db) >= OUTBOX_PAGE:
+                pass
 
     def _run(self) -> None:
         lock = StoreLock(self.events_path)
@@ -439,16 +607,59 @@ class Flusher:
                 self._stop.wait(1.0)
             finally:
                 lock.release()
-            self._stop.wait(self.poll_s * 5)  # a gap, so other processes get a turn
+            self._stop.wait(0.1)  # a gap, so other processes get a turn
+
+    @staticmethod
+    def _resolve(store: EventStore, db: Database) -> int:
+        """One round of identity resolution over newly stored events (identities.py); -1
+        if that failed: events keep being stored, and resolution catches up later."""
+        # Imported here: identity resolution belongs to customers, which reads this store.
+        from omnicart.tracking.identities import resolve_identities_once
+
+        try:
+            return resolve_identities_once(store, db=db)
+        except Exception:
+            log.exception("resolving the people behind stored events failed; retrying")
+            return -1
+
+    @staticmethod
+    def _deliver(store: EventStore, db: Database) -> int:
+        """One page of the outbox; -1 if that failed (the operational database is down,
+        say): the spool is still flushed meanwhile, and the outbox tried again later."""
+        try:
+            return deliver_outbox_once(store, db=db, limit=OUTBOX_PAGE)
+        except Exception:
+            log.exception("delivering the outbox to the event store failed; retrying")
+            return -1
 
     def _hold(self) -> None:
         store = EventStore(self.events_path)
         try:
             started = last_work = time.monotonic()
+            outbox_due = people_due = started
             while not self._stop.is_set():
-                if store.drain_once():
+                moved = store.drain_once(max_rows=self.batch_rows)
+                more = moved >= self.batch_rows
+                if self.db is not None and time.monotonic() >= people_due:
+                    # At its own pace: ingest never waits for identity resolution.
+                    looked_at = self._resolve(store, self.db)
+                    if looked_at < IDENTITY_WINDOW:
+                        people_due = time.monotonic() + (
+                            self.people_poll_s if looked_at >= 0 else _OUTBOX_RETRY_S
+                        )
+                if self.db is not None and time.monotonic() >= outbox_due:
+                    # The outbox is polled less often: it is a query on the operational DB.
+                    delivered = self._deliver(store, self.db)
+                    pause = self.outbox_poll_s if delivered >= 0 else _OUTBOX_RETRY_S
+                    if delivered < OUTBOX_PAGE:
+                        outbox_due = time.monotonic() + pause
+                    moved += max(delivered, 0)
+                    more = more or delivered >= OUTBOX_PAGE
+                if moved:
                     last_work = time.monotonic()
-                else:
+                if not more:
+                    # Each DuckDB commit costs as much as thousands of rows: wait for the
+                    # spool to gather a large batch (an event is durable in it already).
                     self._stop.wait(self.poll_s)
                 now = time.monotonic()
                 if now - last_work > self.idle_s or now - started > self.hold_s:

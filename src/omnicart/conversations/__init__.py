@@ -1,0 +1,1 @@
+"""Conversations: one support case per customer, continued across every contact channel."""

@@ -1,0 +1,2 @@
+"""Customers: one person across channels (identity resolution), consent, GDPR export and
+erasure, and the Customer 360 view."""

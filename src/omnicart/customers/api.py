@@ -1,0 +1,111 @@
+"""HTTP routes for customers: look up, Customer 360, consents, GDPR export and erasure.
+
+Personal data is for staff and admin keys (`customers:read`, `customers:write`); channel
+keys have neither scope.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from omnicart.api.deps import DbDep, require
+from omnicart.auth.service import Principal
+from omnicart.customers import service
+from omnicart.customers.erasure import erase_customer
+from omnicart.customers.model import KINDS
+from omnicart.customers.schemas import ConsentsIn, ConsentsOut, CustomerOut, ErasureOut
+from omnicart.kernel.errors import ValidationFailed
+from omnicart.settings import get_settings
+
+router = APIRouter(tags=["customers"])
+Reader = Annotated[Principal, Depends(require("customers:read"))]
+Writer = Annotated[Principal, Depends(require("customers:write"))]
+Lookup = Annotated[str | None, Query(max_length=254)]
+
+
+def _events_path() -> Path:
+    return Path(get_settings().events_path)
+
+
+@router.get("/customers")
+def find_customer(
+    *,
+    db: DbDep,
+    principal: Reader,
+    email: Lookup = None,
+    phone: Lookup = None,
+    user_id: Lookup = None,
+    loyalty_card: Lookup = None,
+    pos_customer: Lookup = None,
+    anonymous_id: Lookup = None,
+    order_id: Annotated[int | None, Query(ge=1)] = None,
+) -> CustomerOut:
+    """The customer one identifier resolves to (normalised as on arrival), or the
+    customer an order belongs to (`order_id`), as a 360."""
+    given = {
+        kind: value
+        for kind, value in {
+            "email": email,
+            "phone": phone,
+            "user_id": user_id,
+            "loyalty_card": loyalty_card,
+            "pos_customer": pos_customer,
+            "anonymous_id": anonymous_id,
+            "order_id": None if order_id is None else str(order_id),
+        }.items()
+        if value is not None
+    }
+    if len(given) != 1:
+        raise ValidationFailed(
+            "give exactly one of "
+            + ", ".join([*(k for k in KINDS if k != "marketplace_buyer"), "order_id"]),
+            field="query",
+        )
+    [(kind, value)] = given.items()
+    if order_id is not None:
+        customer_id = service.customer_of_order(db, order_id=order_id)
+    else:
+        customer_id = service.find_customer(db, kind=kind, value=value)
+    view = service.customer_360(db, customer_id=customer_id, events_path=_events_path())
+    return CustomerOut.model_validate(view)
+
+
+@router.get("/customers/{customer_id}")
+def get_customer(customer_id: int, db: DbDep, principal: Reader) -> CustomerOut:
+    """Customer 360: traits, identities, orders of every channel, the event timeline,
+    consents and loyalty. A merged id answers with the survivor (`merged` is true)."""
+    view = service.customer_360(db, customer_id=customer_id, events_path=_events_path())
+    return CustomerOut.model_validate(view)
+
+
+@router.get("/customers/{customer_id}/consents")
+def get_consents(customer_id: int, db: DbDep, principal: Reader) -> ConsentsOut:
+    """Consents in force per channel and their full history."""
+    return ConsentsOut.model_validate(service.list_consents(db, customer_id=customer_id))
+
+
+@router.put("/customers/{customer_id}/consents")
+def put_consents(customer_id: int, body: ConsentsIn, db: DbDep, principal: Writer) -> ConsentsOut:
+    """Record consent given or withdrawn per channel (email, sms, whatsapp, push)."""
+    view = service.set_consents(
+        db, customer_id=customer_id, consents=body.consents, source=body.source, at=body.at
+    )
+    return ConsentsOut.model_validate(view)
+
+
+@router.get("/customers/{customer_id}/export")
+def export_customer(customer_id: int, db: DbDep, principal: Reader) -> dict[str, Any]:
+    """Everything held about the person, as JSON (GDPR/RODO access and portability)."""
+    return service.export_customer(db, customer_id=customer_id, events_path=_events_path())
+
+
+@router.post("/customers/{customer_id}/erase")
+def erase(customer_id: int, db: DbDep, principal: Writer) -> ErasureOut:
+    """Erase the person's personal data everywhere; their purchases stay, anonymous."""
+    view = erase_customer(
+        db, customer_id=customer_id, actor=principal.actor, events_path=_events_path()
+    )
+    return ErasureOut.model_validate(view)

@@ -1,0 +1,118 @@
+"""Customer tables: profiles, the identifiers that point at them, merges, consents,
+order links, the erasure log and the feed cursor of the order consumer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from omnicart.db.base import Base
+from omnicart.db.types import BigId, Json, UTCDateTime
+
+
+class CustomerProfile(Base):
+    """One person; a profile merged into another points at it and holds nothing more."""
+
+    __tablename__ = "customer_profiles"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merged_into: Mapped[int | None] = mapped_column(
+        ForeignKey("customer_profiles.id"), nullable=True, index=True
+    )
+    traits: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class CustomerIdentity(Base):
+    """An identifier (kind, normalised value) and the profile it resolves to."""
+
+    __tablename__ = "customer_identities"
+    __table_args__ = (UniqueConstraint("kind", "value"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    value: Mapped[str] = mapped_column(String(254))
+    profile_id: Mapped[int] = mapped_column(ForeignKey("customer_profiles.id"), index=True)
+    channel_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    source: Mapped[str] = mapped_column(String(40))
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CustomerMerge(Base):
+    """A profile merged into another, and the identifier that justified it."""
+
+    __tablename__ = "customer_merges"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    survivor_id: Mapped[int] = mapped_column(ForeignKey("customer_profiles.id"), index=True)
+    merged_id: Mapped[int] = mapped_column(ForeignKey("customer_profiles.id"), unique=True)
+    reason: Mapped[str] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CustomerConsent(Base):
+    """A consent given or withdrawn for one messaging channel; rows are never updated."""
+
+    __tablename__ = "customer_consents"
+    __table_args__ = (Index("ix_customer_consents_profile_channel", "profile_id", "channel", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    profile_id: Mapped[int] = mapped_column(ForeignKey("customer_profiles.id"))
+    channel: Mapped[str] = mapped_column(String(16))  # email, sms, whatsapp, push
+    granted: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(120))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CustomerOrderLink(Base):
+    """The customer an order belongs to (on the profile that was current when linked)."""
+
+    __tablename__ = "customer_order_links"
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    profile_id: Mapped[int] = mapped_column(ForeignKey("customer_profiles.id"), index=True)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CustomerErasure(Base):
+    """That a person's data was erased, by whom and how much; never the data itself."""
+
+    __tablename__ = "customer_erasures"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    profile_id: Mapped[int] = mapped_column(ForeignKey("customer_profiles.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    counts: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CustomerFeedCursor(Base):
+    """How far a customers consumer has read the outbox (moved in the same transaction
+    as what it wrote, so every event is applied exactly once)."""
+
+    __tablename__ = "customer_feed_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tx_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    event_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CustomerPendingErasure(Base):
+    """An erasure done in the database whose event-store step is still to run: the
+    values that step needs, kept only until it has run (then the row is deleted)."""
+
+    __tablename__ = "customer_pending_erasures"
+
+    profile_id: Mapped[int] = mapped_column(ForeignKey("customer_profiles.id"), primary_key=True)
+    erasure_id: Mapped[int] = mapped_column(ForeignKey("customer_erasures.id"))
+    pseudonym: Mapped[str] = mapped_column(String(40))
+    values: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,1 @@
+"""Loyalty: a points ledger earned and redeemed in every channel, tiers by rolling spend."""

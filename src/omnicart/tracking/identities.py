@@ -1,0 +1,69 @@
+"""Resolving the people behind stored events, behind the flusher and at its own pace.
+
+Whoever holds the store's lock reads the events stored since its last round (by DuckDB's
+`rowid`: rows are only ever appended, and erasure updates them in place) and hands the
+ones that link identifiers (see `omnicart.customers.events`) to identity resolution in
+the operational database. The position reached is stored in `feed_progress` afterwards,
+so a crash in between observes those events again, which changes nothing. The order
+book's own events (source 0) are left out: orders reach their customer through the
+customers feed. Events ingested faster than people are resolved wait their turn; ingest
+never waits for resolution.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from omnicart.customers.events import TrackedIdentity, observe_events
+from omnicart.db.engine import Database
+from omnicart.db.feed import FeedPosition
+from omnicart.tracking.model import from_micros
+from omnicart.tracking.outbox import OUTBOX_SOURCE_ID
+from omnicart.tracking.store import IDENTITY_WINDOW, EventStore
+
+IDENTITY_FEED = "identities"
+_LINKING = """
+SELECT type, channel_id, user_id, anonymous_id, previous_id, traits, epoch_us(timestamp)
+FROM events
+WHERE rowid >= ? AND rowid < ? AND source_id <> ?
+  AND (type IN ('identify', 'alias') OR (user_id IS NOT NULL AND anonymous_id IS NOT NULL))
+ORDER BY rowid
+"""
+
+
+def _traits(raw: Any) -> dict[str, Any]:
+    if not raw:
+        return {}
+    loaded = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def resolve_identities_once(
+    store: EventStore, *, db: Database, window: int = IDENTITY_WINDOW
+) -> int:
+    """One round: resolve the people named by events stored since the last; rows looked at."""
+    after = store.feed_position(IDENTITY_FEED).id  # the first rowid not yet looked at
+    stored = store.conn.execute("SELECT coalesce(max(rowid) + 1, 0) FROM events").fetchone()
+    upto = min(int(stored[0]) if stored else 0, after + window)
+    if upto <= after:
+        return 0
+    rows = store.conn.execute(_LINKING, [after, upto, OUTBOX_SOURCE_ID]).fetchall()
+    observe_events(
+        db,
+        [
+            TrackedIdentity(
+                type=kind,
+                channel_id=channel_id,
+                at=from_micros(timestamp),
+                user_id=user_id,
+                anonymous_id=anonymous_id,
+                previous_id=previous_id,
+                traits=_traits(traits),
+            )
+            for kind, channel_id, user_id, anonymous_id, previous_id, traits, timestamp in rows
+        ],
+    )
+    store.commit_rows([], feed=(IDENTITY_FEED, FeedPosition(0, upto)))
+    return upto - after
