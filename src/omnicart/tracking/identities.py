@@ -21,16 +21,19 @@ from omnicart.db.engine import Database
 from omnicart.db.feed import FeedPosition
 from omnicart.tracking.model import from_micros
 from omnicart.tracking.outbox import OUTBOX_SOURCE_ID
-from omnicart.tracking.store import IDENTITY_WINDOW, EventStore
+from omnicart.tracking.store import EventStore
 
 IDENTITY_FEED = "identities"
 _LINKING = """
-SELECT type, channel_id, user_id, anonymous_id, previous_id, traits, epoch_us(timestamp)
+SELECT rowid, type, channel_id, user_id, anonymous_id, previous_id, traits, epoch_us(timestamp)
 FROM events
 WHERE rowid >= ? AND rowid < ? AND source_id <> ?
   AND (type IN ('identify', 'alias') OR (user_id IS NOT NULL AND anonymous_id IS NOT NULL))
 ORDER BY rowid
+LIMIT ?
 """
+IDENTITY_WINDOW = 20_000  # stored events looked at per round
+LINKING_PER_ROUND = 500  # events that link identifiers, resolved per round at most
 
 
 def _traits(raw: Any) -> dict[str, Any]:
@@ -41,15 +44,22 @@ def _traits(raw: Any) -> dict[str, Any]:
 
 
 def resolve_identities_once(
-    store: EventStore, *, db: Database, window: int = IDENTITY_WINDOW
+    store: EventStore,
+    *,
+    db: Database,
+    window: int = IDENTITY_WINDOW,
+    most: int = LINKING_PER_ROUND,
 ) -> int:
-    """One round: resolve the people named by events stored since the last; rows looked at."""
+    """One round: resolve the people named by events stored since the last (at most `most`
+    linking events, within `window` rows); the rows it moved past."""
     after = store.feed_position(IDENTITY_FEED).id  # the first rowid not yet looked at
     stored = store.conn.execute("SELECT coalesce(max(rowid) + 1, 0) FROM events").fetchone()
     upto = min(int(stored[0]) if stored else 0, after + window)
     if upto <= after:
         return 0
-    rows = store.conn.execute(_LINKING, [after, upto, OUTBOX_SOURCE_ID]).fetchall()
+    rows = store.conn.execute(_LINKING, [after, upto, OUTBOX_SOURCE_ID, most]).fetchall()
+    if len(rows) == most:  # a full round: stop after its last event, the rest is next
+        upto = int(rows[-1][0]) + 1
     observe_events(
         db,
         [
@@ -62,7 +72,7 @@ def resolve_identities_once(
                 previous_id=previous_id,
                 traits=_traits(traits),
             )
-            for kind, channel_id, user_id, anonymous_id, previous_id, traits, timestamp in rows
+            for _, kind, channel_id, user_id, anonymous_id, previous_id, traits, timestamp in rows
         ],
     )
     store.commit_rows([], feed=(IDENTITY_FEED, FeedPosition(0, upto)))

@@ -550,7 +550,6 @@ def open_store(
 
 
 _OUTBOX_RETRY_S = 5.0
-IDENTITY_WINDOW = 20_000  # stored events looked at per round of identity resolution
 
 
 class Flusher:
@@ -641,12 +640,12 @@ class Flusher:
                 moved = store.drain_once(max_rows=self.batch_rows)
                 more = moved >= self.batch_rows
                 if self.db is not None and time.monotonic() >= people_due:
-                    # At its own pace: ingest never waits for identity resolution.
+                    # At its own pace, a round a second (identities.py): ingest never waits
+                    # for identity resolution, and keeps the CPU it needs.
                     looked_at = self._resolve(store, self.db)
-                    if looked_at < IDENTITY_WINDOW:
-                        people_due = time.monotonic() + (
-                            self.people_poll_s if looked_at >= 0 else _OUTBOX_RETRY_S
-                        )
+                    people_due = time.monotonic() + (
+                        self.people_poll_s if looked_at >= 0 else _OUTBOX_RETRY_S
+                    )
                 if self.db is not None and time.monotonic() >= outbox_due:
                     # The outbox is polled less often: it is a query on the operational DB.
                     delivered = self._deliver(store, self.db)
