@@ -46,8 +46,10 @@ def demo(
 
     from omnicart.app import create_app
     from omnicart.db.engine import Database
+    from omnicart.settings import get_settings
 
     console.print(f"serving {base} (Ctrl-C to stop)")
-    uvicorn.run(
-        create_app(db=Database.from_url(database_url)), host=host, port=port, log_level="warning"
-    )
+    # The served app reads and fills the demo's own event store.
+    settings = get_settings().model_copy(update={"events_path": str(result.events_path)})
+    app = create_app(db=Database.from_url(database_url), settings=settings)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

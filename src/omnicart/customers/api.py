@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from omnicart.api.deps import DbDep, require
 from omnicart.auth.service import Principal
@@ -26,8 +26,16 @@ Writer = Annotated[Principal, Depends(require("customers:write"))]
 Lookup = Annotated[str | None, Query(max_length=254)]
 
 
-def _events_path() -> Path:
-    return Path(get_settings().events_path)
+def _events_path(request: Request) -> Path:
+    """The event store this app writes to (its settings', not only the environment's)."""
+    ingestor = getattr(request.app.state, "tracking", None)
+    if ingestor is not None:
+        return Path(ingestor.events_path)
+    settings = getattr(request.app.state, "settings", None) or get_settings()
+    return Path(settings.events_path)
+
+
+EventsPath = Annotated[Path, Depends(_events_path)]
 
 
 @router.get("/customers")
@@ -35,6 +43,7 @@ def find_customer(
     *,
     db: DbDep,
     principal: Reader,
+    events_path: EventsPath,
     email: Lookup = None,
     phone: Lookup = None,
     user_id: Lookup = None,
@@ -69,15 +78,17 @@ def find_customer(
         customer_id = service.customer_of_order(db, order_id=order_id)
     else:
         customer_id = service.find_customer(db, kind=kind, value=value)
-    view = service.customer_360(db, customer_id=customer_id, events_path=_events_path())
+    view = service.customer_360(db, customer_id=customer_id, events_path=events_path)
     return CustomerOut.model_validate(view)
 
 
 @router.get("/customers/{customer_id}")
-def get_customer(customer_id: int, db: DbDep, principal: Reader) -> CustomerOut:
+def get_customer(
+    customer_id: int, db: DbDep, principal: Reader, events_path: EventsPath
+) -> CustomerOut:
     """Customer 360: traits, identities, orders of every channel, the event timeline,
     consents and loyalty. A merged id answers with the survivor (`merged` is true)."""
-    view = service.customer_360(db, customer_id=customer_id, events_path=_events_path())
+    view = service.customer_360(db, customer_id=customer_id, events_path=events_path)
     return CustomerOut.model_validate(view)
 
 
@@ -97,15 +108,17 @@ def put_consents(customer_id: int, body: ConsentsIn, db: DbDep, principal: Write
 
 
 @router.get("/customers/{customer_id}/export")
-def export_customer(customer_id: int, db: DbDep, principal: Reader) -> dict[str, Any]:
+def export_customer(
+    customer_id: int, db: DbDep, principal: Reader, events_path: EventsPath
+) -> dict[str, Any]:
     """Everything held about the person, as JSON (GDPR/RODO access and portability)."""
-    return service.export_customer(db, customer_id=customer_id, events_path=_events_path())
+    return service.export_customer(db, customer_id=customer_id, events_path=events_path)
 
 
 @router.post("/customers/{customer_id}/erase")
-def erase(customer_id: int, db: DbDep, principal: Writer) -> ErasureOut:
+def erase(customer_id: int, db: DbDep, principal: Writer, events_path: EventsPath) -> ErasureOut:
     """Erase the person's personal data everywhere; their purchases stay, anonymous."""
     view = erase_customer(
-        db, customer_id=customer_id, actor=principal.actor, events_path=_events_path()
+        db, customer_id=customer_id, actor=principal.actor, events_path=events_path
     )
     return ErasureOut.model_validate(view)
