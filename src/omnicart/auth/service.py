@@ -27,6 +27,7 @@ ALL_SCOPES = (
     "orders:write",
     "customers:read",
     "customers:write",
+    "customers:erase",
     "keys:write",
 )
 # A role's default scopes are also the most a key of that role may hold.
@@ -52,7 +53,8 @@ DEFAULT_SCOPES = {
     ],
 }
 # Whoever manages keys can mint any key, so only admin keys may, whatever their scopes say.
-ADMIN_ONLY_SCOPES = frozenset({"keys:write"})
+# Minting keys, and erasing a person everywhere (it cannot be undone), are for admins only.
+ADMIN_ONLY_SCOPES = frozenset({"keys:write", "customers:erase"})
 # The ledger names the actor "key:{id}:{name}" in a 120-character column.
 MAX_KEY_NAME = 80
 

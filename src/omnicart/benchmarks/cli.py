@@ -78,15 +78,7 @@ def bench_ingest(
         f"benchmarking: {seconds:g}s of batches, then checks (about {seconds + 15:.0f}s)"
     ):
         result = run(config)
-    if json:
-        typer.echo(orjson.dumps(result).decode())
-        return
-    table = Table(title="omnicart bench ingest")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key, value in result.items():
-        table.add_row(key, str(value))
-    Console().print(table)
+    _print(result, json=json, title="omnicart bench ingest")
 
 
 def bench_orders(

@@ -1,7 +1,7 @@
 """HTTP routes for customers: look up, Customer 360, consents, GDPR export and erasure.
 
 Personal data is for staff and admin keys (`customers:read`, `customers:write`); channel
-keys have neither scope.
+keys have neither scope. Erasure takes an admin key (`customers:erase`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from omnicart.settings import get_settings
 router = APIRouter(tags=["customers"])
 Reader = Annotated[Principal, Depends(require("customers:read"))]
 Writer = Annotated[Principal, Depends(require("customers:write"))]
+Eraser = Annotated[Principal, Depends(require("customers:erase"))]
 Lookup = Annotated[str | None, Query(max_length=254)]
 
 
@@ -116,8 +117,10 @@ def export_customer(
 
 
 @router.post("/customers/{customer_id}/erase")
-def erase(customer_id: int, db: DbDep, principal: Writer, events_path: EventsPath) -> ErasureOut:
-    """Erase the person's personal data everywhere; their purchases stay, anonymous."""
+def erase(customer_id: int, db: DbDep, principal: Eraser, events_path: EventsPath) -> ErasureOut:
+    """Erase the person's personal data everywhere; their purchases stay, anonymous.
+
+    It cannot be undone, so it takes an admin key."""
     view = erase_customer(
         db, customer_id=customer_id, actor=principal.actor, events_path=events_path
     )

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from omnicart.kernel.clock import as_utc
+from omnicart.kernel.money import plain
 
 # SQLite only auto-increments INTEGER PRIMARY KEY, so ids are BIGINT elsewhere only.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -54,15 +55,6 @@ class ExactDecimal(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
+        # PostgreSQL's NUMERIC(19, 4) pads to four places and SQLite keeps the text it got;
+        # both read back in the same plain form.
         return plain(Decimal(str(value)))
-
-
-def plain(value: Decimal) -> Decimal:
-    """The shortest plain form of a number: 20.0000 and 20.00 both read 20, never 2E+1.
-
-    PostgreSQL's NUMERIC(19, 4) pads to four places and SQLite keeps the text it got;
-    both databases read back the same way through this.
-    """
-    short = value.normalize()
-    exponent = short.as_tuple().exponent
-    return short.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else short

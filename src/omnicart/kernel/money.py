@@ -111,3 +111,10 @@ class Money:
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"
+
+
+def plain(value: Decimal) -> Decimal:
+    """The shortest plain form of a number: 20.0000 and 20.00 both read 20, never 2E+1."""
+    short = value.normalize()
+    exponent = short.as_tuple().exponent
+    return short.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else short

@@ -15,7 +15,7 @@ from decimal import ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Final
 
 from omnicart.kernel.errors import Conflict, ValidationFailed
-from omnicart.kernel.money import minor_units, to_decimal, validate_currency
+from omnicart.kernel.money import minor_units, plain, to_decimal, validate_currency
 
 EARN: Final = "earn"
 REDEEM: Final = "redeem"
@@ -103,7 +103,7 @@ def _rule_amount(value: object, where: str, *, most: Decimal | None = None) -> D
         raise ValidationFailed(f"{where} is at most {most}", field=where)
     if amount != amount.quantize(Decimal(1).scaleb(-_RULE_PLACES), rounding=ROUND_DOWN):
         raise ValidationFailed(f"{where} has at most {_RULE_PLACES} decimal places", field=where)
-    return amount.normalize() if amount else Decimal(0)
+    return plain(amount)
 
 
 def _whole_points(value: object, where: str, *, positive: bool = False) -> int:

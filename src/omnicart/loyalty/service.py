@@ -26,7 +26,7 @@ from omnicart.db.engine import Database
 from omnicart.inventory.ledger import insert_ignoring_duplicates
 from omnicart.kernel.clock import utcnow
 from omnicart.kernel.errors import Conflict, NotFound, ValidationFailed
-from omnicart.kernel.money import Money
+from omnicart.kernel.money import Money, plain
 from omnicart.loyalty import model
 from omnicart.loyalty.model import EarnRule, Program, Tier
 from omnicart.loyalty.tables import LoyaltyAccount, LoyaltyEntry, LoyaltyProgram, LoyaltyRules
@@ -86,13 +86,6 @@ class RulesView:
     configured: bool
 
 
-def _plain(value: Decimal) -> Decimal:
-    """The same number without trailing zeros or an exponent (0.0100 is 0.01, 100 is 100)."""
-    normal = value.normalize()
-    exponent = normal.as_tuple().exponent
-    return normal.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else normal
-
-
 def _money(value: Decimal, currency: str) -> Decimal:
     """An amount as the currency writes it (2 decimals for EUR), on either database."""
     return Money.rounded(value, currency).amount
@@ -113,7 +106,7 @@ def _entry_view(row: LoyaltyEntry) -> EntryView:
             else row.amount
         ),
         currency=row.currency,
-        spend=_plain(row.spend),
+        spend=plain(row.spend),
         reason=row.reason,
         actor=row.actor,
         at=row.at,
@@ -148,9 +141,9 @@ def _rules_view(session: Session, channel_id: int) -> RulesView:
         channel_id=channel.id,
         currency=channel.currency,
         active=row.active,
-        points_per_unit=_plain(row.points_per_unit),
-        point_value=_plain(row.point_value),
-        spend_rate=None if row.spend_rate is None else _plain(row.spend_rate),
+        points_per_unit=plain(row.points_per_unit),
+        point_value=plain(row.point_value),
+        spend_rate=None if row.spend_rate is None else plain(row.spend_rate),
         bonuses={name: int(points) for name, points in row.bonuses.items()},
         configured=True,
     )
