@@ -74,7 +74,7 @@ WORKERS_PER_CHANNEL = 8
 class DemoResult:
     """What the demo did, for the report and for tests."""
 
-    database_url: str
+    database_url: str  # its event store is at events_path_for(database_url)
     admin_key: str
     channel_keys: dict[str, str]
     skus: int
@@ -84,7 +84,6 @@ class DemoResult:
     discrepancies: int = 0
     order_day: OrderDay = field(default_factory=OrderDay)
     customer_day: CustomerDay = field(default_factory=CustomerDay)
-    events_path: Path = Path("var/demo-events.duckdb")
 
 
 def _gtin(n: int) -> str:
@@ -336,7 +335,6 @@ def run_demo(url: str, console: Console) -> DemoResult:
         skus=skus,
         order_day=day,
         customer_day=customer_day,
-        events_path=events_path,
     )
     for code, (granted, refused) in outcomes:
         per = result.granted.setdefault(code, defaultdict(int))

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 
-from omnicart.demo import run_demo
+from omnicart.demo import events_path_for, run_demo
 
 
 def demo(
@@ -50,6 +50,6 @@ def demo(
 
     console.print(f"serving {base} (Ctrl-C to stop)")
     # The served app reads and fills the demo's own event store.
-    settings = get_settings().model_copy(update={"events_path": str(result.events_path)})
+    settings = get_settings().model_copy(update={"events_path": str(events_path_for(database_url))})
     app = create_app(db=Database.from_url(database_url), settings=settings)
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -96,19 +96,27 @@ def _strangers_on_the_tablet(ingest: Ingestor, key: str) -> None:
     ingest.accept_sync(body=orjson.dumps({"batch": calls}), kind="batch", write_key=key)
 
 
-def _till_sale(db: Database, channels: dict[str, int], store: int, n: int, card: str) -> int:
+def _till_line(db: Database, channel_id: int, store: int) -> LineDraft:
+    """One unit of a SKU the store has enough of for every demo customer, at its price."""
     with db.reading() as session:
         rows = queries.stock_rows(session, location_id=store, limit=500)
-    sku = next(r.sku for r in rows if r.available >= 2 and not r.sku.startswith("KIT"))
-    with db.reading() as session:
-        price = placement.channel_prices(session, channels["pos-warsaw"], [sku])[sku]
+        sku = next(
+            r.sku for r in rows if r.available >= len(PEOPLE) and not r.sku.startswith("KIT")
+        )
+        price = placement.channel_prices(session, channel_id, [sku])[sku]
+    return LineDraft(sku, 1, price)
+
+
+def _till_sale(
+    db: Database, *, channel_id: int, store: int, line: LineDraft, n: int, card: str
+) -> int:
     sale = checkout.record_sale(
         db,
         sale=checkout.TillSale(
-            channel_id=channels["pos-warsaw"],
+            channel_id=channel_id,
             location_id=store,
-            lines=(LineDraft(sku, 1, price),),
-            payments=(PaymentDraft("card", price),),
+            lines=(line,),
+            payments=(PaymentDraft("card", line.unit_price),),
             customer=Customer(ref=f"card:{card}"),
             receipt=f"WAW-C{n:03d}",
         ),
@@ -158,8 +166,12 @@ def run_customer_day(
         ingest.stop()
     _resolve(db, events_path)  # the app's logins are known before anyone reaches a till
     store = locations["store-warsaw"]
+    till = channels["pos-warsaw"]
+    line = _till_line(db, till, store)
     for n, (name, _email, _phone, card) in enumerate(PEOPLE):
-        day.till_orders[name] = _till_sale(db, channels, store, n, card)
+        day.till_orders[name] = _till_sale(
+            db, channel_id=till, store=store, line=line, n=n, card=card
+        )
         tick()
     for n, (name, email, phone, _card) in enumerate(PEOPLE):
         order_id = day.till_orders[name]

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from omnicart.customers.service import channels_per_customer, customer_360
 from omnicart.db.engine import Database
-from omnicart.demo import SCARCE, run_demo
+from omnicart.demo import SCARCE, events_path_for, run_demo
 
 
 @pytest.mark.slow
@@ -58,8 +58,9 @@ def test_demo_people_are_one_profile_each_across_channels(tmp_path: Path) -> Non
     try:
         with db.reading() as session:
             touched = channels_per_customer(session)
+        events_path = events_path_for(result.database_url)
         for name, profile_id in result.customer_day.journeys.items():
-            view = customer_360(db, customer_id=profile_id, events_path=result.events_path)
+            view = customer_360(db, customer_id=profile_id, events_path=events_path)
             kinds = {identity.kind for identity in view.identities}
             assert {"user_id", "anonymous_id", "email", "phone", "loyalty_card"} <= kinds, name
             assert {"app", "pos-warsaw"} <= touched[profile_id], name

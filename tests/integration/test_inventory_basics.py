@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from omnicart.db.engine import Database
 from omnicart.db.outbox import OutboxEvent
 from omnicart.inventory import queries, reservations, service
-from omnicart.inventory.model import MovementKind
 from omnicart.inventory.tables import Movement, Reservation
 from omnicart.kernel.clock import set_clock, utcnow
 from omnicart.kernel.errors import (
@@ -267,20 +266,20 @@ def test_expiry_sweep_skips_a_hold_released_meanwhile(
     real_close = reservations._close_reservation
     calls: list[int] = []
 
-    def released_first(database: Database, **kwargs: object) -> service.ReservationView:
+    def released_first(
+        database: Database, closing: reservations.Closing, **kwargs: object
+    ) -> service.ReservationView:
         if not calls:  # the customer releases the first hold after the sweep listed it
             calls.append(1)
             real_close(
                 db,
+                reservations.RELEASE,
                 reservation_id=held[0],
                 channel_id=None,
                 actor="customer",
-                kind=MovementKind.RELEASE,
-                from_status="active",
-                to_status="released",
                 reason="",
             )
-        return real_close(database, **kwargs)  # type: ignore[arg-type]
+        return real_close(database, closing, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(reservations, "_close_reservation", released_first)
     assert service.expire_reservations(db, now=utcnow() + timedelta(seconds=6)) == 2

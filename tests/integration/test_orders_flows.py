@@ -291,3 +291,61 @@ def test_invalid_transitions_are_refused_and_change_nothing(db: Database) -> Non
     assert service.get_order(db, order_id=order.id).status == "fulfilled"
     assert all_stock(db) != before  # the shipment did move stock; refusals did not
     assert_reconciles(db)
+
+
+def test_returnless_refund_below_the_threshold_and_an_exchange(db: Database) -> None:
+    shop = seed_shop(db)
+    service.set_order_rules(
+        db,
+        rules=service.RulesView(
+            channel_id=shop.market,
+            rules=["priority"],
+            prefer_single_location=True,
+            location_costs={},
+            pickup_window_hours=72,
+            returnless_below=Decimal("25.00"),
+        ),
+    )
+    cheap = service.ingest_order(db, market_order(shop, "M-7", [("A", 1)]))
+    fulfilment.create_shipment(
+        db, order_id=cheap.id, location_id=shop.warehouse, carrier="DHL", tracking_number=""
+    )
+    stock = all_stock(db)
+    # Worth less than the channel's threshold: refunded at once, nothing comes back.
+    kept = returns.open_return(
+        db,
+        order_id=cheap.id,
+        channel_id=shop.web,
+        lines=[returns.ReturnLineRequest(1, 1, "dented")],
+    )
+    assert (kept.returnless, kept.value, kept.refunded) == (
+        True,
+        Decimal("19.99"),
+        Decimal("19.99"),
+    )
+    assert all_stock(db) == stock
+    after = service.get_order(db, order_id=cheap.id)
+    assert (after.status, after.refunded) == ("returned", Decimal("19.99"))
+
+    # With an exchange the goods come back, and a linked replacement order takes new stock.
+    order = service.ingest_order(db, market_order(shop, "M-8", [("A", 2)]))
+    fulfilment.create_shipment(
+        db, order_id=order.id, location_id=shop.warehouse, carrier="DHL", tracking_number=""
+    )
+    swapped = returns.open_return(
+        db,
+        order_id=order.id,
+        channel_id=shop.pos,
+        lines=[returns.ReturnLineRequest(1, 1, "wrong colour")],
+        exchange=[("B", 1)],
+    )
+    assert swapped.returnless is False
+    assert swapped.exchange_order_id is not None
+    replacement = service.get_order(db, order_id=swapped.exchange_order_id)
+    assert (replacement.source, replacement.exchange_of_id) == ("exchange", order.id)
+    assert [(line.sku, line.quantity, line.unit_price) for line in replacement.lines] == [
+        ("B", 1, Decimal("19.99"))
+    ]
+    assert (replacement.status, replacement.paid) == ("confirmed", Decimal("19.99"))
+    assert figures(db, shop, "B", shop.warehouse) == (5, 0, 1)
+    assert_reconciles(db)

@@ -12,10 +12,19 @@ from rich.table import Table
 from omnicart.settings import get_settings
 
 err = Console(stderr=True)
+# Options the benchmarks share.
+JsonLine = Annotated[bool, typer.Option("--json", help="Print one JSON line only.")]
+Seconds = Annotated[float, typer.Option(min=0.5, help="Seconds the clients run.")]
+ServerWorkers = Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes.")]
+Clients = Annotated[int, typer.Option(min=1, max=64, help="Client processes.")]
+Connections = Annotated[int, typer.Option(min=1, max=64, help="Connections per client.")]
+BenchDatabase = Annotated[
+    str | None, typer.Option(help="PostgreSQL URL; defaults to OMNICART_BENCH_DATABASE_URL.")
+]
 
 
 def bench_inventory(
-    json: Annotated[bool, typer.Option("--json", help="Print one JSON line only.")] = False,
+    json: JsonLine = False,
     workers: Annotated[int, typer.Option(min=1, max=256)] = 32,
     processes: Annotated[
         int, typer.Option(min=1, max=256, help="Processes the workers run in, as threads.")
@@ -25,9 +34,7 @@ def bench_inventory(
     locations: Annotated[int, typer.Option(min=1, max=50)] = 5,
     lines: Annotated[int, typer.Option(min=1, max=10)] = 3,
     zipf: Annotated[float, typer.Option(min=0.1)] = 1.1,
-    database_url: Annotated[
-        str | None, typer.Option(help="PostgreSQL URL; defaults to OMNICART_BENCH_DATABASE_URL.")
-    ] = None,
+    database_url: BenchDatabase = None,
 ) -> None:
     """Concurrent reservations vs a raw-SQL baseline on PostgreSQL."""
     from omnicart.benchmarks.inventory import BenchConfig, run
@@ -50,11 +57,11 @@ def bench_inventory(
 
 
 def bench_ingest(
-    json: Annotated[bool, typer.Option("--json", help="Print one JSON line only.")] = False,
-    seconds: Annotated[float, typer.Option(min=0.5, help="Seconds the clients send.")] = 10.0,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes.")] = 2,
-    clients: Annotated[int, typer.Option(min=1, max=64, help="Client processes.")] = 2,
-    threads: Annotated[int, typer.Option(min=1, max=64, help="Connections per client.")] = 12,
+    json: JsonLine = False,
+    seconds: Seconds = 10.0,
+    workers: ServerWorkers = 2,
+    clients: Clients = 2,
+    threads: Connections = 12,
     batch: Annotated[int, typer.Option(min=1, max=2500, help="Messages per batch.")] = 100,
     flusher: Annotated[
         str,
@@ -82,16 +89,14 @@ def bench_ingest(
 
 
 def bench_orders(
-    json: Annotated[bool, typer.Option("--json", help="Print one JSON line only.")] = False,
-    seconds: Annotated[float, typer.Option(min=0.5, help="Seconds the clients order.")] = 10.0,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes.")] = 2,
-    clients: Annotated[int, typer.Option(min=1, max=64, help="Client processes.")] = 2,
-    threads: Annotated[int, typer.Option(min=1, max=64, help="Connections per client.")] = 8,
+    json: JsonLine = False,
+    seconds: Seconds = 10.0,
+    workers: ServerWorkers = 2,
+    clients: Clients = 2,
+    threads: Connections = 8,
     skus: Annotated[int, typer.Option(min=10)] = 2_000,
     stock: Annotated[int, typer.Option(min=1, help="Units per SKU and location.")] = 20,
-    database_url: Annotated[
-        str | None, typer.Option(help="PostgreSQL URL; defaults to OMNICART_BENCH_DATABASE_URL.")
-    ] = None,
+    database_url: BenchDatabase = None,
 ) -> None:
     """Checkouts, till sales and marketplace orders over HTTP into the real server."""
     from omnicart.benchmarks.orders import BenchConfig, run

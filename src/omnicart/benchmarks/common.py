@@ -9,8 +9,11 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from omnicart.inventory.tables import StockLevel
 
 
 class Zipf:
@@ -55,3 +58,18 @@ def scratch_schema(url: str, name: str) -> Iterator[str]:
         with engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
         engine.dispose()
+
+
+def oversold_rows(session: Session) -> int:
+    """Stock rows where more is promised than is on hand, or any figure is negative."""
+    bad = session.scalar(
+        select(func.count())
+        .select_from(StockLevel)
+        .where(
+            (StockLevel.on_hand < StockLevel.reserved + StockLevel.allocated)
+            | (StockLevel.on_hand < 0)
+            | (StockLevel.reserved < 0)
+            | (StockLevel.allocated < 0)
+        )
+    )
+    return int(bad or 0)

@@ -23,7 +23,13 @@ import psycopg
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 
-from omnicart.benchmarks.common import Zipf, percentile, require_postgres, scratch_schema
+from omnicart.benchmarks.common import (
+    Zipf,
+    oversold_rows,
+    percentile,
+    require_postgres,
+    scratch_schema,
+)
 from omnicart.catalog.tables import Product, Variant
 from omnicart.channels.tables import Channel, ChannelLocation
 from omnicart.db.engine import Database
@@ -342,20 +348,8 @@ def _run_workers(
 def _oversold(db: Database) -> tuple[int, int]:
     """Rows where more is promised than is on hand (or any figure is negative); units held."""
     with db.reading() as session:
-        bad = (
-            session.scalar(
-                select(func.count())
-                .select_from(StockLevel)
-                .where(
-                    (StockLevel.on_hand < StockLevel.reserved + StockLevel.allocated)
-                    | (StockLevel.reserved < 0)
-                    | (StockLevel.on_hand < 0)
-                )
-            )
-            or 0
-        )
         held = session.scalar(select(func.sum(StockLevel.reserved))) or 0
-    return int(bad), int(held)
+        return oversold_rows(session), int(held)
 
 
 def run(config: BenchConfig) -> dict[str, Any]:

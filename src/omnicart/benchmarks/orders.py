@@ -40,7 +40,13 @@ from sqlalchemy.engine import make_url
 
 from omnicart.auth.service import create_api_key
 from omnicart.benchmarks import inventory
-from omnicart.benchmarks.common import Zipf, percentile, require_postgres, scratch_schema
+from omnicart.benchmarks.common import (
+    Zipf,
+    oversold_rows,
+    percentile,
+    require_postgres,
+    scratch_schema,
+)
 from omnicart.benchmarks.ingest import free_port, server_env, start_server, stop_server
 from omnicart.catalog.tables import ChannelPrice, Variant
 from omnicart.db.engine import Database
@@ -307,16 +313,7 @@ def _checks(db: Database, created: set[int], answers: dict[str, list[int]]) -> d
             .group_by(Order.channel_id, Order.external_id)
             .having(func.count() > 1)
         ).all()
-        oversold = session.scalar(
-            select(func.count())
-            .select_from(StockLevel)
-            .where(
-                (StockLevel.on_hand < StockLevel.reserved + StockLevel.allocated)
-                | (StockLevel.on_hand < 0)
-                | (StockLevel.reserved < 0)
-                | (StockLevel.allocated < 0)
-            )
-        )
+        oversold = oversold_rows(session)
         mismatches = len(queries.reconcile(session))
         sold_out = session.scalar(
             select(func.count())
@@ -325,7 +322,7 @@ def _checks(db: Database, created: set[int], answers: dict[str, list[int]]) -> d
         )
     split_answers = sum(len(ids) - 1 for ids in answers.values())
     return {
-        "oversold": int(oversold or 0),
+        "oversold": oversold,
         "ledger_discrepancies": mismatches,
         "lost": len(created - stored),
         "duplicates": sum(n - 1 for (n,) in twice) + split_answers,

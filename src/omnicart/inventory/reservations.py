@@ -366,24 +366,38 @@ def _new_view(request: HoldRequest, made: NewHolds) -> ReservationView:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Closing:
+    """A reservation leaving one status for another, and the ledger kind that records it."""
+
+    kind: MovementKind
+    from_status: str
+    to_status: str
+
+
+RELEASE = Closing(MovementKind.RELEASE, "active", "released")
+EXPIRE = Closing(MovementKind.EXPIRY, "active", "expired")
+ALLOCATE = Closing(MovementKind.ALLOCATION, "active", "allocated")
+DEALLOCATE = Closing(MovementKind.DEALLOCATION, "allocated", "released")
+
+
 def close_in(
     session: Session,
+    closing: Closing,
     *,
     reservation_id: int,
     channel_id: int | None,
     actor: str,
-    kind: MovementKind,
-    from_status: str,
-    to_status: str,
     reason: str,
     only_if_expired_at: datetime | None = None,
     refuse_if_expired: bool = False,
 ) -> ReservationView:
-    """Move a reservation from `from_status` to `to_status` in the caller's transaction.
+    """Move a reservation as `closing` says, in the caller's transaction.
 
-    Its holds change by `kind` (release, expiry, allocation or deallocation) through the
-    ledger; asking again for the state it is already in is a replay.
+    Its holds change by the closing's kind (release, expiry, allocation or deallocation)
+    through the ledger; asking again for the state it is already in is a replay.
     """
+    kind, from_status, to_status = closing.kind, closing.from_status, closing.to_status
     row = _lock_reservation(session, reservation_id, channel_id=channel_id)
     if row.status != from_status:
         if row.status == to_status:
@@ -435,10 +449,31 @@ def close_in(
     return _reservation_view(session, row)
 
 
-def _close_reservation(db: Database, **how: Any) -> ReservationView:
+def _close_reservation(
+    db: Database,
+    closing: Closing,
+    *,
+    reservation_id: int,
+    channel_id: int | None,
+    actor: str,
+    reason: str,
+    only_if_expired_at: datetime | None = None,
+    refuse_if_expired: bool = False,
+) -> ReservationView:
+    """`close_in` as a transaction of its own, run again if the database asks."""
+
     def attempt() -> ReservationView:
         with db.transaction() as session:
-            return close_in(session, **how)
+            return close_in(
+                session,
+                closing,
+                reservation_id=reservation_id,
+                channel_id=channel_id,
+                actor=actor,
+                reason=reason,
+                only_if_expired_at=only_if_expired_at,
+                refuse_if_expired=refuse_if_expired,
+            )
 
     return retrying(attempt)
 
@@ -453,15 +488,9 @@ def release_reservation(
 ) -> ReservationView:
     """Give a reservation's units back to sale (repeating it is harmless)."""
     return _close_reservation(
-        db,
-        reservation_id=reservation_id,
-        channel_id=channel_id,
-        actor=actor,
-        kind=MovementKind.RELEASE,
-        from_status="active",
-        to_status="released",
+        db, RELEASE, reservation_id=reservation_id, channel_id=channel_id, actor=actor,
         reason=reason,
-    )
+    )  # fmt: skip
 
 
 def allocate_reservation(
@@ -473,18 +502,10 @@ def allocate_reservation(
     reason: str = "",
 ) -> ReservationView:
     """Turn a live reservation into an allocation (the order is committed)."""
-
     return _close_reservation(
-        db,
-        reservation_id=reservation_id,
-        channel_id=channel_id,
-        actor=actor,
-        kind=MovementKind.ALLOCATION,
-        from_status="active",
-        to_status="allocated",
-        reason=reason,
-        refuse_if_expired=True,
-    )
+        db, ALLOCATE, reservation_id=reservation_id, channel_id=channel_id, actor=actor,
+        reason=reason, refuse_if_expired=True,
+    )  # fmt: skip
 
 
 def deallocate_reservation(
@@ -497,15 +518,9 @@ def deallocate_reservation(
 ) -> ReservationView:
     """Put an allocation's unshipped units back on sale (an order was cancelled)."""
     return _close_reservation(
-        db,
-        reservation_id=reservation_id,
-        channel_id=channel_id,
-        actor=actor,
-        kind=MovementKind.DEALLOCATION,
-        from_status="allocated",
-        to_status="released",
+        db, DEALLOCATE, reservation_id=reservation_id, channel_id=channel_id, actor=actor,
         reason=reason,
-    )
+    )  # fmt: skip
 
 
 def ship_in(
@@ -630,12 +645,10 @@ def expire_reservations(db: Database, *, now: datetime | None = None, limit: int
         try:
             view = _close_reservation(
                 db,
+                EXPIRE,
                 reservation_id=reservation_id,
                 channel_id=None,
                 actor="system:expiry",
-                kind=MovementKind.EXPIRY,
-                from_status="active",
-                to_status="expired",
                 reason="hold expired",
                 only_if_expired_at=moment,
             )

@@ -77,19 +77,8 @@ def ingest_order(
     `cancelled` cancels it and frees its stock. 201 when the order is new.
     """
     principal.require_channel(channel_id)
-    payload = body.model_dump(mode="json")
     view = service.ingest_order(
-        db,
-        service.ExternalOrder(
-            channel_id=channel_id,
-            external_id=external_id,
-            draft=body.draft(),
-            fulfil=body.fulfilment.model(),
-            cancelled=body.status == "cancelled",
-            updated_at=body.updated_at,
-            payload=payload,
-        ),
-        actor=principal.actor,
+        db, body.order(channel_id=channel_id, external_id=external_id), actor=principal.actor
     )
     created = not view.replayed and view.version == 1 and view.status != "cancelled"
     return _out(view, response, created=created)

@@ -20,9 +20,8 @@ from omnicart.channels.policy import load_channel_policy
 from omnicart.channels.tables import Channel
 from omnicart.db.engine import Database
 from omnicart.inventory.checks import check_lines
-from omnicart.inventory.model import MovementKind
 from omnicart.inventory.planning import HoldRequest
-from omnicart.inventory.reservations import close_in, reserve_in, ship_in
+from omnicart.inventory.reservations import RELEASE, close_in, reserve_in, ship_in
 from omnicart.inventory.tables import Reservation
 from omnicart.kernel.clock import utcnow
 from omnicart.kernel.errors import Conflict, InsufficientStock, NotFound, ValidationFailed
@@ -99,12 +98,10 @@ def _release_hold(session: Session, cart: Cart, *, actor: str, reason: str) -> N
     if hold is not None and hold.status == "active":
         close_in(
             session,
+            RELEASE,
             reservation_id=hold.id,
             channel_id=cart.channel_id,
             actor=actor,
-            kind=MovementKind.RELEASE,
-            from_status="active",
-            to_status="released",
             reason=reason,
         )
     cart.reservation_id = None
@@ -310,6 +307,7 @@ def checkout(
                 actor=actor,
                 payload_hash=fingerprint({"cart": cart.id}),
                 cart_id=cart.id,
+                policy=policy,
             )
         except InsufficientStock as exc:
             if lapsed:

@@ -17,6 +17,7 @@ from rich.table import Table
 from omnicart.channels.policy import channel_id_for_code
 from omnicart.channels.service import list_channels
 from omnicart.cli_support import DatabaseUrl, open_database
+from omnicart.db.engine import Database
 from omnicart.kernel.errors import ValidationFailed
 from omnicart.kernel.money import to_decimal
 from omnicart.locations.service import location_id_for_code
@@ -38,13 +39,13 @@ def _print_json(model: BaseModel) -> None:
     typer.echo(model.model_dump_json(indent=2))
 
 
-def _channel(db_url: str | None, code: str) -> int:
-    with open_database(db_url) as db, db.reading() as session:
+def _channel(db: Database, code: str) -> int:
+    with db.reading() as session:
         return channel_id_for_code(session, code=code)
 
 
-def _location(db_url: str | None, code: str) -> int:
-    with open_database(db_url) as db, db.reading() as session:
+def _location(db: Database, code: str) -> int:
+    with db.reading() as session:
         return location_id_for_code(session, code=code)
 
 
@@ -95,8 +96,8 @@ def list_orders(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Print the newest orders, all channels together unless --channel says otherwise."""
-    channel_id = _channel(database_url, channel) if channel else None
     with open_database(database_url) as db:
+        channel_id = _channel(db, channel) if channel else None
         rows = service.list_orders(db, channel_id=channel_id, status=status, limit=limit)
         with db.reading() as session:
             codes = {c.id: c.code for c in list_channels(session, limit=10_000)}
@@ -132,20 +133,10 @@ def ingest(
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ValidationFailed(f"{file}: {first['msg']}", field=where) from None
-    channel_id = _channel(database_url, channel)
     with open_database(database_url) as db:
+        channel_id = _channel(db, channel)
         view = service.ingest_order(
-            db,
-            service.ExternalOrder(
-                channel_id=channel_id,
-                external_id=external_id,
-                draft=body.draft(),
-                fulfil=body.fulfilment.model(),
-                cancelled=body.status == "cancelled",
-                updated_at=body.updated_at,
-                payload=body.model_dump(mode="json"),
-            ),
-            actor=ACTOR,
+            db, body.order(channel_id=channel_id, external_id=external_id), actor=ACTOR
         )
     _show(view, as_json=as_json)
 
@@ -171,8 +162,8 @@ def ship(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Ship what the order holds at one location."""
-    location_id = _location(database_url, location)
     with open_database(database_url) as db:
+        location_id = _location(db, location)
         view = fulfilment.create_shipment(
             db, order_id=order_id, location_id=location_id, carrier=carrier,
             tracking_number=tracking, actor=ACTOR,
@@ -256,8 +247,8 @@ def open_return(
 ) -> None:
     """Open a return for an order bought in any channel."""
     wanted = _return_lines(line)
-    channel_id = _channel(database_url, channel)
     with open_database(database_url) as db:
+        channel_id = _channel(db, channel)
         view = returns.open_return(
             db, order_id=order_id, channel_id=channel_id, lines=wanted, actor=ACTOR
         )
@@ -275,8 +266,8 @@ def receive(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Receive a return: units go back on sale where they arrived, damaged ones written off."""
-    location_id = _location(database_url, location)
     with open_database(database_url) as db:
+        location_id = _location(db, location)
         current = returns.get_return(db, return_id=return_id)
         written_off = {r.line_no: r.quantity for r in _return_lines(damaged or [])}
         outcomes = [

@@ -20,9 +20,8 @@ from omnicart.channels.policy import ChannelPolicy
 from omnicart.channels.tables import Channel
 from omnicart.db.outbox import record_event
 from omnicart.inventory.ledger import insert_ignoring_duplicates
-from omnicart.inventory.model import MovementKind
 from omnicart.inventory.planning import HoldRequest, NewHolds
-from omnicart.inventory.reservations import close_in, lock_rows, reserve_in
+from omnicart.inventory.reservations import DEALLOCATE, close_in, lock_rows, reserve_in
 from omnicart.kernel.clock import utcnow
 from omnicart.kernel.errors import Conflict, NotFound
 from omnicart.locations.tables import Location
@@ -226,12 +225,10 @@ def release_placement(session: Session, order: Order, *, actor: str, reason: str
         return
     close_in(
         session,
+        DEALLOCATE,
         reservation_id=order.reservation_id,
         channel_id=None,
         actor=actor,
-        kind=MovementKind.DEALLOCATION,
-        from_status="allocated",
-        to_status="released",
         reason=reason,
     )
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from omnicart.orders.model import Customer, LineDraft, OrderDraft, PaymentDraft
 from omnicart.orders.placement import Fulfil
+from omnicart.orders.service import ExternalOrder
 
 Units = Annotated[int, Field(strict=True, description="Whole units; positive.")]
 Amount = Annotated[Decimal, Field(description="A decimal amount in the order's currency.")]
@@ -136,6 +137,18 @@ class ExternalOrderIn(_In):
     payments: list[PaymentIn] = Field(default_factory=list)
     customer: CustomerIn = Field(default_factory=CustomerIn)
     fulfilment: FulfilmentIn = Field(default_factory=FulfilmentIn)
+
+    def order(self, *, channel_id: int, external_id: str) -> ExternalOrder:
+        """The order this body describes, as the channel sent it (the API and the CLI)."""
+        return ExternalOrder(
+            channel_id=channel_id,
+            external_id=external_id,
+            draft=self.draft(),
+            fulfil=self.fulfilment.model(),
+            cancelled=self.status == "cancelled",
+            updated_at=self.updated_at,
+            payload=self.model_dump(mode="json"),
+        )
 
     def draft(self) -> OrderDraft:
         """The lines and amounts as the service takes them."""

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from omnicart.channels.policy import load_channel_policy
+from omnicart.channels.policy import ChannelPolicy, load_channel_policy
 from omnicart.channels.tables import Channel
 from omnicart.db.engine import Database
 from omnicart.db.retry import retrying
@@ -95,8 +95,11 @@ def create_order(
     cart_id: int | None = None,
     source_updated_at: datetime | None = None,
     exchange_of_id: int | None = None,
+    policy: ChannelPolicy | None = None,
 ) -> tuple[Order, bool]:
-    """Claim, place and write a new order; (existing order, True) when already there."""
+    """Claim, place and write a new order; (existing order, True) when already there.
+
+    `policy` is the channel's, when the caller has just read it in this transaction."""
     now = utcnow()
     customer = check_customer(draft.customer)
     new_id = placement.claim_order(
@@ -127,7 +130,8 @@ def create_order(
             raise Conflict("a concurrent request for this order failed; retry", field="order")
         return existing, True
     order = session.get_one(Order, new_id)
-    policy = load_channel_policy(session.connection(), channel_id=channel.id)
+    if policy is None:
+        policy = load_channel_policy(session.connection(), channel_id=channel.id)
     placed = placement.place_stock(
         session,
         policy=policy,
