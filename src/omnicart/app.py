@@ -12,9 +12,11 @@ from typing import Any
 from fastapi import FastAPI
 
 from omnicart import __version__
+from omnicart.api.access import guard, verify_routes
 from omnicart.api.problems import PROBLEM_RESPONSES, install_problem_handlers, problem_media_type
 from omnicart.auth import api as auth_api
-from omnicart.auth.service import create_api_key
+from omnicart.auth.access import PUBLIC
+from omnicart.auth.service import ensure_admin_key
 from omnicart.catalog import api as catalog_api
 from omnicart.channels import api as channels_api
 from omnicart.conversations import api as conversations_api
@@ -71,9 +73,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if config.admin_key:
             with database.transaction() as session:
-                create_api_key(
-                    session, name="bootstrap-admin", role="admin", secret=config.admin_key
-                )
+                ensure_admin_key(session, secret=config.admin_key)
         task = (
             asyncio.create_task(_sweep_expired(database, config.expiry_sweep_seconds))
             if sweep
@@ -114,6 +114,7 @@ def create_app(
         app.include_router(module.router, prefix="/v1")
 
     @app.get("/healthz", tags=["ops"])
+    @guard(PUBLIC)
     def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
@@ -127,4 +128,5 @@ def create_app(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    verify_routes(app)
     return app

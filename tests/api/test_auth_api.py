@@ -206,7 +206,7 @@ def test_a_non_admin_key_holding_keys_write_cannot_mint_keys(
     headers = {"Authorization": "Bearer oc_legacy_secret"}
     response = client.post("/v1/api-keys", json={"name": "mine", "role": "admin"}, headers=headers)
     _assert_problem(response, 403, None)
-    assert response.json()["detail"] == "only an admin key may use the scope 'keys:write'"
+    assert response.json()["detail"] == "only an admin key may call this route"
     _assert_problem(client.get("/v1/api-keys", headers=headers), 403, None)
     _assert_problem(client.delete("/v1/api-keys/1", headers=headers), 403, None)
     assert _count(sqlite_db) == before

@@ -204,7 +204,7 @@ def test_bundle_routes(client: TestClient, sqlite_db: Database) -> None:
     self_ref = client.put("/v1/variants/A/bundle", json={"components": [{"sku": "A", "units": 1}]})
     assert _problem(self_ref, 422, "components")["detail"] == "bundle 'A' cannot contain itself"
     zero = client.put("/v1/variants/B/bundle", json={"components": [{"sku": "A", "units": 0}]})
-    _problem(zero, 422, "components")
+    _problem(zero, 422, "components.0.units")  # the schema names the very field
     nested = client.put("/v1/variants/B/bundle", json={"components": [{"sku": "KIT", "units": 1}]})
     _problem(nested, 422, "components")
     unknown = client.put("/v1/variants/B/bundle", json={"components": [{"sku": "Z", "units": 1}]})
@@ -333,7 +333,9 @@ def test_scopes(client: TestClient, channels: dict[str, int], sqlite_db: Databas
     assert _counts(sqlite_db) == before
     as_web = {"Authorization": f"Bearer {web_key.secret}"}
     assert client.get(f"/v1/channels/{channels['web']}/catalog", headers=as_web).status_code == 200
-    _problem(client.get(f"/v1/channels/{channels['jp']}/catalog", headers=as_web), 403, "channel")
+    _problem(
+        client.get(f"/v1/channels/{channels['jp']}/catalog", headers=as_web), 403, "channel_id"
+    )
     _problem(client.get("/v1/products", headers={"Authorization": "Bearer nope"}), 401, None)
 
 
@@ -360,7 +362,7 @@ def test_channel_keys_write_listings_and_prices_of_their_own_channel_only(
     _problem(
         client.put(f"/v1/channels/{jp}/listings/1", json={"listed": True}, headers=as_web),
         403,
-        "channel",
+        "channel_id",
     )
     _problem(
         client.put(
@@ -369,7 +371,7 @@ def test_channel_keys_write_listings_and_prices_of_their_own_channel_only(
             headers=as_web,
         ),
         403,
-        "channel",
+        "channel_id",
     )
     assert _counts(sqlite_db) == before
     own = client.put(

@@ -639,7 +639,8 @@ def test_staff_key_receives_only_transfers_bound_for_its_store(
     headers = _key(sqlite_db, "staff", location_id=shop["store"])
     before = _rows(sqlite_db)
     refused = client.post(f"/v1/transfers/{to_wh['id']}/receive", headers=headers)
-    _problem(refused, 403, "transfer_id")
+    # A transfer bound elsewhere is, to this store's key, one that does not exist.
+    _problem(refused, 404, "transfer_id")
     assert _rows(sqlite_db) == before
     received = client.post(f"/v1/transfers/{to_store['id']}/receive", headers=headers)
     assert received.status_code == 200
@@ -672,7 +673,7 @@ def test_staff_key_ships_only_what_its_store_holds(
     headers = _key(sqlite_db, "staff", location_id=shop["store"])
     before = _rows(sqlite_db)
     _problem(
-        client.post(f"/v1/reservations/{at_wh['id']}/ship", headers=headers), 403, "reservation_id"
+        client.post(f"/v1/reservations/{at_wh['id']}/ship", headers=headers), 404, "reservation_id"
     )
     assert _rows(sqlite_db) == before
     shipped = client.post(f"/v1/reservations/{at_store['id']}/ship", headers=headers)

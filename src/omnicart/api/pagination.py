@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import orjson
+from fastapi import Query
 from pydantic import BaseModel
 
 from omnicart.kernel.errors import ValidationFailed
 
 MAX_PAGE = 500
+CURSOR_DOC = (
+    "`next_cursor` of the previous page: an opaque string this API issued; leave it out "
+    "for the first page. A page shorter than `limit` has `next_cursor: null`."
+)
 MAX_ID = 2**63 - 1
 T = TypeVar("T")
+# Every list takes the same two parameters and answers a `Page`.
+Cursor = Annotated[str | None, Query(description=CURSOR_DOC)]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"Items per page, 1 to {MAX_PAGE}.")]
 
 
 class Page(BaseModel, Generic[T]):

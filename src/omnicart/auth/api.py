@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Response, status
 
-from fastapi import APIRouter, Depends, Query, Response, status
-
-from omnicart.api.deps import DbDep, require
-from omnicart.api.pagination import MAX_PAGE, Page, decode_cursor, next_cursor
+from omnicart.api.access import Caller, guard
+from omnicart.api.deps import DbDep
+from omnicart.api.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
+from omnicart.api.params import IdPath
 from omnicart.auth import service
+from omnicart.auth.access import access
 from omnicart.auth.schemas import ApiKeyCreated, ApiKeyIn, ApiKeyOut
-from omnicart.auth.service import Principal
 from omnicart.channels.service import get_channel
 from omnicart.locations.service import get_location
 
 router = APIRouter(tags=["auth"])
-KeyAdmin = Annotated[Principal, Depends(require("keys:write"))]
 
 
 @router.post("/api-keys", status_code=status.HTTP_201_CREATED)
-def create_api_key(body: ApiKeyIn, db: DbDep, principal: KeyAdmin) -> ApiKeyCreated:
+@guard(access("keys:write"))
+def create_api_key(body: ApiKeyIn, db: DbDep, principal: Caller) -> ApiKeyCreated:
     """Create a key; the response carries its secret, the only time it is shown."""
     with db.transaction() as session:
         # create_api_key leaves existence to the foreign key; checking first turns a
@@ -51,11 +51,12 @@ def create_api_key(body: ApiKeyIn, db: DbDep, principal: KeyAdmin) -> ApiKeyCrea
 
 
 @router.get("/api-keys")
+@guard(access("keys:write"))
 def list_api_keys(
     db: DbDep,
-    _: KeyAdmin,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    principal: Caller,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> Page[ApiKeyOut]:
     """Keys by ascending id, revoked ones included; never their secrets."""
     after_id = decode_cursor(cursor)
@@ -67,7 +68,8 @@ def list_api_keys(
 
 
 @router.delete("/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_api_key(key_id: int, db: DbDep, _: KeyAdmin) -> Response:
+@guard(access("keys:write"))
+def revoke_api_key(key_id: IdPath, db: DbDep, principal: Caller) -> Response:
     """Revoke a key; it stops working at once (revoking twice is harmless)."""
     with db.transaction() as session:
         service.revoke_api_key(session, key_id=key_id)

@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from omnicart.auth.tables import ApiKey
@@ -74,6 +76,16 @@ class Principal:
     def actor(self) -> str:
         """How this caller is named in the ledger."""
         return f"key:{self.key_id}:{self.name}"
+
+    @property
+    def own_channel(self) -> int | None:
+        """The channel a channel's key is confined to (None: any channel)."""
+        return self.channel_id if self.role == "channel" else None
+
+    @property
+    def own_store(self) -> int | None:
+        """The store a staff key is confined to (None: any store)."""
+        return self.location_id if self.role == "staff" else None
 
     def require_scope(self, scope: str) -> None:
         """Raise Forbidden unless the key has `scope` (admins have every scope)."""
@@ -179,6 +191,39 @@ def create_api_key(
     session.add(row)
     session.flush()
     return IssuedKey(id=row.id, secret=plain, principal=_principal(row))
+
+
+def ensure_admin_key(session: Session, *, secret: str, name: str = "bootstrap-admin") -> IssuedKey:
+    """The key with this secret, created as an admin key if no key has it yet (the
+    server's `OMNICART_ADMIN_KEY` at start).
+
+    Safe when several workers start at once with the same secret: the insert does nothing
+    if a key with that hash exists, or waits for the transaction creating one to end and
+    then does nothing, so no worker fails on the unique hash; every worker reads the one
+    row back. A key that already has this secret is returned as it is, revoked or not, so
+    a restart never undoes an operator's revocation.
+    """
+    if not secret:
+        raise ValidationFailed("the admin key's secret must not be empty", field="secret")
+    if not 1 <= len(name) <= MAX_KEY_NAME:
+        raise ValidationFailed(f"name must be 1 to {MAX_KEY_NAME} characters", field="name")
+    digest = hash_secret(secret)
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(ApiKey)
+        .values(
+            name=name,
+            prefix=secret[:10],
+            key_hash=digest,
+            role="admin",
+            scopes=list(DEFAULT_SCOPES["admin"]),
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["key_hash"])
+    )
+    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
+    assert row is not None  # inserted just now, or by a transaction that has committed
+    return IssuedKey(id=row.id, secret=secret, principal=_principal(row))
 
 
 def authenticate(session: Session, *, secret: str) -> Principal:

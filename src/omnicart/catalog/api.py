@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 
-from omnicart.api.deps import DbDep, require
-from omnicart.api.pagination import MAX_PAGE, Page, decode_cursor, next_cursor
-from omnicart.auth.service import Principal
+from omnicart.api.access import Caller, guard
+from omnicart.api.deps import DbDep
+from omnicart.api.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
+from omnicart.api.params import IdPath
+from omnicart.auth.access import Named, access
 from omnicart.catalog import service
 from omnicart.catalog.schemas import (
     BundleIn,
@@ -27,16 +29,17 @@ from omnicart.catalog.schemas import (
     VariantPatchIn,
 )
 
+CATALOG_READ = access("catalog:read", "channel", "staff")
+# A channel's key reads its own channel's listings and prices; staff read any channel's.
+CHANNEL_CATALOG = access("catalog:read", "channel", "staff", channel=Named("path", "channel_id"))
+# Only keys made before scopes were bounded by role hold catalog:write as a channel's key.
+CHANNEL_CATALOG_WRITE = access("catalog:write", "channel", channel=Named("path", "channel_id"))
 router = APIRouter(tags=["catalog"])
-
-Reader = Annotated[Principal, Depends(require("catalog:read"))]
-Writer = Annotated[Principal, Depends(require("catalog:write"))]
-Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 
 
 @router.post("/categories", status_code=status.HTTP_201_CREATED)
-def create_category(body: CategoryIn, db: DbDep, _: Writer) -> CategoryOut:
+@guard(access("catalog:write"))
+def create_category(body: CategoryIn, db: DbDep, principal: Caller) -> CategoryOut:
     """Create a category, optionally under a parent."""
     with db.transaction() as session:
         view = service.create_category(session, slug=body.slug, name=body.name, parent=body.parent)
@@ -44,7 +47,8 @@ def create_category(body: CategoryIn, db: DbDep, _: Writer) -> CategoryOut:
 
 
 @router.get("/categories")
-def list_categories(db: DbDep, _: Reader) -> list[CategoryOut]:
+@guard(CATALOG_READ)
+def list_categories(db: DbDep, principal: Caller) -> list[CategoryOut]:
     """Every category."""
     with db.reading() as session:
         views = service.list_categories(session)
@@ -52,7 +56,8 @@ def list_categories(db: DbDep, _: Reader) -> list[CategoryOut]:
 
 
 @router.post("/products", status_code=status.HTTP_201_CREATED)
-def create_product(body: ProductIn, db: DbDep, _: Writer) -> ProductOut:
+@guard(access("catalog:write"))
+def create_product(body: ProductIn, db: DbDep, principal: Caller) -> ProductOut:
     """Create a product with its variants."""
     with db.transaction() as session:
         view = service.create_product(
@@ -68,9 +73,10 @@ def create_product(body: ProductIn, db: DbDep, _: Writer) -> ProductOut:
 
 
 @router.get("/products")
+@guard(CATALOG_READ)
 def list_products(
     db: DbDep,
-    _: Reader,
+    principal: Caller,
     cursor: Cursor = None,
     limit: Limit = 50,
     category: Annotated[str | None, Query(description="Only this category's.")] = None,
@@ -86,7 +92,8 @@ def list_products(
 
 
 @router.get("/products/{product_id}")
-def get_product(product_id: int, db: DbDep, _: Reader) -> ProductOut:
+@guard(CATALOG_READ)
+def get_product(product_id: IdPath, db: DbDep, principal: Caller) -> ProductOut:
     """One product with its variants."""
     with db.reading() as session:
         view = service.get_product(session, product_id=product_id)
@@ -94,7 +101,10 @@ def get_product(product_id: int, db: DbDep, _: Reader) -> ProductOut:
 
 
 @router.patch("/products/{product_id}")
-def update_product(product_id: int, body: ProductPatchIn, db: DbDep, _: Writer) -> ProductOut:
+@guard(access("catalog:write"))
+def update_product(
+    product_id: IdPath, body: ProductPatchIn, db: DbDep, principal: Caller
+) -> ProductOut:
     """Change the fields given; the others stay as they are."""
     with db.transaction() as session:
         view = service.update_product(session, product_id=product_id, **body.changes())
@@ -102,7 +112,8 @@ def update_product(product_id: int, body: ProductPatchIn, db: DbDep, _: Writer) 
 
 
 @router.post("/products/{product_id}/variants", status_code=status.HTTP_201_CREATED)
-def add_variant(product_id: int, body: VariantIn, db: DbDep, _: Writer) -> VariantOut:
+@guard(access("catalog:write"))
+def add_variant(product_id: IdPath, body: VariantIn, db: DbDep, principal: Caller) -> VariantOut:
     """Add a variant (SKU) to a product."""
     with db.transaction() as session:
         view = service.add_variant(session, product_id=product_id, variant=body.to_draft())
@@ -110,7 +121,8 @@ def add_variant(product_id: int, body: VariantIn, db: DbDep, _: Writer) -> Varia
 
 
 @router.get("/variants/{sku}")
-def get_variant(sku: str, db: DbDep, _: Reader) -> VariantOut:
+@guard(CATALOG_READ)
+def get_variant(sku: str, db: DbDep, principal: Caller) -> VariantOut:
     """One variant by SKU."""
     with db.reading() as session:
         view = service.get_variant(session, sku=sku)
@@ -118,7 +130,8 @@ def get_variant(sku: str, db: DbDep, _: Reader) -> VariantOut:
 
 
 @router.patch("/variants/{sku}")
-def update_variant(sku: str, body: VariantPatchIn, db: DbDep, _: Writer) -> VariantOut:
+@guard(access("catalog:write"))
+def update_variant(sku: str, body: VariantPatchIn, db: DbDep, principal: Caller) -> VariantOut:
     """Change the fields given; the others stay as they are."""
     with db.transaction() as session:
         view = service.update_variant(session, sku=sku, **body.changes())
@@ -126,7 +139,8 @@ def update_variant(sku: str, body: VariantPatchIn, db: DbDep, _: Writer) -> Vari
 
 
 @router.put("/variants/{sku}/bundle")
-def define_bundle(sku: str, body: BundleIn, db: DbDep, _: Writer) -> VariantOut:
+@guard(access("catalog:write"))
+def define_bundle(sku: str, body: BundleIn, db: DbDep, principal: Caller) -> VariantOut:
     """Make the SKU a bundle of exactly these components."""
     with db.transaction() as session:
         view = service.define_bundle(session, sku=sku, components=body.parts())
@@ -134,8 +148,9 @@ def define_bundle(sku: str, body: BundleIn, db: DbDep, _: Writer) -> VariantOut:
 
 
 @router.put("/channels/{channel_id}/listings/{product_id}")
+@guard(CHANNEL_CATALOG_WRITE)
 def set_listing(
-    channel_id: int, product_id: int, body: ListingIn, db: DbDep, principal: Writer
+    channel_id: IdPath, product_id: IdPath, body: ListingIn, db: DbDep, principal: Caller
 ) -> ListingOut:
     """List or unlist a product on a channel, with optional channel-specific text."""
     with db.transaction() as session:
@@ -152,7 +167,8 @@ def set_listing(
 
 
 @router.get("/channels/{channel_id}/listings/{product_id}")
-def get_listing(channel_id: int, product_id: int, db: DbDep, principal: Reader) -> ListingOut:
+@guard(CHANNEL_CATALOG)
+def get_listing(channel_id: IdPath, product_id: IdPath, db: DbDep, principal: Caller) -> ListingOut:
     """A product's listing on a channel."""
     with db.reading() as session:
         view = service.get_listing(
@@ -162,8 +178,9 @@ def get_listing(channel_id: int, product_id: int, db: DbDep, principal: Reader) 
 
 
 @router.put("/channels/{channel_id}/prices/{sku}")
+@guard(CHANNEL_CATALOG_WRITE)
 def set_channel_price(
-    channel_id: int, sku: str, body: PriceIn, db: DbDep, principal: Writer
+    channel_id: IdPath, sku: str, body: PriceIn, db: DbDep, principal: Caller
 ) -> PriceOut:
     """Set a variant's price on a channel (in the channel's currency)."""
     with db.transaction() as session:
@@ -179,7 +196,8 @@ def set_channel_price(
 
 
 @router.get("/channels/{channel_id}/prices/{sku}")
-def get_channel_price(channel_id: int, sku: str, db: DbDep, principal: Reader) -> PriceOut:
+@guard(CHANNEL_CATALOG)
+def get_channel_price(channel_id: IdPath, sku: str, db: DbDep, principal: Caller) -> PriceOut:
     """A variant's price on a channel."""
     with db.reading() as session:
         view = service.get_channel_price(
@@ -189,8 +207,9 @@ def get_channel_price(channel_id: int, sku: str, db: DbDep, principal: Reader) -
 
 
 @router.get("/channels/{channel_id}/catalog")
+@guard(CHANNEL_CATALOG)
 def list_channel_catalog(
-    channel_id: int, db: DbDep, principal: Reader, cursor: Cursor = None, limit: Limit = 50
+    channel_id: IdPath, db: DbDep, principal: Caller, cursor: Cursor = None, limit: Limit = 50
 ) -> Page[ChannelProductOut]:
     """Products listed on the channel, with its titles and prices, one page at a time."""
     after = decode_cursor(cursor)
@@ -205,8 +224,9 @@ def list_channel_catalog(
 
 
 @router.get("/channels/{channel_id}/catalog/{product_id}")
+@guard(CHANNEL_CATALOG)
 def get_channel_view(
-    channel_id: int, product_id: int, db: DbDep, principal: Reader
+    channel_id: IdPath, product_id: IdPath, db: DbDep, principal: Caller
 ) -> ChannelProductOut:
     """One product as the channel shows it (404 when not listed there)."""
     with db.reading() as session:

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, status
 
-from fastapi import APIRouter, Depends, Query, status
-
-from omnicart.api.deps import DbDep, require
-from omnicart.api.pagination import MAX_PAGE, Page, decode_cursor, next_cursor
-from omnicart.auth.service import Principal
+from omnicart.api.access import Caller, guard
+from omnicart.api.deps import DbDep
+from omnicart.api.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
+from omnicart.api.params import IdPath
+from omnicart.auth.access import Named, access
 from omnicart.channels import service
 from omnicart.channels.schemas import ChannelIn, ChannelLocationsIn, ChannelOut, ChannelPatch
 
 router = APIRouter(tags=["channels"])
-Reader = Annotated[Principal, Depends(require("channels:read"))]
-Writer = Annotated[Principal, Depends(require("channels:write"))]
 
 
 @router.post("/channels", status_code=status.HTTP_201_CREATED)
-def create_channel(body: ChannelIn, db: DbDep, principal: Writer) -> ChannelOut:
+@guard(access("channels:write"))
+def create_channel(body: ChannelIn, db: DbDep, principal: Caller) -> ChannelOut:
     """Create a channel."""
     with db.transaction() as session:
         view = service.create_channel(session, **body.model_dump(), principal=principal)
@@ -26,11 +25,12 @@ def create_channel(body: ChannelIn, db: DbDep, principal: Writer) -> ChannelOut:
 
 
 @router.get("/channels")
+@guard(access("channels:read", "channel"))
 def list_channels(
     db: DbDep,
-    principal: Reader,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    principal: Caller,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> Page[ChannelOut]:
     """Channels by ascending id; a channel's key sees only its own."""
     after_id = decode_cursor(cursor)
@@ -43,7 +43,8 @@ def list_channels(
 
 
 @router.get("/channels/{channel_id}")
-def get_channel(channel_id: int, db: DbDep, principal: Reader) -> ChannelOut:
+@guard(access("channels:read", "channel", channel=Named("path", "channel_id")))
+def get_channel(channel_id: IdPath, db: DbDep, principal: Caller) -> ChannelOut:
     """One channel with the locations serving it."""
     with db.transaction() as session:
         view = service.get_channel(session, channel_id=channel_id, principal=principal)
@@ -51,7 +52,10 @@ def get_channel(channel_id: int, db: DbDep, principal: Reader) -> ChannelOut:
 
 
 @router.patch("/channels/{channel_id}")
-def update_channel(channel_id: int, body: ChannelPatch, db: DbDep, principal: Writer) -> ChannelOut:
+@guard(access("channels:write"))
+def update_channel(
+    channel_id: IdPath, body: ChannelPatch, db: DbDep, principal: Caller
+) -> ChannelOut:
     """Change a channel's name, active flag or stock buffer (currency is fixed)."""
     with db.transaction() as session:
         view = service.update_channel(
@@ -64,8 +68,9 @@ def update_channel(channel_id: int, body: ChannelPatch, db: DbDep, principal: Wr
 
 
 @router.put("/channels/{channel_id}/locations")
+@guard(access("channels:write"))
 def set_channel_locations(
-    channel_id: int, body: ChannelLocationsIn, db: DbDep, principal: Writer
+    channel_id: IdPath, body: ChannelLocationsIn, db: DbDep, principal: Caller
 ) -> ChannelOut:
     """Replace the locations that ship for and offer pickup to a channel."""
     with db.transaction() as session:

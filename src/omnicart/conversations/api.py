@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Response, status
 
-from fastapi import APIRouter, Depends, Response, status
-
-from omnicart.api.deps import DbDep, require
-from omnicart.auth.service import Principal
+from omnicart.api.access import Caller, guard
+from omnicart.api.deps import DbDep
+from omnicart.api.params import IdPath
+from omnicart.auth.access import access
 from omnicart.conversations import service
 from omnicart.conversations.schemas import (
     ContactIn,
@@ -18,8 +18,6 @@ from omnicart.conversations.schemas import (
 )
 
 router = APIRouter(tags=["conversations"])
-Reader = Annotated[Principal, Depends(require("customers:read"))]
-Writer = Annotated[Principal, Depends(require("customers:write"))]
 
 
 @router.post(
@@ -27,12 +25,11 @@ Writer = Annotated[Principal, Depends(require("customers:write"))]
     status_code=status.HTTP_201_CREATED,
     responses={200: {"description": "The customer's open case, continued"}},
 )
+@guard(access("customers:write", "staff"))
 def start_conversation(
-    body: ContactIn, db: DbDep, principal: Writer, response: Response
+    body: ContactIn, db: DbDep, principal: Caller, response: Response
 ) -> ConversationOut:
     """A contact from a customer: continues their open case (200) or opens one (201)."""
-    if body.channel_id is not None and principal.role == "channel":
-        principal.require_channel(body.channel_id, field_name="channel_id")
     view = service.start_conversation(
         db,
         contact=service.Contact(
@@ -53,7 +50,8 @@ def start_conversation(
 
 
 @router.get("/conversations/{conversation_id}")
-def get_conversation(conversation_id: int, db: DbDep, _: Reader) -> ConversationOut:
+@guard(access("customers:read", "staff"))
+def get_conversation(conversation_id: IdPath, db: DbDep, principal: Caller) -> ConversationOut:
     """A case with every message and handover, whichever channel they came through."""
     return ConversationOut.model_validate(
         service.get_conversation(db, conversation_id=conversation_id)
@@ -61,8 +59,9 @@ def get_conversation(conversation_id: int, db: DbDep, _: Reader) -> Conversation
 
 
 @router.post("/conversations/{conversation_id}/messages", status_code=status.HTTP_201_CREATED)
+@guard(access("customers:write", "staff"))
 def add_message(
-    conversation_id: int, body: MessageIn, db: DbDep, principal: Writer
+    conversation_id: IdPath, body: MessageIn, db: DbDep, principal: Caller
 ) -> ConversationOut:
     """A message on a case that is not closed."""
     view = service.add_message(
@@ -78,8 +77,9 @@ def add_message(
 
 
 @router.post("/conversations/{conversation_id}/handover")
+@guard(access("customers:write", "staff"))
 def hand_over(
-    conversation_id: int, body: HandoverIn, db: DbDep, principal: Writer
+    conversation_id: IdPath, body: HandoverIn, db: DbDep, principal: Caller
 ) -> ConversationOut:
     """Pass the case to another channel and/or person, with a summary for them."""
     view = service.hand_over(
@@ -94,8 +94,9 @@ def hand_over(
 
 
 @router.post("/conversations/{conversation_id}/status")
+@guard(access("customers:write", "staff"))
 def set_status(
-    conversation_id: int, body: StatusIn, db: DbDep, principal: Writer
+    conversation_id: IdPath, body: StatusIn, db: DbDep, principal: Caller
 ) -> ConversationOut:
     """Mark the case pending, open again, or closed (a closed case stays closed)."""
     view = service.set_status(
@@ -105,7 +106,10 @@ def set_status(
 
 
 @router.get("/customers/{customer_id}/conversations")
-def customer_conversations(customer_id: int, db: DbDep, _: Reader) -> list[ConversationOut]:
+@guard(access("customers:read", "staff"))
+def customer_conversations(
+    customer_id: IdPath, db: DbDep, principal: Caller
+) -> list[ConversationOut]:
     """Every case of the customer and of the profiles merged into theirs, newest first."""
     views = service.customer_conversations(db, profile_id=customer_id)
     return [ConversationOut.model_validate(view) for view in views]

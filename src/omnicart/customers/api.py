@@ -11,8 +11,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from omnicart.api.deps import DbDep, require
-from omnicart.auth.service import Principal
+from omnicart.api.access import Caller, guard
+from omnicart.api.deps import DbDep
+from omnicart.api.params import IdPath, IdQuery
+from omnicart.auth.access import access
 from omnicart.customers import service
 from omnicart.customers.erasure import erase_customer
 from omnicart.customers.model import KINDS
@@ -21,9 +23,6 @@ from omnicart.kernel.errors import ValidationFailed
 from omnicart.settings import get_settings
 
 router = APIRouter(tags=["customers"])
-Reader = Annotated[Principal, Depends(require("customers:read"))]
-Writer = Annotated[Principal, Depends(require("customers:write"))]
-Eraser = Annotated[Principal, Depends(require("customers:erase"))]
 Lookup = Annotated[str | None, Query(max_length=254)]
 
 
@@ -40,10 +39,11 @@ EventsPath = Annotated[Path, Depends(_events_path)]
 
 
 @router.get("/customers")
+@guard(access("customers:read", "staff"))
 def find_customer(
     *,
     db: DbDep,
-    principal: Reader,
+    principal: Caller,
     events_path: EventsPath,
     email: Lookup = None,
     phone: Lookup = None,
@@ -51,7 +51,7 @@ def find_customer(
     loyalty_card: Lookup = None,
     pos_customer: Lookup = None,
     anonymous_id: Lookup = None,
-    order_id: Annotated[int | None, Query(ge=1)] = None,
+    order_id: IdQuery = None,
 ) -> CustomerOut:
     """The customer one identifier resolves to (normalised as on arrival), or the
     customer an order belongs to (`order_id`), as a 360."""
@@ -84,8 +84,9 @@ def find_customer(
 
 
 @router.get("/customers/{customer_id}")
+@guard(access("customers:read", "staff"))
 def get_customer(
-    customer_id: int, db: DbDep, principal: Reader, events_path: EventsPath
+    customer_id: IdPath, db: DbDep, principal: Caller, events_path: EventsPath
 ) -> CustomerOut:
     """Customer 360: traits, identities, orders of every channel, the event timeline,
     consents and loyalty. A merged id answers with the survivor (`merged` is true)."""
@@ -94,13 +95,17 @@ def get_customer(
 
 
 @router.get("/customers/{customer_id}/consents")
-def get_consents(customer_id: int, db: DbDep, principal: Reader) -> ConsentsOut:
+@guard(access("customers:read", "staff"))
+def get_consents(customer_id: IdPath, db: DbDep, principal: Caller) -> ConsentsOut:
     """Consents in force per channel and their full history."""
     return ConsentsOut.model_validate(service.list_consents(db, customer_id=customer_id))
 
 
 @router.put("/customers/{customer_id}/consents")
-def put_consents(customer_id: int, body: ConsentsIn, db: DbDep, principal: Writer) -> ConsentsOut:
+@guard(access("customers:write", "staff"))
+def put_consents(
+    customer_id: IdPath, body: ConsentsIn, db: DbDep, principal: Caller
+) -> ConsentsOut:
     """Record consent given or withdrawn per channel (email, sms, whatsapp, push)."""
     view = service.set_consents(
         db, customer_id=customer_id, consents=body.consents, source=body.source, at=body.at
@@ -109,15 +114,17 @@ def put_consents(customer_id: int, body: ConsentsIn, db: DbDep, principal: Write
 
 
 @router.get("/customers/{customer_id}/export")
+@guard(access("customers:read", "staff"))
 def export_customer(
-    customer_id: int, db: DbDep, principal: Reader, events_path: EventsPath
+    customer_id: IdPath, db: DbDep, principal: Caller, events_path: EventsPath
 ) -> dict[str, Any]:
     """Everything held about the person, as JSON (GDPR/RODO access and portability)."""
     return service.export_customer(db, customer_id=customer_id, events_path=events_path)
 
 
 @router.post("/customers/{customer_id}/erase")
-def erase(customer_id: int, db: DbDep, principal: Eraser, events_path: EventsPath) -> ErasureOut:
+@guard(access("customers:erase"))
+def erase(customer_id: IdPath, db: DbDep, principal: Caller, events_path: EventsPath) -> ErasureOut:
     """Erase the person's personal data everywhere; their purchases stay, anonymous.
 
     It cannot be undone, so it takes an admin key."""

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 
-from omnicart.api.deps import DbDep, require
-from omnicart.api.pagination import MAX_PAGE, Page, decode_cursor, next_cursor
-from omnicart.auth.service import Principal
+from omnicart.api.access import Caller, guard
+from omnicart.api.deps import DbDep
+from omnicart.api.pagination import MAX_PAGE, Cursor, Limit, Page, decode_cursor, next_cursor
+from omnicart.api.params import IdInQuery, IdPath, IdQuery
+from omnicart.auth.access import Named, Owned, access
 from omnicart.db.feed import FeedPosition, position_of
 from omnicart.db.outbox import list_events as list_outbox_events
 from omnicart.inventory import queries, service
+from omnicart.inventory.owners import reservation_owners, transfer_destination
 from omnicart.inventory.schemas import (
     AdjustmentIn,
     ChannelAvailabilityOut,
@@ -41,52 +44,29 @@ from omnicart.inventory.schemas import (
     TransferOut,
 )
 from omnicart.inventory.tables import Movement
-from omnicart.kernel.errors import Forbidden, ValidationFailed
+from omnicart.kernel.errors import ValidationFailed
 
 router = APIRouter(tags=["inventory"])
-Reader = Annotated[Principal, Depends(require("inventory:read"))]
-Writer = Annotated[Principal, Depends(require("inventory:write"))]
-
-
-def _operator(principal: Annotated[Principal, Depends(require("inventory:read"))]) -> Principal:
-    # Raw figures, the ledger and the event feed span every channel; a channel sees its
-    # own reservations and its available-to-promise, never other channels' business.
-    if principal.role == "channel":
-        raise Forbidden("a channel's API key cannot read stock figures, the ledger or events")
-    return principal
-
-
-Operator = Annotated[Principal, Depends(_operator)]
-Reserver = Annotated[Principal, Depends(require("reservations:write"))]
-Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+# Raw figures, the ledger and the event feed span every channel; a channel sees its own
+# reservations and its available-to-promise, never other channels' business.
+STOCK_FIGURES = access("inventory:read", "staff")
+RESERVATION = Owned("reservation", "reservation_id", reservation_owners)
 Skus = Annotated[list[str], Query(min_length=1, max_length=MAX_PAGE, description="Repeat.")]
-
-
-def _own_channel(principal: Principal, channel_id: int, *, field_name: str) -> None:
-    # A channel's key sees only its own channel; staff and admins may look at any.
-    if principal.role == "channel":
-        principal.require_channel(channel_id, field_name=field_name)
-
-
-def _channel_scope(principal: Principal) -> int | None:
-    """The channel a key is confined to (None: it may see every channel's reservations)."""
-    return principal.channel_id if principal.role == "channel" else None
 
 
 # ---------------------------------------------------------------- reservations
 
 
 @router.post("/reservations", status_code=status.HTTP_201_CREATED, tags=["reservations"])
+@guard(access("reservations:write", "channel", channel=Named("body", "channel_id")))
 def reserve_stock(
     body: ReservationIn,
     response: Response,
     db: DbDep,
-    principal: Reserver,
+    principal: Caller,
     idempotency_header: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> ReservationOut:
     """Hold stock for a channel; repeating a request with its key returns the first (200)."""
-    _own_channel(principal, body.channel_id, field_name="channel_id")
     if body.idempotency_key and idempotency_header and body.idempotency_key != idempotency_header:
         raise ValidationFailed(
             "the Idempotency-Key header and idempotency_key differ", field="idempotency_key"
@@ -107,22 +87,25 @@ def reserve_stock(
 
 
 @router.get("/reservations", tags=["reservations"])
+@guard(
+    access(
+        "inventory:read", "channel", "staff", channel=Named("query", "channel_id", fill_own=True)
+    )
+)
 def list_reservations(
     *,
     db: DbDep,
-    principal: Reader,
-    channel_id: int | None = None,
+    principal: Caller,
+    channel_id: IdQuery = None,
     status_: Annotated[str | None, Query(alias="status")] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[ReservationSummaryOut]:
     """Reservations by ascending id; a channel's key sees only its own channel's."""
-    if channel_id is not None:
-        _own_channel(principal, channel_id, field_name="channel_id")
     with db.reading() as session:
         rows = queries.list_reservations(
             session,
-            channel_id=_channel_scope(principal) or channel_id,
+            channel_id=channel_id,
             status=status_,
             after_id=decode_cursor(cursor),
             limit=limit,
@@ -134,23 +117,25 @@ def list_reservations(
 
 
 @router.get("/reservations/{reservation_id}", tags=["reservations"])
-def get_reservation(reservation_id: int, db: DbDep, principal: Reader) -> ReservationOut:
+@guard(access("inventory:read", "channel", "staff", channel=RESERVATION))
+def get_reservation(reservation_id: IdPath, db: DbDep, principal: Caller) -> ReservationOut:
     """One reservation with its holds."""
     view = service.get_reservation(
-        db, reservation_id=reservation_id, channel_id=_channel_scope(principal)
+        db, reservation_id=reservation_id, channel_id=principal.own_channel
     )
     return ReservationOut.model_validate(view)
 
 
 @router.post("/reservations/{reservation_id}/release", tags=["reservations"])
+@guard(access("reservations:write", "channel", channel=RESERVATION))
 def release_reservation(
-    reservation_id: int, db: DbDep, principal: Reserver, body: ReasonIn | None = None
+    reservation_id: IdPath, db: DbDep, principal: Caller, body: ReasonIn | None = None
 ) -> ReservationOut:
     """Give a reservation's units back to sale (repeating it is harmless)."""
     view = service.release_reservation(
         db,
         reservation_id=reservation_id,
-        channel_id=_channel_scope(principal),
+        channel_id=principal.own_channel,
         actor=principal.actor,
         reason=body.reason if body else "",
     )
@@ -158,14 +143,15 @@ def release_reservation(
 
 
 @router.post("/reservations/{reservation_id}/allocate", tags=["reservations"])
+@guard(access("reservations:write", "channel", channel=RESERVATION))
 def allocate_reservation(
-    reservation_id: int, db: DbDep, principal: Reserver, body: ReasonIn | None = None
+    reservation_id: IdPath, db: DbDep, principal: Caller, body: ReasonIn | None = None
 ) -> ReservationOut:
     """Turn a live reservation into an allocation: the order is committed."""
     view = service.allocate_reservation(
         db,
         reservation_id=reservation_id,
-        channel_id=_channel_scope(principal),
+        channel_id=principal.own_channel,
         actor=principal.actor,
         reason=body.reason if body else "",
     )
@@ -173,14 +159,15 @@ def allocate_reservation(
 
 
 @router.post("/reservations/{reservation_id}/deallocate", tags=["reservations"])
+@guard(access("reservations:write", "channel", channel=RESERVATION))
 def deallocate_reservation(
-    reservation_id: int, db: DbDep, principal: Reserver, body: ReasonIn | None = None
+    reservation_id: IdPath, db: DbDep, principal: Caller, body: ReasonIn | None = None
 ) -> ReservationOut:
     """Put an allocation's unshipped units back on sale (the order was cancelled)."""
     view = service.deallocate_reservation(
         db,
         reservation_id=reservation_id,
-        channel_id=_channel_scope(principal),
+        channel_id=principal.own_channel,
         actor=principal.actor,
         reason=body.reason if body else "",
     )
@@ -188,20 +175,18 @@ def deallocate_reservation(
 
 
 @router.post("/reservations/{reservation_id}/ship", tags=["reservations"])
+@guard(access("inventory:write", "staff", store=RESERVATION))
 def ship_allocation(
-    reservation_id: int, db: DbDep, principal: Writer, body: ReasonIn | None = None
+    reservation_id: IdPath, db: DbDep, principal: Caller, body: ReasonIn | None = None
 ) -> ReservationOut:
     """Ship every unshipped allocated unit: it leaves on-hand stock."""
-    if principal.role == "channel":
-        # Shipping acts on any channel's allocation, so a channel's key may not do it.
-        raise Forbidden("a channel's API key cannot ship allocations", field="reservation_id")
     view = service.ship_allocation(
         db,
         reservation_id=reservation_id,
         actor=principal.actor,
         reason=body.reason if body else "",
         # A store's staff ships only what is held at its store.
-        at_location_id=principal.location_id if principal.role == "staff" else None,
+        at_location_id=principal.own_store,
     )
     return ReservationOut.model_validate(view)
 
@@ -210,11 +195,11 @@ def ship_allocation(
 
 
 @router.get("/availability", tags=["availability"])
+@guard(access("inventory:read", "channel", "staff", channel=Named("query", "channel_id")))
 def channel_availability(
-    channel_id: int, sku: Skus, db: DbDep, principal: Reader
+    channel_id: IdInQuery, sku: Skus, db: DbDep, principal: Caller
 ) -> ChannelAvailabilityOut:
     """Units of each SKU a channel may sell: its shipping locations, after its buffer."""
-    _own_channel(principal, channel_id, field_name="channel_id")
     with db.reading() as session:
         units = queries.channel_availability(session, channel_id=channel_id, skus=sku)
     return ChannelAvailabilityOut(
@@ -224,19 +209,22 @@ def channel_availability(
 
 
 @router.get("/locations/{location_id}/availability", tags=["availability"])
+@guard(
+    access(
+        "inventory:read", "channel", "staff", channel=Named("query", "channel_id", fill_own=True)
+    )
+)
 def location_availability(
-    location_id: int,
+    location_id: IdPath,
     sku: Skus,
     db: DbDep,
-    principal: Reader,
-    channel_id: int | None = None,
+    principal: Caller,
+    channel_id: IdQuery = None,
 ) -> LocationAvailabilityOut:
-    """Units free at one location (store pickup); with a channel, after its buffer."""
-    if principal.role == "channel":
-        # A channel sees a store through its own buffer, never the raw figures.
-        if channel_id is not None:
-            principal.require_channel(channel_id, field_name="channel_id")
-        channel_id = principal.channel_id
+    """Units free at one location (store pickup); with a channel, after its buffer.
+
+    A channel's key always sees a store through its own buffer, never the raw figures.
+    """
     with db.reading() as session:
         units = queries.location_availability(
             session, location_id=location_id, skus=sku, channel_id=channel_id
@@ -251,7 +239,7 @@ def location_availability(
 # ---------------------------------------------------------------- stock operations
 
 
-def _on_hand(location_id: int, after: dict[str, int]) -> StockChangeOut:
+def _on_hand(location_id: IdPath, after: dict[str, int]) -> StockChangeOut:
     return StockChangeOut(
         location_id=location_id,
         items=[OnHandOut(sku=sku, on_hand=units) for sku, units in after.items()],
@@ -259,9 +247,9 @@ def _on_hand(location_id: int, after: dict[str, int]) -> StockChangeOut:
 
 
 @router.post("/stock/receipts", tags=["stock"])
-def receive_stock(body: StockLinesIn, db: DbDep, principal: Writer) -> StockChangeOut:
+@guard(access("inventory:write", "staff", store=Named("body", "location_id")))
+def receive_stock(body: StockLinesIn, db: DbDep, principal: Caller) -> StockChangeOut:
     """Goods arrived at a location; returns on-hand units per SKU after."""
-    principal.require_location(body.location_id, field_name="location_id")
     after = service.receive_stock(
         db,
         location_id=body.location_id,
@@ -273,9 +261,9 @@ def receive_stock(body: StockLinesIn, db: DbDep, principal: Writer) -> StockChan
 
 
 @router.post("/stock/write-offs", tags=["stock"])
-def write_off_stock(body: StockLinesIn, db: DbDep, principal: Writer) -> StockChangeOut:
+@guard(access("inventory:write", "staff", store=Named("body", "location_id")))
+def write_off_stock(body: StockLinesIn, db: DbDep, principal: Caller) -> StockChangeOut:
     """Damaged or lost units leave stock (a reason is required)."""
-    principal.require_location(body.location_id, field_name="location_id")
     after = service.write_off_stock(
         db,
         location_id=body.location_id,
@@ -287,9 +275,9 @@ def write_off_stock(body: StockLinesIn, db: DbDep, principal: Writer) -> StockCh
 
 
 @router.post("/stock/adjustments", tags=["stock"])
-def adjust_stock(body: AdjustmentIn, db: DbDep, principal: Writer) -> StockChangeOut:
+@guard(access("inventory:write", "staff", store=Named("body", "location_id")))
+def adjust_stock(body: AdjustmentIn, db: DbDep, principal: Caller) -> StockChangeOut:
     """Correct on-hand units by `delta` (never below what is held)."""
-    principal.require_location(body.location_id, field_name="location_id")
     on_hand = service.adjust_stock(
         db,
         location_id=body.location_id,
@@ -302,9 +290,9 @@ def adjust_stock(body: AdjustmentIn, db: DbDep, principal: Writer) -> StockChang
 
 
 @router.post("/stock/counts", status_code=status.HTTP_201_CREATED, tags=["stock"])
-def record_count(body: CountIn, db: DbDep, principal: Writer) -> CountOut:
+@guard(access("inventory:write", "staff", store=Named("body", "location_id")))
+def record_count(body: CountIn, db: DbDep, principal: Caller) -> CountOut:
     """A cycle count: on-hand becomes what was counted; returns the variances."""
-    principal.require_location(body.location_id, field_name="location_id")
     count_id, lines = service.record_count(
         db,
         location_id=body.location_id,
@@ -332,9 +320,9 @@ def _transfer_out(view: service.TransferView) -> TransferOut:
 
 
 @router.post("/transfers", status_code=status.HTTP_201_CREATED, tags=["stock"])
-def create_transfer(body: TransferIn, db: DbDep, principal: Writer) -> TransferOut:
+@guard(access("inventory:write", "staff", store=Named("body", "from_location_id")))
+def create_transfer(body: TransferIn, db: DbDep, principal: Caller) -> TransferOut:
     """Send stock to another location; in transit it is sellable nowhere."""
-    principal.require_location(body.from_location_id, field_name="from_location_id")
     view = service.create_transfer(
         db,
         from_location_id=body.from_location_id,
@@ -347,15 +335,16 @@ def create_transfer(body: TransferIn, db: DbDep, principal: Writer) -> TransferO
 
 
 @router.post("/transfers/{transfer_id}/receive", tags=["stock"])
-def receive_transfer(transfer_id: int, db: DbDep, principal: Writer) -> TransferOut:
+@guard(
+    access("inventory:write", "staff", store=Owned("transfer", "transfer_id", transfer_destination))
+)
+def receive_transfer(transfer_id: IdPath, db: DbDep, principal: Caller) -> TransferOut:
     """A transfer's units arrive at its destination and go on sale there."""
-    if principal.role == "channel":
-        raise Forbidden("a channel's API key cannot receive transfers", field="transfer_id")
     view = service.receive_transfer(
         db,
         transfer_id=transfer_id,
         actor=principal.actor,
-        at_location_id=principal.location_id if principal.role == "staff" else None,
+        at_location_id=principal.own_store,
     )
     return _transfer_out(view)
 
@@ -364,10 +353,12 @@ def receive_transfer(transfer_id: int, db: DbDep, principal: Writer) -> Transfer
 
 
 @router.get("/stock", tags=["stock"])
+@guard(STOCK_FIGURES)
 def list_stock(
+    *,
     db: DbDep,
-    _: Operator,
-    location_id: int | None = None,
+    principal: Caller,
+    location_id: IdQuery = None,
     sku: str | None = None,
     cursor: Cursor = None,
     limit: Limit = 100,
@@ -389,7 +380,8 @@ def list_stock(
 
 
 @router.get("/stock/in-transit", tags=["stock"])
-def in_transit(db: DbDep, _: Operator) -> list[InTransitOut]:
+@guard(STOCK_FIGURES)
+def in_transit(db: DbDep, principal: Caller) -> list[InTransitOut]:
     """Units on their way between locations, per SKU."""
     with db.reading() as session:
         units = queries.in_transit(session)
@@ -397,11 +389,13 @@ def in_transit(db: DbDep, _: Operator) -> list[InTransitOut]:
 
 
 @router.get("/movements", tags=["stock"])
+@guard(STOCK_FIGURES)
 def list_movements(
+    *,
     db: DbDep,
-    _: Operator,
+    principal: Caller,
     sku: str | None = None,
-    location_id: int | None = None,
+    location_id: IdQuery = None,
     cursor: Cursor = None,
     limit: Limit = 100,
 ) -> Page[MovementOut]:
@@ -438,7 +432,8 @@ def _movement_out(row: Movement, sku: str) -> MovementOut:
 
 
 @router.get("/inventory/reconciliation", tags=["stock"])
-def reconcile(db: DbDep, _: Operator) -> list[DiscrepancyOut]:
+@guard(STOCK_FIGURES)
+def reconcile(db: DbDep, principal: Caller) -> list[DiscrepancyOut]:
     """Every disagreement between stock figures, the ledger and the holds; empty = healthy."""
     with db.reading() as session:
         found = queries.reconcile(session)
@@ -446,9 +441,10 @@ def reconcile(db: DbDep, _: Operator) -> list[DiscrepancyOut]:
 
 
 @router.get("/events", tags=["stock"])
+@guard(STOCK_FIGURES)
 def list_events(
     db: DbDep,
-    _: Operator,
+    principal: Caller,
     event_type: str | None = None,
     cursor: Cursor = None,
     limit: Limit = 100,

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, status
 
-from fastapi import APIRouter, Depends, Query, status
-
-from omnicart.api.deps import DbDep, require
-from omnicart.api.pagination import MAX_PAGE, Page, decode_cursor, next_cursor
-from omnicart.auth.service import Principal
+from omnicart.api.access import Caller, guard
+from omnicart.api.deps import DbDep
+from omnicart.api.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
+from omnicart.api.params import IdPath
+from omnicart.auth.access import access
 from omnicart.locations import service
 from omnicart.locations.schemas import LocationIn, LocationOut, LocationPatch
 
 router = APIRouter(tags=["locations"])
-Reader = Annotated[Principal, Depends(require("locations:read"))]
-Writer = Annotated[Principal, Depends(require("locations:write"))]
 
 
 @router.post("/locations", status_code=status.HTTP_201_CREATED)
-def create_location(body: LocationIn, db: DbDep, _: Writer) -> LocationOut:
+@guard(access("locations:write"))
+def create_location(body: LocationIn, db: DbDep, principal: Caller) -> LocationOut:
     """Create a warehouse, store or 3PL location."""
     with db.transaction() as session:
         view = service.create_location(session, **body.model_dump())
@@ -26,11 +25,12 @@ def create_location(body: LocationIn, db: DbDep, _: Writer) -> LocationOut:
 
 
 @router.get("/locations")
+@guard(access("locations:read", "staff"))
 def list_locations(
     db: DbDep,
-    _: Reader,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    principal: Caller,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> Page[LocationOut]:
     """Locations by ascending id."""
     after_id = decode_cursor(cursor)
@@ -43,7 +43,8 @@ def list_locations(
 
 
 @router.get("/locations/{location_id}")
-def get_location(location_id: int, db: DbDep, _: Reader) -> LocationOut:
+@guard(access("locations:read", "staff"))
+def get_location(location_id: IdPath, db: DbDep, principal: Caller) -> LocationOut:
     """One location."""
     with db.transaction() as session:
         view = service.get_location(session, location_id=location_id)
@@ -51,7 +52,10 @@ def get_location(location_id: int, db: DbDep, _: Reader) -> LocationOut:
 
 
 @router.patch("/locations/{location_id}")
-def update_location(location_id: int, body: LocationPatch, db: DbDep, _: Writer) -> LocationOut:
+@guard(access("locations:write"))
+def update_location(
+    location_id: IdPath, body: LocationPatch, db: DbDep, principal: Caller
+) -> LocationOut:
     """Change what is given; null latitude and longitude clear the coordinates."""
     with db.transaction() as session:
         view = service.update_location(

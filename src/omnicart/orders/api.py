@@ -7,14 +7,18 @@ shipments and returns at its own store only.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
-from omnicart.api.deps import DbDep, require
-from omnicart.auth.service import Principal
-from omnicart.kernel.errors import Forbidden
+from omnicart.api.access import Caller, guard
+from omnicart.api.deps import DbDep
+from omnicart.api.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
+from omnicart.api.params import IdPath, IdQuery
+from omnicart.auth.access import Named, Owned, access
 from omnicart.orders import checkout, fulfilment, returns, service
+from omnicart.orders.model import ORDER_STATUSES
+from omnicart.orders.owners import cart_owners, channel_stores, order_owners, return_owners
 from omnicart.orders.schemas import (
     CartIn,
     CartLinesIn,
@@ -38,17 +42,14 @@ from omnicart.orders.schemas import (
 )
 
 router = APIRouter(tags=["orders"])
-Reader = Annotated[Principal, Depends(require("orders:read"))]
-Writer = Annotated[Principal, Depends(require("orders:write"))]
-Admin = Annotated[Principal, Depends(require("channels:write"))]
 
 
-def _channel_scope(principal: Principal) -> int | None:
-    return principal.channel_id if principal.role == "channel" else None
-
-
-def _staff_location(principal: Principal) -> int | None:
-    return principal.location_id if principal.role == "staff" else None
+OrderStatus = Literal[ORDER_STATUSES]  # type: ignore[valid-type]
+ORDER = Owned("order", "order_id", order_owners)
+CART = Owned("cart", "cart_id", cart_owners)
+RETURN = Owned("return", "return_id", return_owners)
+# A store's staff opens returns through a channel its store serves.
+SERVED_CHANNEL = Owned("channel", "channel_id", channel_stores, source="body")
 
 
 def _out(view: object, response: Response, *, created: bool = True) -> OrderOut:
@@ -62,13 +63,14 @@ def _out(view: object, response: Response, *, created: bool = True) -> OrderOut:
     status_code=status.HTTP_201_CREATED,
     responses={200: {"description": "A redelivery, an update or a cancellation"}},
 )
+@guard(access("orders:write", "channel", channel=Named("path", "channel_id")))
 def ingest_order(
-    channel_id: int,
+    channel_id: IdPath,
     external_id: str,
     *,
     body: ExternalOrderIn,
     db: DbDep,
-    principal: Writer,
+    principal: Caller,
     response: Response,
 ) -> OrderOut:
     """Take an external channel's order, idempotently on (channel, external id).
@@ -76,7 +78,6 @@ def ingest_order(
     The same payload again returns the same order (200); a changed one updates it; status
     `cancelled` cancels it and frees its stock. 201 when the order is new.
     """
-    principal.require_channel(channel_id)
     view = service.ingest_order(
         db, body.order(channel_id=channel_id, external_id=external_id), actor=principal.actor
     )
@@ -85,48 +86,58 @@ def ingest_order(
 
 
 @router.get("/orders")
+@guard(
+    access("orders:read", "channel", "staff", channel=Named("query", "channel_id", fill_own=True))
+)
 def list_orders(
     *,
     db: DbDep,
-    principal: Reader,
-    channel_id: int | None = None,
-    order_status: Annotated[str | None, Query(alias="status")] = None,
-    before_id: int | None = Query(default=None, description="Page on: orders older than this id."),
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> list[OrderSummaryOut]:
-    """Orders, newest first."""
-    scope = _channel_scope(principal)
-    if scope is not None:
-        channel_id = scope
+    principal: Caller,
+    channel_id: IdQuery = None,
+    order_status: Annotated[OrderStatus | None, Query(alias="status")] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[OrderSummaryOut]:
+    """Orders, newest first; a channel's key sees only its own channel's."""
     rows = service.list_orders(
-        db, channel_id=channel_id, status=order_status, after_id=before_id, limit=limit
+        db,
+        channel_id=channel_id,
+        status=order_status,
+        after_id=decode_cursor(cursor) or None,
+        limit=limit,
     )
-    return [OrderSummaryOut.model_validate(row) for row in rows]
+    return Page[OrderSummaryOut](
+        items=[OrderSummaryOut.model_validate(row) for row in rows],
+        next_cursor=next_cursor([row.id for row in rows], limit),
+    )
 
 
 @router.get("/orders/{order_id}")
-def get_order(order_id: int, db: DbDep, principal: Reader) -> OrderOut:
+@guard(access("orders:read", "channel", "staff", channel=ORDER))
+def get_order(order_id: IdPath, db: DbDep, principal: Caller) -> OrderOut:
     """One order: lines, payments, status history, routing decision and fulfilments."""
-    view = service.get_order(db, order_id=order_id, channel_id=_channel_scope(principal))
+    view = service.get_order(db, order_id=order_id, channel_id=principal.own_channel)
     return OrderOut.model_validate(view)
 
 
 @router.post("/orders/{order_id}/payments")
-def record_payment(order_id: int, body: PaymentIn, db: DbDep, principal: Writer) -> OrderOut:
+@guard(access("orders:write", "channel", "staff", channel=ORDER, store=ORDER))
+def record_payment(order_id: IdPath, body: PaymentIn, db: DbDep, principal: Caller) -> OrderOut:
     """Money received; paid in full, a pending order is confirmed."""
     view = service.record_payment(
         db,
         order_id=order_id,
         payment=body.model(),
         actor=principal.actor,
-        channel_id=_channel_scope(principal),
+        channel_id=principal.own_channel,
     )
     return OrderOut.model_validate(view)
 
 
 @router.post("/orders/{order_id}/cancel")
+@guard(access("orders:write", "channel", "staff", channel=ORDER, store=ORDER))
 def cancel_order(
-    order_id: int, db: DbDep, principal: Writer, body: ReasonIn | None = None
+    order_id: IdPath, db: DbDep, principal: Caller, body: ReasonIn | None = None
 ) -> OrderOut:
     """Cancel an order nothing of which has left; its units go back on sale."""
     view = service.cancel_order(
@@ -134,25 +145,27 @@ def cancel_order(
         order_id=order_id,
         actor=principal.actor,
         reason=body.reason if body else "",
-        channel_id=_channel_scope(principal),
+        channel_id=principal.own_channel,
     )
     return OrderOut.model_validate(view)
 
 
 @router.post("/orders/{order_id}/complete")
-def complete_order(order_id: int, db: DbDep, principal: Writer) -> OrderOut:
+@guard(access("orders:write", "channel", "staff", channel=ORDER, store=ORDER))
+def complete_order(order_id: IdPath, db: DbDep, principal: Caller) -> OrderOut:
     """Close a fulfilled order."""
     view = service.complete_order(
-        db, order_id=order_id, actor=principal.actor, channel_id=_channel_scope(principal)
+        db, order_id=order_id, actor=principal.actor, channel_id=principal.own_channel
     )
     return OrderOut.model_validate(view)
 
 
 @router.post("/orders/{order_id}/shipments", tags=["fulfilment"])
-def create_shipment(order_id: int, body: ShipmentIn, db: DbDep, principal: Writer) -> OrderOut:
+@guard(
+    access("orders:write", "channel", "staff", channel=ORDER, store=Named("body", "location_id"))
+)
+def create_shipment(order_id: IdPath, body: ShipmentIn, db: DbDep, principal: Caller) -> OrderOut:
     """Ship what the order holds at one location (a store's staff: its own store)."""
-    if principal.role != "channel":
-        principal.require_location(body.location_id, field_name="location_id")
     view = fulfilment.create_shipment(
         db,
         order_id=order_id,
@@ -160,45 +173,39 @@ def create_shipment(order_id: int, body: ShipmentIn, db: DbDep, principal: Write
         carrier=body.carrier,
         tracking_number=body.tracking_number,
         actor=principal.actor,
-        channel_id=_channel_scope(principal),
+        channel_id=principal.own_channel,
     )
     return OrderOut.model_validate(view)
 
 
 @router.post("/orders/{order_id}/pickup/ready", tags=["fulfilment"])
-def pickup_ready(order_id: int, db: DbDep, principal: Writer) -> OrderOut:
+@guard(access("orders:write", "staff", store=ORDER))
+def pickup_ready(order_id: IdPath, db: DbDep, principal: Caller) -> OrderOut:
     """The pickup store has the order ready: a code and a deadline are issued."""
-    _staff_or_admin(principal)
     view = fulfilment.mark_ready(
-        db, order_id=order_id, actor=principal.actor, staff_location=_staff_location(principal)
+        db, order_id=order_id, actor=principal.actor, staff_location=principal.own_store
     )
     return OrderOut.model_validate(view)
 
 
 @router.post("/orders/{order_id}/pickup/collect", tags=["fulfilment"])
-def pickup_collect(order_id: int, body: PickupCodeIn, db: DbDep, principal: Writer) -> OrderOut:
+@guard(access("orders:write", "staff", store=ORDER))
+def pickup_collect(order_id: IdPath, body: PickupCodeIn, db: DbDep, principal: Caller) -> OrderOut:
     """The customer collected the order with its code."""
-    _staff_or_admin(principal)
     view = fulfilment.collect(
         db,
         order_id=order_id,
         code=body.code,
         actor=principal.actor,
-        staff_location=_staff_location(principal),
+        staff_location=principal.own_store,
     )
     return OrderOut.model_validate(view)
 
 
-def _staff_or_admin(principal: Principal) -> None:
-    # Pickups and returns are handled at a store; a channel's key has no store.
-    if principal.role == "channel":
-        raise Forbidden("only a store's staff (or an admin) acts on pickups and returns")
-
-
 @router.post("/carts", status_code=status.HTTP_201_CREATED, tags=["checkout"])
-def create_cart(body: CartIn, db: DbDep, principal: Writer) -> CartOut:
+@guard(access("orders:write", "channel", channel=Named("body", "channel_id")))
+def create_cart(body: CartIn, db: DbDep, principal: Caller) -> CartOut:
     """A cart on an own channel; its units are held until the hold expires."""
-    principal.require_channel(body.channel_id, field_name="channel_id")
     view = checkout.create_cart(
         db,
         channel_id=body.channel_id,
@@ -209,28 +216,31 @@ def create_cart(body: CartIn, db: DbDep, principal: Writer) -> CartOut:
 
 
 @router.get("/carts/{cart_id}", tags=["checkout"])
-def get_cart(cart_id: int, db: DbDep, principal: Reader) -> CartOut:
+@guard(access("orders:read", "channel", channel=CART))
+def get_cart(cart_id: IdPath, db: DbDep, principal: Caller) -> CartOut:
     """A cart and its hold."""
-    view = checkout.get_cart(db, cart_id=cart_id, channel_id=_channel_scope(principal))
+    view = checkout.get_cart(db, cart_id=cart_id, channel_id=principal.own_channel)
     return CartOut.model_validate(view)
 
 
 @router.put("/carts/{cart_id}/lines", tags=["checkout"])
-def set_cart_lines(cart_id: int, body: CartLinesIn, db: DbDep, principal: Writer) -> CartOut:
+@guard(access("orders:write", "channel", channel=CART))
+def set_cart_lines(cart_id: IdPath, body: CartLinesIn, db: DbDep, principal: Caller) -> CartOut:
     """Replace the cart's lines; the hold is made anew for them, all or nothing."""
     view = checkout.set_cart_lines(
         db,
         cart_id=cart_id,
         lines=[(line.sku, line.quantity) for line in body.lines],
         actor=principal.actor,
-        channel_id=_channel_scope(principal),
+        channel_id=principal.own_channel,
     )
     return CartOut.model_validate(view)
 
 
 @router.post("/carts/{cart_id}/checkout", status_code=status.HTTP_201_CREATED, tags=["checkout"])
+@guard(access("orders:write", "channel", channel=CART))
 def checkout_cart(
-    cart_id: int, body: CheckoutIn, db: DbDep, principal: Writer, response: Response
+    cart_id: IdPath, body: CheckoutIn, db: DbDep, principal: Caller, response: Response
 ) -> OrderOut:
     """Turn the cart into an order (a repeat returns the same order, 200)."""
     view = checkout.checkout(
@@ -248,15 +258,15 @@ def checkout_cart(
             redeem_points=body.redeem_points,
         ),
         actor=principal.actor,
-        channel_id=_channel_scope(principal),
+        channel_id=principal.own_channel,
     )
     return _out(view, response)
 
 
 @router.post("/pos/sales", status_code=status.HTTP_201_CREATED, tags=["pos"])
-def record_sale(body: SaleIn, db: DbDep, principal: Writer, response: Response) -> OrderOut:
+@guard(access("orders:write", "staff", store=Named("body", "location_id")))
+def record_sale(body: SaleIn, db: DbDep, principal: Caller, response: Response) -> OrderOut:
     """A till sale: paid, handed over and completed at once from the store's shelves."""
-    principal.require_location(body.location_id, field_name="location_id")
     view = checkout.record_sale(
         db,
         sale=checkout.TillSale(
@@ -276,10 +286,17 @@ def record_sale(body: SaleIn, db: DbDep, principal: Writer, response: Response) 
 
 
 @router.post("/orders/{order_id}/returns", status_code=status.HTTP_201_CREATED, tags=["returns"])
-def open_return(order_id: int, body: ReturnIn, db: DbDep, principal: Writer) -> ReturnOut:
+@guard(
+    access(
+        "orders:write",
+        "channel",
+        "staff",
+        channel=Named("body", "channel_id"),
+        store=SERVED_CHANNEL,
+    )
+)
+def open_return(order_id: IdPath, body: ReturnIn, db: DbDep, principal: Caller) -> ReturnOut:
     """Open a return in any channel for an order of any channel."""
-    if principal.role == "channel":
-        principal.require_channel(body.channel_id, field_name="channel_id")
     view = returns.open_return(
         db,
         order_id=order_id,
@@ -292,29 +309,31 @@ def open_return(order_id: int, body: ReturnIn, db: DbDep, principal: Writer) -> 
 
 
 @router.get("/returns/{return_id}", tags=["returns"])
-def get_return(return_id: int, db: DbDep, _: Reader) -> ReturnOut:
+@guard(access("orders:read", "channel", "staff", channel=RETURN))
+def get_return(return_id: IdPath, db: DbDep, principal: Caller) -> ReturnOut:
     """One return."""
     return ReturnOut.model_validate(returns.get_return(db, return_id=return_id))
 
 
 @router.post("/returns/{return_id}/receive", tags=["returns"])
-def receive_return(return_id: int, body: ReceiveIn, db: DbDep, principal: Writer) -> ReturnOut:
+@guard(access("orders:write", "staff", store=Named("body", "location_id")))
+def receive_return(return_id: IdPath, body: ReceiveIn, db: DbDep, principal: Caller) -> ReturnOut:
     """The return arrived: each unit is restocked there or written off."""
-    _staff_or_admin(principal)
     view = returns.receive_return(
         db,
         return_id=return_id,
         location_id=body.location_id,
         outcomes=[returns.Outcome(o.line_no, o.restock, o.write_off) for o in body.outcomes],
         actor=principal.actor,
-        staff_location=_staff_location(principal),
+        staff_location=principal.own_store,
     )
     return ReturnOut.model_validate(view)
 
 
 @router.post("/returns/{return_id}/refund", tags=["returns"])
+@guard(access("orders:write", "channel", "staff", channel=RETURN, store=RETURN))
 def refund_return(
-    return_id: int, db: DbDep, principal: Writer, body: RefundIn | None = None
+    return_id: IdPath, db: DbDep, principal: Caller, body: RefundIn | None = None
 ) -> ReturnOut:
     """Record a refund for a return (its whole value unless an amount is given)."""
     request = body or RefundIn()
@@ -330,7 +349,8 @@ def refund_return(
 
 
 @router.get("/channels/{channel_id}/order-rules", tags=["channels"])
-def get_order_rules(channel_id: int, db: DbDep, _: Reader) -> OrderRulesOut:
+@guard(access("orders:read", "channel", "staff", channel=Named("path", "channel_id")))
+def get_order_rules(channel_id: IdPath, db: DbDep, principal: Caller) -> OrderRulesOut:
     """How the channel's orders are routed, held for pickup and refunded."""
     return OrderRulesOut.model_validate(
         service.get_order_rules(db, channel_id=channel_id), from_attributes=True
@@ -338,7 +358,10 @@ def get_order_rules(channel_id: int, db: DbDep, _: Reader) -> OrderRulesOut:
 
 
 @router.put("/channels/{channel_id}/order-rules", tags=["channels"])
-def set_order_rules(channel_id: int, body: OrderRulesIn, db: DbDep, _: Admin) -> OrderRulesOut:
+@guard(access("channels:write"))
+def set_order_rules(
+    channel_id: IdPath, body: OrderRulesIn, db: DbDep, principal: Caller
+) -> OrderRulesOut:
     """Replace the channel's routing rules, pickup window and returnless threshold."""
     view = service.set_order_rules(
         db,

@@ -14,14 +14,15 @@ import contextlib
 import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, status
+from fastapi import APIRouter, FastAPI, Request, Response, status
 
-from omnicart.api.deps import DbDep, require
-from omnicart.api.pagination import MAX_PAGE, Page, decode_cursor, next_cursor
-from omnicart.auth.service import Principal
+from omnicart.api.access import Caller, guard
+from omnicart.api.deps import DbDep
+from omnicart.api.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
+from omnicart.auth.access import WRITE_KEY, access
 from omnicart.settings import Settings, get_settings
 from omnicart.tracking import service
 from omnicart.tracking.ingest import Ingestor, body_limit
@@ -51,13 +52,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 router = APIRouter(lifespan=_lifespan)
-Admin = Annotated[Principal, Depends(require("channels:read"))]
 
 # --- sources ---------------------------------------------------------------------------
 
 
 @router.post("/tracking/sources", status_code=status.HTTP_201_CREATED, tags=["tracking"])
-def create_tracking_source(body: SourceIn, db: DbDep, principal: Admin) -> SourceCreated:
+@guard(access("channels:write"))
+def create_tracking_source(body: SourceIn, db: DbDep, principal: Caller) -> SourceCreated:
     """Create a source for a channel (admins only); the response shows its write key once."""
     with db.transaction() as session:
         issued = service.create_tracking_source(
@@ -69,11 +70,12 @@ def create_tracking_source(body: SourceIn, db: DbDep, principal: Admin) -> Sourc
 
 
 @router.get("/tracking/sources", tags=["tracking"])
+@guard(access("channels:write"))
 def list_tracking_sources(
     db: DbDep,
-    principal: Admin,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    principal: Caller,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> Page[SourceOut]:
     """Sources by ascending id (admins only); never their write keys."""
     after_id = decode_cursor(cursor)
@@ -163,6 +165,7 @@ def _tracking_call(kind: str) -> Any:
     call.__doc__ = (
         f"Segment-compatible `{kind}`: write key as HTTP Basic user name (or `writeKey`)."
     )
+    guard(WRITE_KEY)(call)
     return call
 
 
