@@ -2,12 +2,13 @@
 
 The event store hands each batch it stores to `observe_events`. An `identify` names its
 `userId`, its `anonymousId` and the identifying traits (`email`, `phone`,
-`loyalty_card`/`loyaltyCard`, `pos_customer`); an `alias` joins `previousId` and
-`userId`; any other event links its `userId` and `anonymousId` when it carries both (a
-device that logged in). An event with a single identifier says nothing new about who is
-who, so it is not observed: it is attributed when read, through the identities of the
-profile (the Customer 360's timeline). Observing is idempotent, so a batch observed twice
-(a crash between the two stores) changes nothing the second time.
+`loyalty_card`/`loyaltyCard`, `pos_customer`; at the top level or in `context.traits`,
+see `traits_of`); an `alias` joins `previousId` and `userId`; any other event links its
+`userId` and `anonymousId` when it carries both (a device that logged in). An event with
+a single identifier says nothing new about who is who, so it is not observed: it is
+attributed when read, through the identities of the profile (the Customer 360's
+timeline). Observing is idempotent, so a batch observed twice (a crash between the two
+stores) changes nothing the second time.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class TrackedIdentity:
     user_id: str | None = None
     anonymous_id: str | None = None
     previous_id: str | None = None
-    traits: Mapping[str, Any] = field(default_factory=dict)
+    traits: Mapping[str, Any] = field(default_factory=dict)  # the top-level `traits`
+    context_traits: Mapping[str, Any] = field(default_factory=dict)  # `context.traits`
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,24 @@ def _text(value: object) -> str | None:
     return None
 
 
+def traits_of(event: TrackedIdentity) -> dict[str, Any]:
+    """The traits an event gives the person it is about, wherever the sending library put
+    them.
+
+    Segment's libraries send an identify's traits at the top level (`traits`);
+    RudderStack's put them in `context.traits` (its Python client only there), and both
+    vendors document `context.traits` on every other call as the current user's traits.
+    Both places are read; where both name a trait, the top-level value wins, as it is what
+    this very call set, while `context.traits` may be a copy cached from an earlier
+    identify. A group call's top-level traits describe the group, not the person, so for
+    a group only `context.traits` count.
+    """
+    person = dict(event.context_traits)
+    if event.type != "group":
+        person.update(event.traits)
+    return person
+
+
 def identifiers_of(event: TrackedIdentity) -> tuple[tuple[str, str], ...]:
     """The identifiers one event names together (empty when it links nothing)."""
     found: list[tuple[str, str]] = []
@@ -74,8 +94,9 @@ def identifiers_of(event: TrackedIdentity) -> tuple[tuple[str, str], ...]:
         # previousId is whatever the person was known by before: usually a device id.
         found.append(("anonymous_id", previous))
     if event.type == "identify":
+        traits = traits_of(event)
         for name, kind in _TRAIT_KINDS:
-            if value := _text(event.traits.get(name)):
+            if value := _text(traits.get(name)):
                 found.append((kind, value))
     unique = tuple(dict.fromkeys(found))
     linking = event.type in ("identify", "alias") or (user is not None and device is not None)
@@ -92,7 +113,7 @@ def observations(events: Sequence[TrackedIdentity]) -> list[Observation]:
             continue
         key = (identifiers, event.channel_id)
         before = latest.get(key)
-        traits = {k: v for k, v in event.traits.items() if k not in _IDENTIFYING}
+        traits = {k: v for k, v in traits_of(event).items() if k not in _IDENTIFYING}
         latest[key] = Observation(
             identifiers=identifiers,
             channel_id=event.channel_id,

@@ -12,6 +12,7 @@ never waits for resolution.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -25,7 +26,8 @@ from omnicart.tracking.store import EventStore
 
 IDENTITY_FEED = "identities"
 _LINKING = """
-SELECT rowid, type, channel_id, user_id, anonymous_id, previous_id, traits, epoch_us(timestamp)
+SELECT rowid, type, channel_id, user_id, anonymous_id, previous_id, traits, context,
+       epoch_us(timestamp)
 FROM events
 WHERE rowid >= ? AND rowid < ? AND source_id <> ?
   AND (type IN ('identify', 'alias') OR (user_id IS NOT NULL AND anonymous_id IS NOT NULL))
@@ -41,6 +43,27 @@ def _traits(raw: Any) -> dict[str, Any]:
         return {}
     loaded = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
     return loaded if isinstance(loaded, dict) else {}
+
+
+def _context_traits(raw: Any) -> dict[str, Any]:
+    """`context.traits`, where RudderStack's clients send an identify's traits."""
+    traits = _traits(raw).get("traits")
+    return traits if isinstance(traits, dict) else {}
+
+
+def _identity(row: Sequence[Any]) -> TrackedIdentity:
+    """The parts of one `_LINKING` row that say who the event is about."""
+    _, kind, channel_id, user_id, anonymous_id, previous_id, traits, context, timestamp = row
+    return TrackedIdentity(
+        type=kind,
+        channel_id=channel_id,
+        at=from_micros(timestamp),
+        user_id=user_id,
+        anonymous_id=anonymous_id,
+        previous_id=previous_id,
+        traits=_traits(traits),
+        context_traits=_context_traits(context),
+    )
 
 
 def resolve_identities_once(
@@ -60,20 +83,6 @@ def resolve_identities_once(
     rows = store.conn.execute(_LINKING, [after, upto, OUTBOX_SOURCE_ID, most]).fetchall()
     if len(rows) == most:  # a full round: stop after its last event, the rest is next
         upto = int(rows[-1][0]) + 1
-    observe_events(
-        db,
-        [
-            TrackedIdentity(
-                type=kind,
-                channel_id=channel_id,
-                at=from_micros(timestamp),
-                user_id=user_id,
-                anonymous_id=anonymous_id,
-                previous_id=previous_id,
-                traits=_traits(traits),
-            )
-            for _, kind, channel_id, user_id, anonymous_id, previous_id, traits, timestamp in rows
-        ],
-    )
+    observe_events(db, [_identity(row) for row in rows])
     store.commit_rows([], feed=(IDENTITY_FEED, FeedPosition(0, upto)))
     return upto - after
