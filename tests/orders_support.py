@@ -35,17 +35,26 @@ class Shop:
     variants: dict[str, int]
 
 
-def seed_shop(db: Database, *, stock: dict[str, tuple[int, int, int]] | None = None) -> Shop:
+def seed_shop(
+    db: Database,
+    *,
+    stock: dict[str, tuple[int, int, int]] | None = None,
+    web_held_back: int = 0,
+) -> Shop:
     """Warehouse in Warsaw; stores in Kraków (ships from store, pickup) and Gdańsk (pickup).
 
-    `stock` gives units per SKU as (warehouse, krakow, gdansk); default A and B.
+    `stock` gives units per SKU as (warehouse, krakow, gdansk); default A and B. Every SKU
+    is listed and priced on every channel; the web channel never shows its last
+    `web_held_back` units (its buffer).
     """
     stock = stock or {"A": (10, 4, 2), "B": (5, 0, 3)}
     with db.transaction() as session:
         wh = add_location(session, "wh", lat=WARSAW[0], lon=WARSAW[1], priority=10)
         krk = add_location(session, "krk", kind="store", pickup=True, lat=KRAKOW[0], lon=KRAKOW[1])
         gdn = add_location(session, "gdn", kind="store", pickup=True, lat=GDANSK[0], lon=GDANSK[1])
-        web = add_channel(session, "web", ship=(wh, krk), pickup=(krk, gdn))
+        web = add_channel(
+            session, "web", ship=(wh, krk), pickup=(krk, gdn), units_held_back=web_held_back
+        )
         market = add_channel(session, "market", kind="marketplace", ship=(wh,))
         pos = add_channel(session, "pos", kind="pos", pickup=(krk, gdn))
         variants = {sku: add_variant(session, sku) for sku in stock}

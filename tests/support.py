@@ -1,10 +1,16 @@
-"""Seed helpers for tests: a small merchant written straight into the tables."""
+"""Seed helpers for tests: a small merchant written straight into the tables.
+
+Sales follow listings, so by default the merchant lists every product on every channel:
+`add_variant` lists its product on the channels there are, `add_channel` lists the
+products there are. `listed=False` makes a product (or a channel) list nothing.
+"""
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from omnicart.catalog.tables import BundleComponent, Product, Variant
+from omnicart.catalog.tables import BundleComponent, Listing, Product, Variant
 from omnicart.channels.tables import Channel, ChannelLocation
 from omnicart.kernel.clock import utcnow
 from omnicart.locations.tables import Location
@@ -53,8 +59,10 @@ def add_channel(
     units_held_back: int = 0,
     ship: tuple[int, ...] = (),
     pickup: tuple[int, ...] = (),
+    listed: bool = True,
 ) -> int:
-    """A channel served by the given locations; returns its id."""
+    """A channel served by the given locations (listing every product, unless not
+    `listed`); returns its id."""
     row = Channel(
         code=code,
         name=code.title(),
@@ -71,6 +79,9 @@ def add_channel(
         session.add(ChannelLocation(channel_id=row.id, location_id=loc, mode="ship"))
     for loc in pickup:
         session.add(ChannelLocation(channel_id=row.id, location_id=loc, mode="pickup"))
+    if listed:
+        for product_id in session.scalars(select(Product.id)):
+            session.add(Listing(channel_id=row.id, product_id=product_id, listed=True))
     session.flush()
     return row.id
 
@@ -81,13 +92,18 @@ def add_variant(
     *,
     low_stock_threshold: int | None = None,
     components: dict[int, int] | None = None,
+    listed: bool = True,
 ) -> int:
-    """A product with one variant (a bundle when `components` maps id -> units)."""
+    """A product with one variant (a bundle when `components` maps id -> units), listed
+    on every channel there is unless not `listed`; returns the variant's id."""
     product = Product(
         handle=f"p-{sku.lower()}", title=sku, description="", attributes={}, created_at=utcnow()
     )
     session.add(product)
     session.flush()
+    if listed:
+        for channel_id in session.scalars(select(Channel.id)):
+            session.add(Listing(channel_id=channel_id, product_id=product.id, listed=True))
     variant = Variant(
         product_id=product.id,
         sku=sku,
@@ -105,3 +121,15 @@ def add_variant(
         )
     session.flush()
     return variant.id
+
+
+def set_listed(session: Session, *, channel_id: int, sku: str, listed: bool) -> None:
+    """List (or unlist) the product of `sku` on a channel."""
+    product_id = session.scalar(select(Variant.product_id).where(Variant.sku == sku))
+    assert product_id is not None, sku
+    row = session.get(Listing, (channel_id, product_id))
+    if row is None:
+        session.add(Listing(channel_id=channel_id, product_id=product_id, listed=listed))
+    else:
+        row.listed = listed
+    session.flush()

@@ -27,6 +27,7 @@ from omnicart.inventory import api as inventory_api
 from omnicart.inventory.service import expire_reservations
 from omnicart.locations import api as locations_api
 from omnicart.loyalty import api as loyalty_api
+from omnicart.loyalty.expiry import expire_points
 from omnicart.loyalty.feed import sync_loyalty
 from omnicart.orders import api as orders_api
 from omnicart.orders.fulfilment import expire_pickups
@@ -45,6 +46,8 @@ _SWEEPS: tuple[tuple[str, Callable[[Database], int]], ...] = (
     # Orders of every channel attach to their customer, then earn (or lose) points.
     ("attaching orders to customers", sync_customers),
     ("loyalty from orders", sync_loyalty),
+    # Points past the program's validity lapse (only when the setting turns expiry on).
+    ("expiring loyalty points", expire_points),
 )
 
 

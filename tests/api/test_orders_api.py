@@ -113,3 +113,60 @@ def test_channel_key_acts_only_for_its_channel_and_staff_at_their_store(
     assert received.json()["status"] == "received"
     refund = client.post(f"/v1/returns/{opened.json()['id']}/refund")
     assert refund.json()["refunded"] == "19.99"
+
+
+def test_orders_list_is_a_page_newest_first_with_an_opaque_cursor(
+    client: TestClient, sqlite_db: Database
+) -> None:
+    shop = seed_shop(sqlite_db)
+    ids = [
+        client.put(f"/v1/channels/{shop.market}/orders/PG-{n}", json=_order([("A", 1)])).json()[
+            "id"
+        ]
+        for n in range(5)
+    ]
+    seen: list[int] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        params: dict[str, Any] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/v1/orders", params=params).json()
+        assert set(page) == {"items", "next_cursor"}
+        seen += [order["id"] for order in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == sorted(ids, reverse=True)
+    assert pages == 3
+
+
+def test_a_shipment_of_chosen_lines_over_http(client: TestClient, sqlite_db: Database) -> None:
+    shop = seed_shop(sqlite_db)
+    order = client.put(
+        f"/v1/channels/{shop.market}/orders/SHIP-1", json=_order([("A", 3), ("B", 1)])
+    ).json()
+    before = all_stock(sqlite_db)
+    too_many = client.post(
+        f"/v1/orders/{order['id']}/shipments",
+        json={
+            "location_id": shop.warehouse,
+            "carrier": "DHL",
+            "lines": [{"line_no": 1, "quantity": 4}],
+        },
+    )
+    assert too_many.status_code == 422, too_many.text
+    assert too_many.json()["field"] == "lines.0.quantity"
+    assert all_stock(sqlite_db) == before
+    shipped = client.post(
+        f"/v1/orders/{order['id']}/shipments",
+        json={
+            "location_id": shop.warehouse,
+            "carrier": "DHL",
+            "lines": [{"line_no": 1, "quantity": 2}],
+        },
+    )
+    assert shipped.status_code == 200, shipped.text
+    body = shipped.json()
+    assert body["status"] == "partially_fulfilled"
+    assert [(x["sku"], x["fulfilled"]) for x in body["lines"]] == [("A", 2), ("B", 0)]

@@ -115,7 +115,7 @@ def test_channel_keys_change_only_their_own_channel(db: Database) -> None:
     with db.transaction() as session:
         web = add_channel(session, "web")
         jp = add_channel(session, "jp", currency="JPY")
-        add_variant(session, "TEE")
+        add_variant(session, "TEE", listed=False)
         product_id = session.scalar(select(Product.id))
     assert product_id is not None
     as_web = Principal(

@@ -277,7 +277,7 @@ def test_invalid_transitions_are_refused_and_change_nothing(db: Database) -> Non
     before = all_stock(db)
     with pytest.raises(Conflict, match="confirmed and cannot become completed"):
         service.complete_order(db, order_id=order.id)
-    with pytest.raises(Conflict, match="only fulfilled orders take returns"):
+    with pytest.raises(Conflict, match="only orders of which units were shipped or collected"):
         returns.open_return(
             db, order_id=order.id, channel_id=shop.web, lines=[returns.ReturnLineRequest(1, 1, "x")]
         )

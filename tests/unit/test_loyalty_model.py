@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,6 +14,7 @@ from omnicart.loyalty.model import (
     Award,
     EarnRule,
     InsufficientPoints,
+    LedgerItem,
     Program,
     Tier,
     apply_reversal,
@@ -20,6 +22,8 @@ from omnicart.loyalty.model import (
     check_program,
     check_redemption,
     check_rule,
+    expiring,
+    lots_left,
     next_tier,
     points_for,
     redemption_value,
@@ -103,23 +107,49 @@ def test_worthless_points_and_a_short_balance_are_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    ("earned", "already", "refunded", "total", "due"),
+    ("earned", "bonus", "gone", "bonus_gone", "refunded", "total", "due"),
     [
-        (139, 0, D("39.98"), D("39.98"), 139),  # full refund takes everything back
-        (39, 0, D("19.99"), D("39.98"), 20),  # half of 39 = 19.5, half up
-        (39, 20, D("39.98"), D("39.98"), 19),  # the second half: exactly the rest
-        (39, 39, D("10"), D("39.98"), 0),  # nothing left to take
-        (39, 0, D("50"), D("39.98"), 39),  # never more than earned
-        (0, 0, D("10"), D("39.98"), 0),
-        (39, 0, D("0"), D("39.98"), 0),
-        (10, 0, D("1"), D("0"), 10),  # a free order refunded: all of it
+        (39, 100, 0, 0, D("39.98"), D("39.98"), 139),  # full refund: points and bonus
+        (39, 0, 0, 0, D("19.99"), D("39.98"), 20),  # keeps floor(19.5) = 19
+        (39, 0, 20, 0, D("39.98"), D("39.98"), 19),  # the second half: exactly the rest
+        # Three units earned 59: one refunded keeps floor(39.33) = 39, two keep 19 - as
+        # one unit of 19.99 earns on its own (half up would leave 20).
+        (59, 0, 0, 0, D("19.99"), D("59.97"), 20),
+        (59, 0, 20, 0, D("39.98"), D("59.97"), 20),
+        (59, 0, 40, 0, D("59.97"), D("59.97"), 19),
+        # A bonus stays while part of the order is kept, and goes with the last refund.
+        (39, 100, 0, 0, D("19.99"), D("39.98"), 20),
+        (39, 100, 20, 0, D("39.98"), D("39.98"), 119),
+        # A bonus already gone (a merged duplicate, expired) is not taken again.
+        (39, 100, 100, 100, D("19.99"), D("39.98"), 20),
+        (39, 100, 120, 100, D("39.98"), D("39.98"), 19),
+        # Earned points that expired are not taken again.
+        (39, 0, 39, 0, D("19.99"), D("39.98"), 0),
+        (39, 0, 39, 0, D("10"), D("39.98"), 0),  # nothing left to take
+        (39, 0, 0, 0, D("50"), D("39.98"), 39),  # never more than earned
+        (0, 0, 0, 0, D("10"), D("39.98"), 0),
+        (39, 0, 0, 0, D("0"), D("39.98"), 0),
+        (10, 0, 0, 0, D("1"), D("0"), 10),  # a free order refunded: all of it
     ],
 )
-def test_reversal_follows_the_running_share_refunded(
-    earned: int, already: int, refunded: Decimal, total: Decimal, due: int
+def test_a_refund_takes_back_what_the_refunded_part_earned(
+    earned: int,
+    bonus: int,
+    gone: int,
+    bonus_gone: int,
+    refunded: Decimal,
+    total: Decimal,
+    due: int,
 ) -> None:
     assert (
-        reversal_due(earned=earned, already_reversed=already, refunded=refunded, order_total=total)
+        reversal_due(
+            earned=earned,
+            bonus=bonus,
+            gone=gone,
+            bonus_gone=bonus_gone,
+            refunded=refunded,
+            order_total=total,
+        )
         == due
     )
 
@@ -200,3 +230,50 @@ def test_programs_are_checked_and_tiers_sorted() -> None:
         with pytest.raises(ValidationFailed) as info:
             check_program(bad)
         assert info.value.field == field
+
+
+# --- expiry ---------------------------------------------------------------------------
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _at(day: int) -> datetime:
+    return T0 + timedelta(days=day)
+
+
+def test_redemptions_spend_the_oldest_points_first() -> None:
+    items = [
+        LedgerItem(1, 79, _at(0), order_id=7),
+        LedgerItem(2, 39, _at(10), order_id=8),
+        LedgerItem(3, -50, _at(20)),  # a redemption
+    ]
+    assert lots_left(items) == {1: 29, 2: 39}
+    assert [(lot.id, points) for lot, points in expiring(items, cutoff=_at(5))] == [(1, 29)]
+    assert [(lot.id, points) for lot, points in expiring(items, cutoff=_at(10))] == [
+        (1, 29),
+        (2, 39),
+    ]
+    # A lot expired already (its entry written) is not expired again.
+    expired = [*items, LedgerItem(4, -29, _at(30), lot_id=1)]
+    assert lots_left(expired) == {1: 0, 2: 39}
+    assert expiring(expired, cutoff=_at(5), done=frozenset({1})) == []
+
+
+def test_a_reversal_takes_its_own_orders_points_first() -> None:
+    items = [
+        LedgerItem(1, 100, _at(0), order_id=7),
+        LedgerItem(2, 40, _at(10), order_id=8),
+        LedgerItem(3, -40, _at(12), order_id=8),  # order 8 refunded
+        LedgerItem(4, -30, _at(15)),
+    ]
+    assert lots_left(items) == {1: 70, 2: 0}
+    assert [(lot.id, points) for lot, points in expiring(items, cutoff=_at(10))] == [
+        (1, 70),
+        (2, 0),
+    ]
+
+
+def test_expiry_never_takes_more_than_the_balance() -> None:
+    # A redemption read before the lot that paid for it (clocks a little apart).
+    items = [LedgerItem(2, -30, _at(0)), LedgerItem(1, 50, _at(0) + timedelta(seconds=1))]
+    assert [(lot.id, points) for lot, points in expiring(items, cutoff=_at(1))] == [(1, 20)]

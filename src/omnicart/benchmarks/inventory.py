@@ -30,7 +30,7 @@ from omnicart.benchmarks.common import (
     require_postgres,
     scratch_schema,
 )
-from omnicart.catalog.tables import Product, Variant
+from omnicart.catalog.tables import Listing, Product, Variant
 from omnicart.channels.tables import Channel, ChannelLocation
 from omnicart.db.engine import Database
 from omnicart.db.migrate import upgrade
@@ -131,6 +131,15 @@ def seed_merchant(db: Database, config: BenchConfig) -> list[int]:
             ],
         )
         product_ids = list(session.scalars(select(Product.id).order_by(Product.id)))
+        # Sales follow listings: every channel lists every product.
+        conn.execute(
+            insert(Listing),
+            [
+                {"channel_id": c, "product_id": p, "listed": True}
+                for c in channel_ids
+                for p in product_ids
+            ],
+        )
         conn.execute(
             insert(Variant),
             [

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, bindparam, exists, select
 
-from omnicart.catalog.tables import BundleComponent, Variant
+from omnicart.catalog.tables import BundleComponent, Listing, Variant
 from omnicart.db.engine import Executor
-from omnicart.kernel.errors import NotFound
+from omnicart.kernel.errors import Conflict, NotFound
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +87,44 @@ def describe_variants(session: Executor, variant_ids: list[int]) -> dict[int, Sk
         )
         for r in rows
     }
+
+
+def listed_on(channel_id: Any) -> ColumnElement[bool]:
+    """SQL: the variant's product is listed on the channel (`channel_id` a value or a bind
+    parameter). The one definition of "this channel may sell this SKU": a listing row
+    that says listed; a product never listed there, or unlisted, is not for sale there.
+    A bundle is sold under its own product's listing, whatever its components'."""
+    return exists().where(
+        Listing.channel_id == channel_id,
+        Listing.product_id == Variant.product_id,
+        Listing.listed.is_(True),
+    )
+
+
+_unlisted = select(Variant.sku).where(
+    Variant.sku.in_(bindparam("skus", expanding=True)), ~listed_on(bindparam("channel_id"))
+)
+
+
+def unlisted_skus(session: Executor, *, channel_id: int, skus: Sequence[str]) -> list[str]:
+    """Those of `skus` (known SKUs) the channel does not list, in the order given."""
+    wanted = sorted(set(skus))
+    if not wanted:
+        return []
+    found = set(session.scalars(_unlisted, {"skus": wanted, "channel_id": channel_id}))
+    return [sku for sku in dict.fromkeys(skus) if sku in found]
+
+
+def check_listed(
+    session: Executor, *, channel_id: int, channel_code: str, skus: Sequence[str]
+) -> None:
+    """Refuse to sell on a channel what it does not list: a Conflict naming the first
+    unlisted line (`lines.<i>.sku`, `skus` as given, in line order) and every such SKU."""
+    unlisted = unlisted_skus(session, channel_id=channel_id, skus=skus)
+    if unlisted:
+        raise Conflict(
+            f"not listed on channel {channel_code!r}, so it cannot be sold there: "
+            f"{', '.join(unlisted)}",
+            field=f"lines.{list(skus).index(unlisted[0])}.sku",
+            skus=unlisted,
+        )

@@ -222,6 +222,14 @@ def _apply(
                 at=at,
             )
         )
+    if decision.merges:
+        session.flush()
+        # One person keeps one first-order bonus: loyalty settles it in this transaction,
+        # so the doubled bonus can never be spent. (Imported here: loyalty reads people
+        # through this module.)
+        from omnicart.loyalty.service import settle_merged_bonuses
+
+        settle_merged_bonuses(session, profile_id=profile.id)
     session.add_all(
         CustomerIdentity(
             kind=i.kind,

@@ -4,9 +4,9 @@ The rules are the ones every other path uses (`model.plan_holds`, `model.plan_fi
 `BufferPolicy`, and `ledger.stock_guard` inside the UPDATE); only the SQL is shaped for
 PostgreSQL: statements are built with SQLAlchemy once, compiled once, and run on the
 psycopg cursor of the caller's transaction, so a reservation costs a handful of round
-trips and little Python. Anything unusual (bundles, an idempotent replay) returns None and
-the caller continues on the general path in the same transaction, which has written
-nothing yet.
+trips and little Python. Anything unusual (bundles, a SKU the channel does not list, an
+idempotent replay) returns None and the caller continues on the general path in the same
+transaction, which has written nothing yet.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 
-from omnicart.catalog.lookup import SkuInfo, check_all_found
+from omnicart.catalog.lookup import SkuInfo, check_all_found, listed_on
 from omnicart.catalog.tables import Variant
 from omnicart.channels.policy import POLICY_QUERY, ChannelPolicy, policy_from_rows
 from omnicart.inventory.ledger import (
@@ -108,6 +108,7 @@ _SKUS_AND_STOCK = _compile(
         st.c.on_hand,
         st.c.reserved,
         st.c.allocated,
+        listed_on(bindparam("channel_id", type_=BigInteger)).label("listed"),
     )
     .select_from(Variant)
     .outerjoin(
@@ -261,11 +262,18 @@ def _reserve(conn: Connection, request: HoldRequest) -> NewHolds | None:
     wanted = sorted({sku for sku, _ in lines})
     cursor.execute(
         _SKUS_AND_STOCK.text,
-        _SKUS_AND_STOCK.params({"skus": _texts_literal(wanted), "pool": _ints_literal(pool)}),
+        _SKUS_AND_STOCK.params(
+            {
+                "skus": _texts_literal(wanted),
+                "pool": _ints_literal(pool),
+                "channel_id": channel_id,
+            }
+        ),
     )
     rows = cursor.fetchall()
     check_all_found(wanted, {r.sku for r in rows})
-    if any(r.is_bundle for r in rows):
+    # An unlisted SKU is refused (or flagged) by the general path, by the one rule.
+    if any(r.is_bundle or not r.listed for r in rows):
         return None
     infos = {r.sku: SkuInfo(r.id, r.sku, False, r.low_stock_threshold) for r in rows}
     figures = {

@@ -32,6 +32,9 @@ class HoldRequest:
     # An order's units are allocated at once (one ledger entry per row, no expiry);
     # a cart's or a channel's hold is reserved and may expire.
     allocate: bool = False
+    # A SKU the channel does not list is refused, except in an order another channel
+    # already sold (an external order): that is taken, and the SKUs are handed back.
+    flag_unlisted: bool = False
 
     def claim(self, now: datetime) -> dict[str, Any]:
         """The reservation row that claims the idempotency key."""
@@ -57,6 +60,7 @@ class NewHolds:
     expires_at: datetime
     holds: list[tuple[str, int, int, int]]
     skus: dict[int, str]
+    unlisted: tuple[str, ...] = ()  # requested SKUs the channel does not list (flagged)
 
 
 def pool_for(

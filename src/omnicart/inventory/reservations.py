@@ -1,20 +1,24 @@
 """Reservations: hold stock for a channel, then release, expire, allocate or ship it.
 
+A live hold can also move part of itself elsewhere (`move_hold_in`) or become an
+allocation where it is (`allocate_hold_in`): its units were promised when it passed the
+channel's rules, so only units that move pass them again.
+
 Each use case is one transaction; every stock change goes through `ledger.apply_changes`
 (or, for plain reservations on PostgreSQL, `pg_fast`, which applies the same rules).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from omnicart.catalog.lookup import describe_variants, resolve_skus
+from omnicart.catalog.lookup import check_listed, describe_variants, resolve_skus, unlisted_skus
 from omnicart.catalog.tables import Variant
 from omnicart.channels.policy import ChannelPolicy, load_channel_policy
 from omnicart.db.engine import Database
@@ -261,7 +265,13 @@ def reserve_in(
         return _reservation_view(session, existing, replayed=True)
     if policy is None or policy.channel_id != channel_id:
         policy = load_channel_policy(conn, channel_id=channel_id)
-    infos = resolve_skus(conn, [sku for sku, _ in lines])
+    skus = [sku for sku, _ in lines]
+    infos = resolve_skus(conn, skus)
+    unlisted: tuple[str, ...] = ()
+    if request.flag_unlisted:
+        unlisted = tuple(unlisted_skus(conn, channel_id=channel_id, skus=skus))
+    else:
+        check_listed(conn, channel_id=channel_id, channel_code=policy.code, skus=skus)
     demand, parts = demand_of(lines, infos)
     pool = pool_for(policy, request.location_id, routed=request.pool)
     by_id = {info.variant_id: info for info in infos.values()}
@@ -318,7 +328,12 @@ def reserve_in(
         lock=locked is not None,
     )
     return NewHolds(
-        new_id, now, now + timedelta(seconds=request.ttl), holds, {v: by_id[v].sku for v in demand}
+        new_id,
+        now,
+        now + timedelta(seconds=request.ttl),
+        holds,
+        {v: by_id[v].sku for v in demand},
+        unlisted,
     )
 
 
@@ -449,6 +464,184 @@ def close_in(
     return _reservation_view(session, row)
 
 
+Hold = tuple[str, int, int, int]  # requested sku, variant, location, units
+
+
+def live_hold_in(session: Session, *, reservation_id: int, channel_id: int) -> bool:
+    """Lock a reservation and say whether it is still a hold: active and not expired.
+
+    It is locked before any stock row, as the expiry sweep locks it, so the answer stays
+    true until commit: the sweep cannot expire it meanwhile.
+    """
+    row = _lock_reservation(session, reservation_id, channel_id=channel_id)
+    return row.status == "active" and row.expires_at > utcnow()
+
+
+def move_hold_in(
+    session: Session,
+    *,
+    reservation_id: int,
+    policy: ChannelPolicy,
+    to: Sequence[int],
+    prefer_single: bool = True,
+    actor: str,
+    reason: str,
+) -> list[Hold]:
+    """Move the units an active hold keeps outside the locations `to` into them: freed
+    where they are, held again within `to` (in that priority order) under the channel's
+    rules, its buffer included, as a new reservation would be. Units already held within
+    `to` stay where they are. Nothing is written if they do not fit; returns the holds.
+    """
+    row = _lock_reservation(session, reservation_id, channel_id=policy.channel_id)
+    if row.status != "active":
+        raise Conflict(
+            f"reservation {reservation_id} is {row.status}, not active",
+            field="reservation_id",
+            status_now=row.status,
+        )
+    holds = _holds_of(session, row.id)
+    moving = [h for h in holds if h.location_id not in to]
+    if moving:
+        _move(
+            session,
+            row,
+            holds=holds,
+            moving=moving,
+            policy=policy,
+            to=to,
+            prefer_single=prefer_single,
+            actor=actor,
+            reason=reason,
+        )
+    return [
+        (h.requested_sku, h.variant_id, h.location_id, h.quantity)
+        for h in _holds_of(session, row.id)
+    ]
+
+
+def _move(
+    session: Session,
+    row: Reservation,
+    *,
+    holds: list[ReservationLine],
+    moving: list[ReservationLine],
+    policy: ChannelPolicy,
+    to: Sequence[int],
+    prefer_single: bool,
+    actor: str,
+    reason: str,
+) -> None:
+    conn = session.connection()
+    demand: dict[int, int] = {}
+    for hold in moving:
+        demand[hold.variant_id] = demand.get(hold.variant_id, 0) + hold.quantity
+    variants = describe_variants(conn, list(demand))
+    # Both ends locked at once, in the one fixed order; the freed rows lie outside `to`,
+    # so the figures read here are the ones the new holds are planned on.
+    locked = lock_stock(
+        conn,
+        {(h.variant_id, h.location_id) for h in moving} | {(v, loc) for v in demand for loc in to},
+    )
+    plan = plan_holds(
+        demand=demand,
+        available={k: f.available for k, f in locked.items()},
+        locations=tuple(to),
+        policy=BufferPolicy(policy.percent_shown, policy.units_held_back),
+        sku_of={v: variants[v].sku for v in demand},
+        prefer_single=prefer_single,
+    )
+    provenance = Provenance(
+        MovementKind.RELEASE,
+        actor=actor,
+        channel_id=row.channel_id,
+        reservation_id=row.id,
+        reason=reason,
+    )
+    apply_changes(
+        conn,
+        [StockChange(h.variant_id, h.location_id, reserved=-h.quantity) for h in moving],
+        provenance,
+        locked=locked,
+        variants=variants,
+    )
+    apply_changes(
+        conn,
+        [StockChange(h.variant_id, h.location_id, reserved=h.quantity) for h in plan],
+        replace(provenance, kind=MovementKind.RESERVATION),
+        locked=locked,
+        variants=variants,
+    )
+    staying = {(h.requested_sku, h.variant_id, h.location_id): h for h in holds if h not in moving}
+    for hold in moving:
+        session.delete(hold)
+    parts = [(h.requested_sku, h.variant_id, h.quantity) for h in moving]
+    for sku, variant_id, location_id, units in split_holds(plan, parts):
+        kept = staying.get((sku, variant_id, location_id))
+        if kept is not None:
+            kept.quantity += units
+        else:
+            session.add(
+                ReservationLine(
+                    reservation_id=row.id,
+                    variant_id=variant_id,
+                    location_id=location_id,
+                    quantity=units,
+                    shipped=0,
+                    requested_sku=sku,
+                )
+            )
+    session.flush()
+
+
+def allocate_hold_in(
+    session: Session,
+    *,
+    reservation_id: int,
+    policy: ChannelPolicy,
+    at: Sequence[int],
+    prefer_single: bool = True,
+    actor: str,
+    reason: str,
+) -> list[Hold]:
+    """Turn a live hold into an allocation, in the caller's transaction.
+
+    The units it holds within the locations `at` become allocated where they are,
+    without the channel's buffer again: the hold passed it, and a sale on another
+    channel since then cannot take them back. Only units held elsewhere are moved into
+    `at` first (`move_hold_in`), under the rules. A hold that has expired is refused.
+    Returns the allocated holds.
+    """
+    row = _lock_reservation(session, reservation_id, channel_id=policy.channel_id)
+    if row.status == "active" and row.expires_at <= utcnow():
+        # A lapsed hold is not a promise any more: its units are sold under the rules.
+        raise Conflict(
+            f"reservation {reservation_id} expired at {row.expires_at.isoformat()}",
+            field="reservation_id",
+            status_now="expired",
+        )
+    move_hold_in(
+        session,
+        reservation_id=reservation_id,
+        policy=policy,
+        to=at,
+        prefer_single=prefer_single,
+        actor=actor,
+        reason=reason,
+    )
+    close_in(
+        session,
+        ALLOCATE,
+        reservation_id=reservation_id,
+        channel_id=policy.channel_id,
+        actor=actor,
+        reason=reason,
+    )
+    return [
+        (h.requested_sku, h.variant_id, h.location_id, h.quantity)
+        for h in _holds_of(session, reservation_id)
+    ]
+
+
 def _close_reservation(
     db: Database,
     closing: Closing,
@@ -523,6 +716,63 @@ def deallocate_reservation(
     )  # fmt: skip
 
 
+def _per_unit(session: Session, skus: Sequence[str]) -> dict[str, dict[int, int]]:
+    """Stock-bearing variants and units of each per unit of a requested SKU."""
+    infos = resolve_skus(session, sorted(set(skus)))
+    return {
+        sku: dict(info.components) if info.is_bundle else {info.variant_id: 1}
+        for sku, info in infos.items()
+    }
+
+
+def _whole_units(session: Session, holds: Sequence[ReservationLine]) -> dict[str, int]:
+    """Whole units of each requested SKU the unshipped part of `holds` makes up (a kit:
+    as many as its scarcest component allows)."""
+    left: dict[tuple[str, int], int] = {}
+    for h in holds:
+        key = (h.requested_sku, h.variant_id)
+        left[key] = left.get(key, 0) + h.quantity - h.shipped
+    per = _per_unit(session, [sku for sku, _ in left])
+    return {
+        sku: min(left.get((sku, variant), 0) // each for variant, each in parts.items())
+        for sku, parts in per.items()
+    }
+
+
+def held_here(session: Session, *, reservation_id: int, location_id: int) -> dict[str, int]:
+    """Units of each requested SKU allocated at `location_id` and not shipped yet."""
+    holds = [
+        h
+        for h in _holds_of(session, reservation_id)
+        if h.location_id == location_id and h.quantity > h.shipped
+    ]
+    return {sku: n for sku, n in _whole_units(session, holds).items() if n > 0}
+
+
+def _chosen_units(
+    session: Session, holds: Sequence[ReservationLine], units: Mapping[str, int]
+) -> list[tuple[ReservationLine, int]]:
+    """(hold, units leaving it) for `units` of each requested SKU, from `holds`."""
+    held = _whole_units(session, holds)
+    per = _per_unit(session, list(units))
+    leaving: list[tuple[ReservationLine, int]] = []
+    for sku, count in sorted(units.items()):
+        if count < 1 or count > held.get(sku, 0):
+            raise ValidationFailed(
+                f"{held.get(sku, 0)} unit(s) of {sku} are held here to ship, not {count}",
+                field=f"units.{sku}",
+            )
+        for variant_id, each in per[sku].items():
+            need = count * each
+            for h in holds:
+                if need and h.requested_sku == sku and h.variant_id == variant_id:
+                    take = min(need, h.quantity - h.shipped)
+                    if take:
+                        leaving.append((h, take))
+                        need -= take
+    return leaving
+
+
 def ship_in(
     session: Session,
     *,
@@ -531,12 +781,16 @@ def ship_in(
     reason: str,
     location_id: int | None = None,
     only_here: bool = False,
+    units: Mapping[str, int] | None = None,
 ) -> list[ReservationLineView]:
     """Ship the unshipped allocated units (those at `location_id` when `only_here`).
 
     They leave on-hand stock through the ledger; once every unit has left, the
     reservation is shipped. Without `only_here`, a `location_id` (a store's staff)
-    refuses a reservation holding units elsewhere. Returns what was shipped now.
+    refuses a reservation holding units elsewhere. `units` ships only that many units
+    of each requested SKU (a kit: that many kits), from `location_id` with `only_here`;
+    more than is held there is refused (`held_here` tells what is). Returns what was
+    shipped now.
     """
     row = _lock_reservation(session, reservation_id, channel_id=None)
     if row.status != "allocated":
@@ -559,16 +813,16 @@ def ship_in(
             f"{', '.join(map(str, elsewhere))}, not at this key's location",
             field="reservation_id",
         )
+    leaving = (
+        [(h, h.quantity - h.shipped) for h in holds]
+        if units is None
+        else _chosen_units(session, holds, units)
+    )
     apply_changes(
         session.connection(),
         [
-            StockChange(
-                h.variant_id,
-                h.location_id,
-                on_hand=-(h.quantity - h.shipped),
-                allocated=-(h.quantity - h.shipped),
-            )
-            for h in holds
+            StockChange(h.variant_id, h.location_id, on_hand=-take, allocated=-take)
+            for h, take in leaving
         ],
         Provenance(
             MovementKind.SHIPMENT,
@@ -579,21 +833,22 @@ def ship_in(
         ),
     )
     skus = {
-        v: info.sku for v, info in describe_variants(session, [h.variant_id for h in holds]).items()
+        v: info.sku
+        for v, info in describe_variants(session, [h.variant_id for h, _ in leaving]).items()
     }
     shipped = [
         ReservationLineView(
             sku=skus[h.variant_id],
             requested_sku=h.requested_sku,
             location_id=h.location_id,
-            quantity=h.quantity - h.shipped,
-            shipped=h.quantity - h.shipped,
+            quantity=take,
+            shipped=take,
         )
-        for h in holds
+        for h, take in leaving
     ]
-    for hold in holds:
-        hold.shipped = hold.quantity
-    if len(holds) == len(unshipped):
+    for hold, take in leaving:
+        hold.shipped += take
+    if all(h.shipped >= h.quantity for h in unshipped):
         row.status = "shipped"
         row.closed_at = utcnow()
     session.flush()

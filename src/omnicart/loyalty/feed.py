@@ -1,11 +1,13 @@
 """Loyalty as a consumer of the order outbox: points follow orders of every channel.
 
-When points are earned: on "Order Completed", which the order book announces when an
-order is placed (Segment's name for a finished checkout), whether or not it is paid yet.
+When points are earned: once the order is paid in full, on the first event that shows
+it so: "Order Completed" (announced when an order is placed, Segment's name for a
+finished checkout) of an order paid at once, or "Order Updated" (a payment recorded,
+a channel's update) of one paid later. An order that is never paid earns nothing.
 A cancellation ("Order Cancelled") takes every point of the order back and gives back
-the points that paid for it; a refund ("Order Refunded") takes back the share of the
-order's points that the refunds so far are of its total. Points already spent are not
-taken below zero: the entry records the shortfall instead.
+the points that paid for it; a refund ("Order Refunded") takes back the points the
+refunded part earned (`model.reversal_due`). Points already spent are not taken below
+zero: the entry records the shortfall instead.
 
 Each batch of events and the cursor after it are written in one transaction, so every
 event is applied exactly once however often, and by however many workers, the sync runs
@@ -32,9 +34,12 @@ from omnicart.loyalty.tables import LoyaltyEntry, LoyaltyFeedCursor
 
 CONSUMER = "orders"
 PLACED = "Order Completed"
+UPDATED = "Order Updated"
 CANCELLED = "Order Cancelled"
 REFUNDED = "Order Refunded"
-HANDLED = frozenset({PLACED, CANCELLED, REFUNDED})
+HANDLED = frozenset({PLACED, UPDATED, CANCELLED, REFUNDED})
+# An order in these states is not paid (yet, or ever): it earns nothing.
+UNPAID = frozenset({"pending", "cancelled"})
 _cursors = cast(Table, LoyaltyFeedCursor.__table__)
 
 
@@ -54,8 +59,10 @@ def _decimal(payload: dict[str, Any], name: str) -> Decimal:
     return Decimal(str(payload.get(name) or "0"))
 
 
-def _placed(session: Session, event: OutboxEvent) -> int:
+def _paid(session: Session, event: OutboxEvent) -> int:
     payload = event.payload
+    if payload.get("status") in UNPAID:
+        return 0
     order_id = int(payload["order_id"])
     # A redemption on the order names its customer already; keep the points with them.
     redeemed_by = session.scalar(
@@ -77,8 +84,8 @@ def _placed(session: Session, event: OutboxEvent) -> int:
 
 
 def _apply(session: Session, event: OutboxEvent) -> int:
-    if event.event_type == PLACED:
-        return _placed(session, event)
+    if event.event_type in (PLACED, UPDATED):
+        return _paid(session, event)
     order_id = int(event.payload["order_id"])
     if event.event_type == CANCELLED:
         return len(service.reverse_for_cancel(session, order_id=order_id))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Final
 
@@ -229,18 +230,34 @@ def check_redemption(*, balance: int, points: int) -> None:
 
 
 def reversal_due(
-    *, earned: int, already_reversed: int, refunded: Decimal, order_total: Decimal
+    *,
+    earned: int,
+    bonus: int,
+    gone: int,
+    bonus_gone: int,
+    refunded: Decimal,
+    order_total: Decimal,
 ) -> int:
     """Points to take back after refunds adding up to `refunded` of `order_total`.
 
-    Reckoned on the running total of refunds (half up), so two half refunds take back
-    exactly what one full refund would; never more than was earned.
+    The rule: the customer keeps what the part of the order they kept earns, rounded
+    down as earning rounds: floor(earned x (total - refunded) / total) of the earned
+    points. The order's bonuses (the first-order bonus) stay while any of it is kept and
+    go with the refund that makes it whole. Reckoned on the running total of refunds, so
+    two half refunds take back exactly what one full refund would.
+
+    `gone` is what of the order's points is already gone (taken back, with any shortfall,
+    or expired), `bonus_gone` the part of it that was bonus (expired, or reversed as a
+    duplicate after two profiles merged); before the last refund every reversal is of
+    earned points.
     """
-    if earned <= 0 or refunded <= 0:
+    if refunded <= 0:
         return 0
-    share = Decimal(1) if order_total <= 0 else min(Decimal(1), refunded / order_total)
-    target = int((earned * share).to_integral_value(rounding=ROUND_HALF_UP))
-    return max(0, min(earned, target) - already_reversed)
+    if order_total <= 0 or refunded >= order_total:
+        return max(0, earned + bonus - gone)
+    kept_share = (order_total - refunded) / order_total
+    kept = int((earned * kept_share).to_integral_value(rounding=ROUND_FLOOR))
+    return max(0, earned - kept - (gone - bonus_gone))
 
 
 def apply_reversal(*, balance: int, due: int) -> tuple[int, int]:
@@ -264,3 +281,72 @@ def next_tier(spend: Decimal, tiers: Sequence[Tier]) -> tuple[str, Decimal] | No
     """The next tier up and how much more spend reaches it (None at the top)."""
     above = sorted((tier for tier in tiers if tier.min_spend > spend), key=lambda t: t.min_spend)
     return (above[0].name, above[0].min_spend - spend) if above else None
+
+
+# --- expiry -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerItem:
+    """One ledger entry as expiry reads it.
+
+    `lot_id` names the lot an outflow is of (an expiry, a duplicate bonus reversed).
+    """
+
+    id: int
+    points: int
+    at: datetime
+    order_id: int | None = None
+    lot_id: int | None = None
+
+
+def lots_left(items: Iterable[LedgerItem]) -> dict[int, int]:
+    """Points left of each lot, by its entry id, once every outflow has been taken.
+
+    A lot is an entry that adds points (earned, a bonus, redeemed points given back).
+    Outflows are taken in ledger order (time, then id): an outflow of a named lot
+    (an expiry) from that lot; a reversal of an order's points first from that order's
+    lots, then like the rest; everything else (redemptions) first in, first out: from
+    the oldest lot that has points left.
+    """
+    left: dict[int, int] = {}
+    lots: list[LedgerItem] = []
+    for item in sorted(items, key=lambda entry: (entry.at, entry.id)):
+        if item.points > 0:
+            left[item.id] = item.points
+            lots.append(item)
+            continue
+        need = -item.points
+        first = [
+            lot
+            for lot in lots
+            if (item.lot_id is not None and lot.id == item.lot_id)
+            or (item.lot_id is None and item.order_id is not None and lot.order_id == item.order_id)
+        ]
+        for lot in [*first, *lots]:
+            if need <= 0:
+                break
+            take = min(need, left[lot.id])
+            left[lot.id] -= take
+            need -= take
+    return left
+
+
+def expiring(
+    items: Sequence[LedgerItem], *, cutoff: datetime, done: frozenset[int] = frozenset()
+) -> list[tuple[LedgerItem, int]]:
+    """Lots earned at or before `cutoff` and not expired yet (`done`), with the points
+    left of each to expire (possibly none), oldest first.
+
+    Together they never expire more than `balance_of` the items holds.
+    """
+    left = lots_left(items)
+    budget = max(0, balance_of(item.points for item in items))
+    due: list[tuple[LedgerItem, int]] = []
+    for lot in sorted(items, key=lambda entry: (entry.at, entry.id)):
+        if lot.points <= 0 or lot.at > cutoff or lot.id in done:
+            continue
+        points = min(left.get(lot.id, 0), budget)
+        budget -= points
+        due.append((lot, points))
+    return due

@@ -10,20 +10,22 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from omnicart.api.inputs import Id, InputModel
+from omnicart.api.outputs import MoneyAmount, OutputModel
 from omnicart.loyalty.model import EarnRule, Program, Tier
 
 Points = Annotated[int, Field(strict=True, ge=1, le=10_000_000, description="Whole points.")]
 Rate = Annotated[Decimal, Field(ge=0, description="A decimal, at most 4 decimal places.")]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _In(InputModel):
+    pass
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class _Out(OutputModel):
+    pass
 
 
 class LoyaltyRulesIn(_In):
@@ -96,7 +98,7 @@ class TierOut(_Out):
     """A tier."""
 
     name: str
-    min_spend: Decimal
+    min_spend: MoneyAmount
 
 
 class ProgramOut(_Out):
@@ -110,7 +112,7 @@ class ProgramOut(_Out):
 class BonusIn(_In):
     """A named bonus event of the channel's rules, once per customer and reference."""
 
-    channel_id: int
+    channel_id: Id
     name: str = Field(max_length=40, examples=["review"])
     reference: str = Field(max_length=80, examples=["review-981"])
 
@@ -118,7 +120,7 @@ class BonusIn(_In):
 class RedemptionIn(_In):
     """Points spent outside an order (a voucher), once per channel and reference."""
 
-    channel_id: int
+    channel_id: Id
     points: Points
     reference: str = Field(max_length=100, examples=["voucher-2291"])
 
@@ -133,7 +135,7 @@ class EntryOut(_Out):
     shortfall: int
     order_id: int | None
     channel_id: int | None
-    amount: Decimal | None
+    amount: MoneyAmount | None
     currency: str | None
     spend: Decimal
     reason: str
@@ -149,8 +151,8 @@ class LoyaltyOut(_Out):
     balance: int
     tier: str | None
     next_tier: str | None
-    spend_to_next_tier: Decimal | None
-    rolling_spend: Decimal
+    spend_to_next_tier: MoneyAmount | None
+    rolling_spend: MoneyAmount
     currency: str
     window_days: int
     earned: int

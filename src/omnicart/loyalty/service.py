@@ -370,6 +370,60 @@ def earn_for_order(
     return [_entry_view(row) for row in written]
 
 
+def settle_merged_bonuses(
+    session: Session, *, profile_id: int, actor: str = "loyalty"
+) -> list[EntryView]:
+    """One first-order bonus per person: after profiles merge, every first-order bonus
+    but one is taken back, once (keyed on the bonus taken back).
+
+    The bonus that stays is the earliest whose order was not cancelled; points already
+    spent are not taken below zero (the entry records the shortfall). Called by the
+    customers merge, in its transaction.
+    """
+    people = person_of(session, profile_id)
+    lock_accounts(session, people)
+    bonuses = list(
+        session.scalars(
+            select(LoyaltyEntry)
+            .where(
+                LoyaltyEntry.profile_id.in_(people),
+                LoyaltyEntry.kind == model.BONUS,
+                LoyaltyEntry.entry_key.startswith(f"bonus:{model.FIRST_ORDER}:profile:"),
+            )
+            .order_by(LoyaltyEntry.at, LoyaltyEntry.id)
+        )
+    )
+    standing = [
+        b
+        for b in bonuses
+        if b.order_id is None or not _has_key(session, f"cancel:order:{b.order_id}")
+    ]
+    kept = standing[0] if standing else None
+    written: list[EntryView] = []
+    for bonus in bonuses:
+        key = lot_key("merge", bonus.id)
+        if bonus is kept or bonus not in standing or _has_key(session, key):
+            continue
+        taken, shortfall = model.apply_reversal(
+            balance=balance_of(session, people), due=bonus.points
+        )
+        reason = f"{model.FIRST_ORDER} bonus counted twice: profiles merged"
+        row = _write(
+            session,
+            profile_id=bonus.profile_id,
+            kind=model.REVERSE,
+            points=-taken,
+            shortfall=shortfall,
+            key=key,
+            actor=actor,
+            reason=reason if not shortfall else f"{reason}; {shortfall} already spent",
+            order_id=bonus.order_id,
+            channel_id=bonus.channel_id,
+        )
+        written.append(_entry_view(row))
+    return written
+
+
 def quote_redemption(session: Session, *, channel_id: int, currency: str, points: int) -> Decimal:
     """Money `points` take off an order on this channel (refused if it has no program)."""
     rule = rule_of(session, channel_id)
@@ -488,14 +542,55 @@ def grant_bonus(
         return _entry_view(row)
 
 
-def _earned_and_reversed(entries: Sequence[LoyaltyEntry]) -> tuple[int, int, Decimal, Decimal]:
-    """(points earned, points taken back or written off, spend counted, spend taken back)."""
-    earned = sum(e.points for e in entries if e.kind in (model.EARN, model.BONUS))
-    spend = sum((e.spend for e in entries if e.kind == model.EARN), Decimal(0))
+# Outflows of one named lot (an expiry, a duplicate bonus reversed) carry it in their key.
+_LOT_PREFIXES = ("expire:lot:", "merge:lot:")
+
+
+def lot_key(prefix: str, lot_id: int) -> str:
+    """The key of an outflow of one lot: "expire:lot:7", "merge:lot:7"."""
+    return f"{prefix}:lot:{lot_id}"
+
+
+def lot_of(key: str) -> int | None:
+    """The lot an entry key names, or None."""
+    if key.startswith(_LOT_PREFIXES):
+        return int(key.rsplit(":", 1)[1])
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _OrderPoints:
+    earned: int  # the earn entry's points
+    bonus: int  # bonuses the order earned
+    gone: int  # taken back (with shortfalls) or expired of those
+    bonus_gone: int  # the bonus part of `gone`
+    spend: Decimal  # spend the order counted towards tiers
+    spend_back: Decimal  # spend taken back
+
+
+def _order_points(entries: Sequence[LoyaltyEntry]) -> _OrderPoints:
+    """What an order's points came to, from its entries."""
+    earn_lots = {e.id for e in entries if e.kind == model.EARN}
+    bonus_lots = {e.id for e in entries if e.kind == model.BONUS}
+    taken_back = expired = bonus_gone = 0
+    for e in entries:
+        lot = lot_of(e.entry_key)
+        out = -e.points + e.shortfall
+        if e.kind == model.REVERSE and e.points <= 0 and lot is None:
+            taken_back += out
+        elif lot in earn_lots:
+            expired += out
+        elif lot in bonus_lots:
+            bonus_gone += out
     backs = [e for e in entries if e.kind == model.REVERSE and e.points <= 0]
-    reversed_points = sum(-e.points + e.shortfall for e in backs)
-    reversed_spend = sum((-e.spend for e in backs), Decimal(0))
-    return earned, reversed_points, spend, reversed_spend
+    return _OrderPoints(
+        earned=sum(e.points for e in entries if e.kind == model.EARN),
+        bonus=sum(e.points for e in entries if e.kind == model.BONUS),
+        gone=taken_back + expired + bonus_gone,
+        bonus_gone=bonus_gone,
+        spend=sum((e.spend for e in entries if e.kind == model.EARN), Decimal(0)),
+        spend_back=sum((-e.spend for e in backs), Decimal(0)),
+    )
 
 
 def _take_back(
@@ -534,7 +629,8 @@ def _take_back(
 def reverse_for_refund(
     session: Session, *, order_id: int, refunded: Decimal, event_id: int, actor: str = "loyalty"
 ) -> EntryView | None:
-    """Take back the share of an order's points that a refund of `refunded` stands for.
+    """Take back the share of an order's points that a refund of `refunded` stands for
+    (the rule: `model.reversal_due`).
 
     Reckoned on all refunds of the order so far; once a refund event. When the customer
     has spent the points already, the balance goes to zero, not below, and the rest is
@@ -547,13 +643,20 @@ def reverse_for_refund(
         return None
     refunds = [e for e in entries if e.entry_key.startswith("reverse:event:")]
     so_far = sum((e.amount or Decimal(0) for e in refunds), Decimal(0)) + refunded
-    earned, reversed_points, spend, reversed_spend = _earned_and_reversed(entries)
+    points = _order_points(entries)
     total = earn.amount or Decimal(0)
     due = model.reversal_due(
-        earned=earned, already_reversed=reversed_points, refunded=so_far, order_total=total
+        earned=points.earned,
+        bonus=points.bonus,
+        gone=points.gone,
+        bonus_gone=points.bonus_gone,
+        refunded=so_far,
+        order_total=total,
     )
     share = Decimal(1) if total <= 0 else min(Decimal(1), so_far / total)
-    spend_back = max(Decimal(0), (spend * share).quantize(Decimal("0.0001")) - reversed_spend)
+    spend_back = max(
+        Decimal(0), (points.spend * share).quantize(Decimal("0.0001")) - points.spend_back
+    )
     return _take_back(
         session,
         entries=entries,
@@ -577,13 +680,13 @@ def reverse_for_cancel(
     earn = next((e for e in entries if e.kind == model.EARN), None)
     key = f"cancel:order:{order_id}"
     if earn is not None and not _has_key(session, key):
-        earned, reversed_points, spend, reversed_spend = _earned_and_reversed(entries)
+        points = _order_points(entries)
         written.append(
             _take_back(
                 session,
                 entries=entries,
-                due=max(0, earned - reversed_points),
-                spend=max(Decimal(0), spend - reversed_spend),
+                due=max(0, points.earned + points.bonus - points.gone),
+                spend=max(Decimal(0), points.spend - points.spend_back),
                 key=key,
                 reason=f"order {order_id} cancelled",
                 amount=None,

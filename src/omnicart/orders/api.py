@@ -61,7 +61,9 @@ def _out(view: object, response: Response, *, created: bool = True) -> OrderOut:
 @router.put(
     "/channels/{channel_id}/orders/{external_id}",
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"description": "A redelivery, an update or a cancellation"}},
+    responses={
+        200: {"model": OrderOut, "description": "A redelivery, an update or a cancellation"}
+    },
 )
 @guard(access("orders:write", "channel", channel=Named("path", "channel_id")))
 def ingest_order(
@@ -165,7 +167,13 @@ def complete_order(order_id: IdPath, db: DbDep, principal: Caller) -> OrderOut:
     access("orders:write", "channel", "staff", channel=ORDER, store=Named("body", "location_id"))
 )
 def create_shipment(order_id: IdPath, body: ShipmentIn, db: DbDep, principal: Caller) -> OrderOut:
-    """Ship what the order holds at one location (a store's staff: its own store)."""
+    """Ship from one location: everything the order holds there, or only the chosen lines
+    and quantities (a store's staff: from its own store)."""
+    chosen = (
+        None
+        if body.lines is None
+        else [fulfilment.ShipmentLine(x.line_no, x.quantity) for x in body.lines]
+    )
     view = fulfilment.create_shipment(
         db,
         order_id=order_id,
@@ -174,6 +182,7 @@ def create_shipment(order_id: IdPath, body: ShipmentIn, db: DbDep, principal: Ca
         tracking_number=body.tracking_number,
         actor=principal.actor,
         channel_id=principal.own_channel,
+        lines=chosen,
     )
     return OrderOut.model_validate(view)
 
@@ -237,7 +246,14 @@ def set_cart_lines(cart_id: IdPath, body: CartLinesIn, db: DbDep, principal: Cal
     return CartOut.model_validate(view)
 
 
-@router.post("/carts/{cart_id}/checkout", status_code=status.HTTP_201_CREATED, tags=["checkout"])
+@router.post(
+    "/carts/{cart_id}/checkout",
+    status_code=status.HTTP_201_CREATED,
+    tags=["checkout"],
+    responses={
+        200: {"model": OrderOut, "description": "A repeat: the order this cart already became"}
+    },
+)
 @guard(access("orders:write", "channel", channel=CART))
 def checkout_cart(
     cart_id: IdPath, body: CheckoutIn, db: DbDep, principal: Caller, response: Response
@@ -263,7 +279,17 @@ def checkout_cart(
     return _out(view, response)
 
 
-@router.post("/pos/sales", status_code=status.HTTP_201_CREATED, tags=["pos"])
+@router.post(
+    "/pos/sales",
+    status_code=status.HTTP_201_CREATED,
+    tags=["pos"],
+    responses={
+        200: {
+            "model": OrderOut,
+            "description": "A repeat of the receipt: the sale already recorded",
+        }
+    },
+)
 @guard(access("orders:write", "staff", store=Named("body", "location_id")))
 def record_sale(body: SaleIn, db: DbDep, principal: Caller, response: Response) -> OrderOut:
     """A till sale: paid, handed over and completed at once from the store's shelves."""

@@ -1,9 +1,10 @@
 """Own channels' carts and checkout, and a store till's sales.
 
 A cart holds its units with an expiring reservation, made anew whenever its lines
-change. Checkout frees that hold and places the order in the same transaction, so the
-units pass from cart to order without anyone else taking them; a hold that lapsed is
-placed again if the stock is still there, or refused with the reason.
+change. At checkout a live hold becomes the order's allocation in one locked step, where
+it is (only units routing cannot draw from are placed again): the hold passed the
+channel's buffer, so a sale on another channel since cannot take its units back. A hold
+that lapsed is placed again if the stock is still there, or refused with the reason.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from omnicart.catalog.lookup import check_listed
 from omnicart.channels.policy import load_channel_policy
 from omnicart.channels.tables import Channel
 from omnicart.db.engine import Database
 from omnicart.inventory.checks import check_lines
 from omnicart.inventory.planning import HoldRequest
-from omnicart.inventory.reservations import RELEASE, close_in, reserve_in, ship_in
+from omnicart.inventory.reservations import RELEASE, close_in, live_hold_in, reserve_in, ship_in
 from omnicart.inventory.tables import Reservation
 from omnicart.kernel.clock import utcnow
 from omnicart.kernel.errors import Conflict, InsufficientStock, NotFound, ValidationFailed
@@ -289,13 +291,16 @@ def checkout(
         )
         draft = with_redemption(draft, points_value)
         totals = check_totals(draft)
-        hold = session.get(Reservation, cart.reservation_id) if cart.reservation_id else None
-        lapsed = hold is None or hold.status != "active" or hold.expires_at <= utcnow()
-        policy = load_channel_policy(session.connection(), channel_id=channel.id)
-        placement.lock_for_replacement(
-            session, policy=policy, skus=skus, holds=[cart.reservation_id]
+        # Sales follow listings, also of a cart filled before its product was unlisted.
+        check_listed(session, channel_id=channel.id, channel_code=channel.code, skus=skus)
+        hold_id = cart.reservation_id
+        live = hold_id is not None and live_hold_in(
+            session, reservation_id=hold_id, channel_id=channel.id
         )
-        _release_hold(session, cart, actor=actor, reason=f"cart {cart.id} checked out")
+        policy = load_channel_policy(session.connection(), channel_id=channel.id)
+        placement.lock_for_replacement(session, policy=policy, skus=skus, holds=[hold_id])
+        if not live:  # a lapsed hold promises nothing: free it, place the order anew
+            _release_hold(session, cart, actor=actor, reason=f"cart {cart.id} hold lapsed")
         try:
             order, _ = create_order(
                 session,
@@ -308,9 +313,10 @@ def checkout(
                 payload_hash=fingerprint({"cart": cart.id}),
                 cart_id=cart.id,
                 policy=policy,
+                hold_id=hold_id if live else None,
             )
         except InsufficientStock as exc:
-            if lapsed:
+            if not live:
                 raise InsufficientStock(
                     f"the cart's hold had expired and its units are no longer there: {exc.detail}",
                     field="lines",
@@ -318,6 +324,7 @@ def checkout(
                 ) from exc
             raise
         _redeem(session, order, request.redeem_points, points_value, actor)
+        cart.reservation_id = None  # its hold, if live, is the order's allocation now
         cart.status = "converted"
         cart.order_id = order.id
         cart.updated_at = utcnow()

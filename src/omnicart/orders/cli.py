@@ -11,12 +11,11 @@ from typing import Annotated
 
 import typer
 from pydantic import BaseModel, ValidationError
-from rich.console import Console
 from rich.table import Table
 
 from omnicart.channels.policy import channel_id_for_code
 from omnicart.channels.service import list_channels
-from omnicart.cli_support import DatabaseUrl, open_database
+from omnicart.cli_support import CliConsole, DatabaseUrl, money, money_amount, open_database
 from omnicart.db.engine import Database
 from omnicart.kernel.errors import ValidationFailed
 from omnicart.kernel.money import to_decimal
@@ -29,7 +28,7 @@ app = typer.Typer(no_args_is_help=True, help="Orders from every channel: list, s
 returns_app = typer.Typer(
     no_args_is_help=True, help="Returns in any channel: open, receive, refund."
 )
-console = Console()
+console = CliConsole()
 ACTOR = "cli"
 Json = Annotated[bool, typer.Option("--json", help="Print the order as the API returns it.")]
 _RETURN_LINE = re.compile(r"(?P<line>[0-9]+):(?P<quantity>[0-9]+)(?::(?P<reason>.*))?")
@@ -56,15 +55,17 @@ def _show(view: OrderView, *, as_json: bool) -> None:
     console.print(
         f"[bold]order {view.id}[/bold] on {view.channel_code} ({view.source}"
         f"{', ' + view.external_id if view.external_id else ''}): [bold]{view.status}[/bold], "
-        f"total {view.total} {view.currency}, paid {view.paid}, refunded {view.refunded}"
+        f"total {money(view.total, view.currency)}, paid {money_amount(view.paid, view.currency)}, "
+        f"refunded {money_amount(view.refunded, view.currency)}"
     )
     lines = Table("#", "sku", "qty", "unit price", "discount", "tax", "total", "fulfilled",
                   "returned", title="lines", title_justify="left")  # fmt: skip
     for line in view.lines:
+        prices = (line.unit_price, line.discount, line.tax, line.total)
         lines.add_row(
-            str(line.line_no), line.sku, str(line.quantity), str(line.unit_price),
-            str(line.discount), str(line.tax), str(line.total), str(line.fulfilled),
-            str(line.returned),
+            str(line.line_no), line.sku, str(line.quantity),
+            *(money_amount(value, view.currency) for value in prices),
+            str(line.fulfilled), str(line.returned),
         )  # fmt: skip
     console.print(lines)
     if view.routing:
@@ -105,7 +106,7 @@ def list_orders(
     for o in rows:
         table.add_row(
             str(o.id), codes.get(o.channel_id, str(o.channel_id)), o.source, o.external_id or "",
-            o.status, f"{o.total} {o.currency}",
+            o.status, money(o.total, o.currency),
             o.customer_email or o.customer_phone or o.customer_ref or "",
         )  # fmt: skip
     console.print(table)
@@ -132,7 +133,7 @@ def ingest(
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ValidationFailed(f"{file}: {first['msg']}", field=where) from None
+        raise ValidationFailed(f"{file}: {where}: {first['msg']}", field="file") from None
     with open_database(database_url) as db:
         channel_id = _channel(db, channel)
         view = service.ingest_order(
@@ -227,7 +228,8 @@ def _show_return(view: returns.ReturnView, *, as_json: bool) -> None:
         return
     console.print(
         f"[bold]return {view.id}[/bold] of order {view.order_id}: {view.status}, "
-        f"value {view.value} {view.currency}, refunded {view.refunded}"
+        f"value {money(view.value, view.currency)}, "
+        f"refunded {money_amount(view.refunded, view.currency)}"
         f"{' (returnless)' if view.returnless else ''}"
     )
     table = Table("line", "sku", "qty", "reason", "restocked", "written off")

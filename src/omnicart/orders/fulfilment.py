@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,16 +19,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from omnicart.db.engine import Database
-from omnicart.inventory.reservations import ReservationLineView, ship_in
+from omnicart.inventory.reservations import ReservationLineView, held_here, ship_in
 from omnicart.kernel.clock import utcnow
-from omnicart.kernel.errors import Conflict, Forbidden, ValidationFailed
+from omnicart.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from omnicart.orders import placement
 from omnicart.orders.model import (
     CONFIRMED,
     PARTIALLY_FULFILLED,
     PENDING,
     check_transition,
-    status_after_fulfilment,
+    status_after,
 )
 from omnicart.orders.service import cancel_in, in_transaction, lock_order
 from omnicart.orders.tables import Fulfilment, Order, OrderLine
@@ -56,15 +57,22 @@ def _count_fulfilled(
 
 def _advance(session: Session, order: Order, *, actor: str, reason: str) -> None:
     lines = session.scalars(select(OrderLine).where(OrderLine.order_id == order.id))
-    target = status_after_fulfilment([(line.quantity, line.fulfilled) for line in lines])
+    target = status_after([(line.quantity, line.fulfilled, line.returned) for line in lines])
     if target != order.status:
         check_transition(order.status, target, order_id=order.id)
         placement.move(session, order, target, actor=actor, reason=reason)
 
 
-def _ship(
-    session: Session, order: Order, *, location_id: int, actor: str, reason: str
-) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class ShipmentLine:
+    """Units of one order line (by its number) to ship."""
+
+    line_no: int
+    quantity: int
+
+
+def _check_shippable(order: Order) -> int:
+    """The order's reservation, when the order may ship."""
     if order.reservation_id is None:
         raise Conflict(f"order {order.id} holds no stock", field="order_id")
     if order.status not in (CONFIRMED, PARTIALLY_FULFILLED):
@@ -73,15 +81,80 @@ def _ship(
             field="status",
             status_now=order.status,
         )
+    return order.reservation_id
+
+
+def _ship(
+    session: Session, order: Order, *, location_id: int, actor: str, reason: str
+) -> list[dict[str, Any]]:
     shipped = ship_in(
         session,
-        reservation_id=order.reservation_id,
+        reservation_id=_check_shippable(order),
         actor=actor,
         reason=reason,
         location_id=location_id,
         only_here=True,
     )
     return _count_fulfilled(session, order, shipped)
+
+
+def _ship_lines(
+    session: Session,
+    order: Order,
+    lines: Sequence[ShipmentLine],
+    *,
+    location_id: int,
+    actor: str,
+    reason: str,
+) -> list[dict[str, Any]]:
+    """Ship the chosen units of the order's lines from one location.
+
+    Each line may ship what is still to leave of it, and the lines of one SKU together
+    no more than the order holds of it at this location.
+    """
+    reservation_id = _check_shippable(order)
+    by_no = {
+        line.line_no: line
+        for line in session.scalars(select(OrderLine).where(OrderLine.order_id == order.id))
+    }
+    held = held_here(session, reservation_id=reservation_id, location_id=location_id)
+    chosen: dict[int, int] = {}
+    per_sku: dict[str, int] = defaultdict(int)
+    for index, request in enumerate(lines):
+        where = f"lines.{index}"
+        line = by_no.get(request.line_no)
+        if line is None:
+            raise NotFound(
+                f"order {order.id} has no line {request.line_no}", field=f"{where}.line_no"
+            )
+        if request.line_no in chosen:
+            raise ValidationFailed(
+                f"line {request.line_no} is named twice", field=f"{where}.line_no"
+            )
+        most = max(
+            0, min(line.quantity - line.fulfilled, held.get(line.sku, 0) - per_sku[line.sku])
+        )
+        if isinstance(request.quantity, bool) or not 1 <= request.quantity <= most:
+            raise ValidationFailed(
+                f"line {line.line_no} ({line.sku}) has {most} unit(s) to ship from "
+                f"location {location_id}, not {request.quantity}",
+                field=f"{where}.quantity",
+            )
+        chosen[line.line_no] = request.quantity
+        per_sku[line.sku] += request.quantity
+    ship_in(
+        session,
+        reservation_id=reservation_id,
+        actor=actor,
+        reason=reason,
+        location_id=location_id,
+        only_here=True,
+        units=dict(per_sku),
+    )
+    for line_no, units in chosen.items():
+        by_no[line_no].fulfilled += units
+    session.flush()
+    return [{"sku": sku, "quantity": units} for sku, units in sorted(per_sku.items())]
 
 
 def create_shipment(
@@ -93,13 +166,17 @@ def create_shipment(
     tracking_number: str,
     actor: str = "system",
     channel_id: int | None = None,
+    lines: Sequence[ShipmentLine] | None = None,
 ) -> OrderView:
-    """Ship what the order holds at one location: a shipment with carrier and tracking."""
+    """Ship from one location: everything the order holds there, or only the chosen
+    `lines` and quantities; a shipment with carrier and tracking."""
     carrier, tracking_number = carrier.strip(), tracking_number.strip()
     if not carrier or len(carrier) > 80:
         raise ValidationFailed("carrier must be 1 to 80 characters", field="carrier")
     if len(tracking_number) > 120:
         raise ValidationFailed("tracking_number is at most 120 characters", field="tracking_number")
+    if lines is not None and not lines:
+        raise ValidationFailed("name at least one line, or leave lines out", field="lines")
 
     def work(session: Session) -> OrderView:
         order = lock_order(session, order_id, channel_id=channel_id)
@@ -108,8 +185,13 @@ def create_shipment(
                 f"order {order_id} is for {order.fulfilment_mode}, not shipping",
                 field="order_id",
             )
-        items = _ship(
-            session, order, location_id=location_id, actor=actor, reason=f"order {order.id}"
+        reason = f"order {order.id}"
+        items = (
+            _ship(session, order, location_id=location_id, actor=actor, reason=reason)
+            if lines is None
+            else _ship_lines(
+                session, order, lines, location_id=location_id, actor=actor, reason=reason
+            )
         )
         now = utcnow()
         shipment = Fulfilment(
@@ -237,7 +319,10 @@ def collect(
         pickup = _open_pickup(session, order)
         if pickup is None:
             raise Conflict(f"order {order_id} is not ready for pickup", field="order_id")
-        if not secrets.compare_digest(code.strip(), pickup.pickup_code or ""):
+        # Bytes: compare_digest refuses non-ASCII str, and any code the customer types
+        # must simply not match (surrogatepass: even unstorable text cannot raise here).
+        typed = code.strip().encode("utf-8", "surrogatepass")
+        if not secrets.compare_digest(typed, (pickup.pickup_code or "").encode()):
             raise Forbidden("the pickup code does not match", field="code")
         if order.status != CONFIRMED:
             raise Conflict(

@@ -30,7 +30,9 @@ RETURNED: Final = "returned"
 TRANSITIONS: Final[Mapping[str, frozenset[str]]] = {
     PENDING: frozenset({CONFIRMED, CANCELLED}),
     CONFIRMED: frozenset({PARTIALLY_FULFILLED, FULFILLED, CANCELLED}),
-    PARTIALLY_FULFILLED: frozenset({FULFILLED}),
+    # A partially fulfilled order may take returns of what reached the customer; it
+    # stays partially fulfilled until its last units leave, then shows those returns.
+    PARTIALLY_FULFILLED: frozenset({FULFILLED, PARTIALLY_RETURNED}),
     FULFILLED: frozenset({COMPLETED, PARTIALLY_RETURNED, RETURNED}),
     COMPLETED: frozenset({PARTIALLY_RETURNED, RETURNED}),
     PARTIALLY_RETURNED: frozenset({RETURNED}),
@@ -38,8 +40,9 @@ TRANSITIONS: Final[Mapping[str, frozenset[str]]] = {
     CANCELLED: frozenset(),
 }
 ORDER_STATUSES: Final = tuple(TRANSITIONS)
-# Returns are opened against units that reached the customer.
-RETURNABLE: Final = frozenset({FULFILLED, COMPLETED, PARTIALLY_RETURNED})
+# Returns are opened against units that reached the customer (shipped or collected),
+# also while the rest of the order is still to leave.
+RETURNABLE: Final = frozenset({PARTIALLY_FULFILLED, FULFILLED, COMPLETED, PARTIALLY_RETURNED})
 FULFILMENT_MODES: Final = ("ship", "pickup", "in_store")
 MAX_ORDER_LINES: Final = 200
 TEXT_LIMITS: Final = {"external_id": 200, "customer_ref": 200, "method": 40, "reference": 200}
@@ -61,16 +64,21 @@ def check_transition(current: str, target: str, *, order_id: int | None = None) 
         )
 
 
-def status_after_fulfilment(lines: Sequence[tuple[int, int]]) -> str:
-    """Partially or wholly fulfilled, from (ordered, fulfilled) units per line."""
-    done = all(fulfilled >= quantity for quantity, fulfilled in lines)
-    return FULFILLED if done else PARTIALLY_FULFILLED
+def status_after(lines: Sequence[tuple[int, int, int]]) -> str:
+    """The status that (ordered, fulfilled, returned) units per line give an order that
+    has started leaving.
 
-
-def status_after_return(lines: Sequence[tuple[int, int]]) -> str:
-    """Partially or wholly returned, from (ordered, returned) units per line."""
-    done = all(returned >= quantity for quantity, returned in lines)
-    return RETURNED if done else PARTIALLY_RETURNED
+    Units still to leave come first: the order is partially fulfilled, whatever came
+    back meanwhile. Once every unit has left it is returned when every unit came back,
+    partially returned when some did, else fulfilled.
+    """
+    if any(fulfilled < quantity for quantity, fulfilled, _ in lines):
+        return PARTIALLY_FULFILLED
+    if all(returned >= quantity for quantity, _, returned in lines):
+        return RETURNED
+    if any(returned > 0 for _, _, returned in lines):
+        return PARTIALLY_RETURNED
+    return FULFILLED
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ written together or not at all: no order without its units, no units held for no
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -21,7 +21,13 @@ from omnicart.channels.tables import Channel
 from omnicart.db.outbox import record_event
 from omnicart.inventory.ledger import insert_ignoring_duplicates
 from omnicart.inventory.planning import HoldRequest, NewHolds
-from omnicart.inventory.reservations import DEALLOCATE, close_in, lock_rows, reserve_in
+from omnicart.inventory.reservations import (
+    DEALLOCATE,
+    allocate_hold_in,
+    close_in,
+    lock_rows,
+    reserve_in,
+)
 from omnicart.kernel.clock import utcnow
 from omnicart.kernel.errors import Conflict, NotFound
 from omnicart.locations.tables import Location
@@ -41,6 +47,7 @@ class Placement:
     reservation_id: int
     holds: list[tuple[str, int, int, int]]  # requested sku, variant, location, units
     routing: dict[str, Any]
+    flags: list[dict[str, Any]] = field(default_factory=list)  # what a person should check
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,9 +148,82 @@ def place_stock(
     key: str,
     actor: str,
     reference: str,
+    hold_id: int | None = None,
+    flag_unlisted: bool = False,
 ) -> Placement:
     """Route the order and allocate its units where routing chose (one step, one ledger
-    entry per stock row)."""
+    entry per stock row).
+
+    With `hold_id` (a cart's live hold of these lines) the hold itself becomes the
+    order's allocation: units held where routing may draw stay and are allocated there;
+    only the rest is placed again. With `flag_unlisted` (an order another channel
+    already sold) SKUs the channel does not list are taken, and flagged on the order.
+    """
+    rules, sites, ranked = _route(session, policy, fulfil)
+    flags: list[dict[str, Any]] = []
+    if hold_id is not None:
+        holds = allocate_hold_in(
+            session,
+            reservation_id=hold_id,
+            policy=policy,
+            at=ranked.location_ids,
+            prefer_single=rules.prefer_single_location,
+            actor=actor,
+            reason=reference,
+        )
+        reservation_id = hold_id
+    else:
+        request = HoldRequest(
+            channel_id=policy.channel_id,
+            lines=tuple(lines),
+            key=key,
+            location_id=None,
+            ttl=_ORDER_HOLD_TTL,
+            reference=reference,
+            actor=actor,
+            fingerprint=key,
+            pool=ranked.location_ids,
+            prefer_single=rules.prefer_single_location,
+            allocate=True,
+            flag_unlisted=flag_unlisted,
+        )
+        made = reserve_in(session.connection(), request, lock_first=True, policy=policy)
+        if not isinstance(made, NewHolds):  # the key is new per order version: never a replay
+            raise Conflict(f"stock for {reference} was already placed; retry", field="order")
+        holds, reservation_id = made.holds, made.id
+        if made.unlisted:
+            flags.append(
+                {
+                    "code": "unlisted",
+                    "detail": f"sold by channel {policy.code!r}, which does not list: "
+                    f"{', '.join(made.unlisted)}",
+                    "skus": list(made.unlisted),
+                }
+            )
+    codes = {site.id: site.code for site in sites}
+    decision = (
+        {
+            "mode": "in_store",
+            "rules": [],
+            "plan": [{"sku": s, "location": codes[loc], "quantity": q} for s, _, loc, q in holds],
+            "reason": f"sold at the till of {sites[0].code}",
+        }
+        if fulfil.mode == "in_store"
+        else routing.explain(
+            ranked,
+            mode=fulfil.mode,
+            rules=rules,
+            holds=[(s, loc, q) for s, _, loc, q in holds],
+            codes=codes,
+        )
+    )
+    return Placement(reservation_id, holds, decision, flags)
+
+
+def _route(
+    session: Session, policy: ChannelPolicy, fulfil: Fulfil
+) -> tuple[routing.Rules, list[routing.Site], routing.Ranked]:
+    """The channel's rules, the candidate sites and their ranking for this order."""
     rules, _ = order_rules(session, policy.channel_id)
     if fulfil.mode == "pickup":
         candidates = policy.pickup_locations
@@ -159,51 +239,15 @@ def place_stock(
                 f"location {fulfil.pickup_location_id} does not serve channel {policy.code!r}",
                 field="location_id",
             )
-        ranked = routing.Ranked((sites[0].id,), ({"location": sites[0].code},), ())
-    else:
-        ranked = routing.rank(
-            sites,
-            mode=fulfil.mode,
-            rules=rules,
-            pickup_location_id=fulfil.pickup_location_id,
-            destination=fulfil.destination,
-        )
-    request = HoldRequest(
-        channel_id=policy.channel_id,
-        lines=tuple(lines),
-        key=key,
-        location_id=None,
-        ttl=_ORDER_HOLD_TTL,
-        reference=reference,
-        actor=actor,
-        fingerprint=key,
-        pool=ranked.location_ids,
-        prefer_single=rules.prefer_single_location,
-        allocate=True,
+        return rules, sites, routing.Ranked((sites[0].id,), ({"location": sites[0].code},), ())
+    ranked = routing.rank(
+        sites,
+        mode=fulfil.mode,
+        rules=rules,
+        pickup_location_id=fulfil.pickup_location_id,
+        destination=fulfil.destination,
     )
-    made = reserve_in(session.connection(), request, lock_first=True, policy=policy)
-    if not isinstance(made, NewHolds):  # the key is new per order version: never a replay
-        raise Conflict(f"stock for {reference} was already placed; retry", field="order")
-    codes = {site.id: site.code for site in sites}
-    decision = (
-        {
-            "mode": "in_store",
-            "rules": [],
-            "plan": [
-                {"sku": s, "location": codes[loc], "quantity": q} for s, _, loc, q in made.holds
-            ],
-            "reason": f"sold at the till of {sites[0].code}",
-        }
-        if fulfil.mode == "in_store"
-        else routing.explain(
-            ranked,
-            mode=fulfil.mode,
-            rules=rules,
-            holds=[(s, loc, q) for s, _, loc, q in made.holds],
-            codes=codes,
-        )
-    )
-    return Placement(made.id, made.holds, decision)
+    return rules, sites, ranked
 
 
 def lock_for_replacement(

@@ -34,7 +34,7 @@ from omnicart.orders.model import (
     check_totals,
     check_transition,
     fingerprint,
-    status_after_return,
+    status_after,
 )
 from omnicart.orders.placement import Fulfil
 from omnicart.orders.service import create_order, customer_of, in_transaction, lock_order
@@ -156,7 +156,8 @@ def open_return(
         order = lock_order(session, order_id)
         if order.status not in RETURNABLE:
             raise Conflict(
-                f"order {order_id} is {order.status}; only fulfilled orders take returns",
+                f"order {order_id} is {order.status}; only orders of which units were "
+                "shipped or collected take returns",
                 field="status",
                 status_now=order.status,
             )
@@ -244,8 +245,8 @@ def _close_lines(session: Session, order: Order, row: Return, *, actor: str, rea
         order_line = session.get_one(OrderLine, line.order_line_id)
         order_line.returned += line.quantity
     session.flush()
-    target = status_after_return(
-        [(line.quantity, line.returned) for line in order_lines(session, order.id)]
+    target = status_after(
+        [(line.quantity, line.fulfilled, line.returned) for line in order_lines(session, order.id)]
     )
     if target != order.status:
         check_transition(order.status, target, order_id=order.id)

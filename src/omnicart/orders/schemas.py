@@ -10,31 +10,46 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from omnicart.api.inputs import Id, InputModel, Int64, Quantity, UnitsOrZero
+from omnicart.api.outputs import MoneyAmount, OutputModel
 from omnicart.orders.model import Customer, LineDraft, OrderDraft, PaymentDraft
 from omnicart.orders.placement import Fulfil
 from omnicart.orders.service import ExternalOrder
 
-Units = Annotated[int, Field(strict=True, description="Whole units; positive.")]
 Amount = Annotated[Decimal, Field(description="A decimal amount in the order's currency.")]
 RedeemPoints = Annotated[
     int,
     Field(
         strict=True,
         ge=0,
+        le=10_000_000,
         description="Loyalty points of the customer taken off the order at the channel's "
         "point value; refused (and nothing happens) when their balance is short.",
     ),
 ]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+OrderStatus = Literal[
+    "pending",
+    "confirmed",
+    "partially_fulfilled",
+    "fulfilled",
+    "completed",
+    "partially_returned",
+    "returned",
+    "cancelled",
+]
+FulfilmentMode = Literal["ship", "pickup", "in_store"]
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class _In(InputModel):
+    pass
+
+
+class _Out(OutputModel):
+    pass
 
 
 class CustomerIn(_In):
@@ -65,7 +80,7 @@ class FulfilmentIn(_In):
     """Ship to an address, or pick up at a store."""
 
     mode: Literal["ship", "pickup"] = "ship"
-    pickup_location_id: int | None = None
+    pickup_location_id: Id | None = None
     address: AddressIn | None = None
 
     def model(self) -> Fulfil:
@@ -94,7 +109,7 @@ class OrderLineIn(_In):
 
     sku: str = Field(max_length=120)
     title: str = Field(default="", max_length=300)
-    quantity: Units
+    quantity: Quantity
     unit_price: Amount
     discount: Amount = Decimal(0)
     tax: Amount = Decimal(0)
@@ -123,7 +138,9 @@ class ExternalOrderIn(_In):
     currency: str = Field(min_length=3, max_length=3)
     status: Literal["open", "cancelled"] = "open"
     updated_at: datetime | None = Field(
-        default=None, description="The channel's version time; older deliveries are ignored."
+        default=None,
+        description="The channel's version time; older deliveries are ignored. At most an "
+        "hour (the allowed clock skew) ahead of the server's clock, else a 422.",
     )
     lines: list[OrderLineIn]
     shipping: Amount = Decimal(0)
@@ -172,13 +189,13 @@ class CartLineIn(_In):
     """Units of one SKU in a cart."""
 
     sku: str = Field(max_length=120)
-    quantity: Units
+    quantity: Quantity
 
 
 class CartIn(_In):
     """A new cart on an own channel."""
 
-    channel_id: int
+    channel_id: Id
     lines: list[CartLineIn] = Field(default_factory=list)
 
 
@@ -205,8 +222,8 @@ class CheckoutIn(_In):
 class SaleIn(_In):
     """A sale at a store's till, paid in full."""
 
-    channel_id: int
-    location_id: int
+    channel_id: Id
+    location_id: Id
     receipt: str | None = Field(default=None, max_length=200, description="Makes it repeat-safe.")
     lines: list[OrderLineIn]
     payments: list[PaymentIn]
@@ -222,32 +239,46 @@ class ReasonIn(_In):
     reason: str = Field(default="", max_length=300)
 
 
-class ShipmentIn(_In):
-    """Ship what an order holds at one location."""
+class ShipmentLineIn(_In):
+    """Units of one order line to ship."""
 
-    location_id: int
+    line_no: Int64
+    quantity: Quantity
+
+
+class ShipmentIn(_In):
+    """Ship from one location: everything the order holds there, or the chosen lines."""
+
+    location_id: Id
     carrier: str = Field(max_length=80)
     tracking_number: str = Field(default="", max_length=120)
+    lines: list[ShipmentLineIn] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Units of chosen lines; left out, everything held at the location ships.",
+    )
 
 
 class PickupCodeIn(_In):
     """The code the customer shows at the store."""
 
-    code: str = Field(max_length=16)
+    # Printable ASCII: the codes handed out are digits, and anything else is a typo.
+    code: str = Field(max_length=16, pattern=r"^[\x20-\x7e]*$", examples=["042917"])
 
 
 class ReturnLineIn(_In):
     """Units of one order line coming back."""
 
-    line_no: int
-    quantity: Units
+    line_no: Int64
+    quantity: Quantity
     reason: str = Field(max_length=300)
 
 
 class ReturnIn(_In):
     """A return opened in any channel; `exchange` lines open a replacement order."""
 
-    channel_id: int
+    channel_id: Id
     lines: list[ReturnLineIn]
     exchange: list[CartLineIn] = Field(default_factory=list)
 
@@ -255,15 +286,15 @@ class ReturnIn(_In):
 class OutcomeIn(_In):
     """What became of a returned line's units."""
 
-    line_no: int
-    restock: Units
-    write_off: Units = 0
+    line_no: Int64
+    restock: UnitsOrZero
+    write_off: UnitsOrZero = 0
 
 
 class ReceiveIn(_In):
     """A return arrived at a location."""
 
-    location_id: int
+    location_id: Id
     outcomes: list[OutcomeIn] = Field(default_factory=list)
 
 
@@ -304,10 +335,10 @@ class LineOut(_Out):
     sku: str
     title: str
     quantity: int
-    unit_price: Decimal
-    discount: Decimal
-    tax: Decimal
-    total: Decimal
+    unit_price: MoneyAmount
+    discount: MoneyAmount
+    tax: MoneyAmount
+    total: MoneyAmount
     fulfilled: int
     returned: int
 
@@ -317,7 +348,7 @@ class PaymentOut(_Out):
 
     kind: str
     method: str
-    amount: Decimal
+    amount: MoneyAmount
     currency: str
     reference: str
     return_id: int | None
@@ -358,20 +389,20 @@ class OrderOut(_Out):
     channel_code: str
     source: str
     external_id: str | None
-    status: str
+    status: OrderStatus
     currency: str
     taxes_included: bool
-    subtotal: Decimal
-    discount_total: Decimal
-    shipping_total: Decimal
-    tax_total: Decimal
-    total: Decimal
-    paid: Decimal
-    refunded: Decimal
+    subtotal: MoneyAmount
+    discount_total: MoneyAmount
+    shipping_total: MoneyAmount
+    tax_total: MoneyAmount
+    total: MoneyAmount
+    paid: MoneyAmount
+    refunded: MoneyAmount
     customer_email: str | None
     customer_phone: str | None
     customer_ref: str | None
-    fulfilment_mode: str
+    fulfilment_mode: FulfilmentMode
     pickup_location_id: int | None
     shipping_address: dict[str, Any] | None
     reservation_id: int | None
@@ -380,6 +411,10 @@ class OrderOut(_Out):
     version: int
     created_at: datetime
     updated_at: datetime
+    flags: list[dict[str, Any]] = Field(
+        description="What a person should check, each {code, detail, ...}: `unlisted` "
+        "(with `skus`) when an external channel sold SKUs it does not list; empty when none."
+    )
     lines: list[LineOut]
     payments: list[PaymentOut]
     transitions: list[TransitionOut]
@@ -393,9 +428,9 @@ class OrderSummaryOut(_Out):
     channel_id: int
     source: str
     external_id: str | None
-    status: str
+    status: OrderStatus
     currency: str
-    total: Decimal
+    total: MoneyAmount
     created_at: datetime
 
 
@@ -404,7 +439,7 @@ class CartLineOut(_Out):
 
     sku: str
     quantity: int
-    unit_price: Decimal | None
+    unit_price: MoneyAmount | None
 
 
 class CartOut(_Out):
@@ -415,7 +450,7 @@ class CartOut(_Out):
     status: str
     currency: str
     lines: list[CartLineOut]
-    subtotal: Decimal
+    subtotal: MoneyAmount
     hold_status: str | None
     hold_expires_at: datetime | None
     order_id: int | None
@@ -442,9 +477,9 @@ class ReturnOut(_Out):
     returnless: bool
     received_location_id: int | None
     exchange_order_id: int | None
-    value: Decimal
+    value: MoneyAmount
     currency: str
-    refunded: Decimal
+    refunded: MoneyAmount
     created_at: datetime
     received_at: datetime | None
     lines: list[ReturnLineOut]

@@ -7,7 +7,7 @@ rules (see `placement`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -19,7 +19,7 @@ from omnicart.channels.policy import ChannelPolicy, load_channel_policy
 from omnicart.channels.tables import Channel
 from omnicart.db.engine import Database
 from omnicart.db.retry import retrying
-from omnicart.kernel.clock import utcnow
+from omnicart.kernel.clock import check_not_future, utcnow
 from omnicart.kernel.errors import Conflict, NotFound, ValidationFailed
 from omnicart.kernel.money import Money
 from omnicart.locations.tables import Location
@@ -96,10 +96,12 @@ def create_order(
     source_updated_at: datetime | None = None,
     exchange_of_id: int | None = None,
     policy: ChannelPolicy | None = None,
+    hold_id: int | None = None,
 ) -> tuple[Order, bool]:
     """Claim, place and write a new order; (existing order, True) when already there.
 
-    `policy` is the channel's, when the caller has just read it in this transaction."""
+    `policy` is the channel's, when the caller has just read it in this transaction;
+    `hold_id` a live hold of the order's lines (a cart's), which becomes its allocation."""
     now = utcnow()
     customer = check_customer(draft.customer)
     new_id = placement.claim_order(
@@ -140,9 +142,12 @@ def create_order(
         key=f"order:{order.id}:v1",
         actor=actor,
         reference=f"order {order.id}",
+        hold_id=hold_id,
+        flag_unlisted=source == "external",
     )
     order.reservation_id = placed.reservation_id
     order.routing = placed.routing
+    order.flags = placed.flags or None
     placement.write_lines(session, order.id, totals)
     placement.record_payments(
         session, order, [(p.method.strip(), p.amount, p.reference.strip()) for p in draft.payments]
@@ -180,9 +185,12 @@ def ingest_order(db: Database, order: ExternalOrder, *, actor: str = "system") -
     A redelivery returns the same order; a changed payload updates it (lines that change
     move its stock under the same rules); `cancelled` cancels it and frees its stock.
     A delivery older (by `updated_at`) than the one applied is answered with the order
-    as it is.
+    as it is. An `updated_at` further ahead than `kernel.clock.MAX_FUTURE_SKEW` is
+    refused: it would outrank every later real update and cancellation.
     """
     external_id = check_text(order.external_id, "external_id", where="external_id", required=True)
+    if order.updated_at is not None:
+        order = replace(order, updated_at=check_not_future(order.updated_at, field="updated_at"))
     check_fulfil(order.fulfil)
     payload_hash = placement_hash(order)
 
@@ -299,9 +307,11 @@ def _apply_update(
             key=f"order:{existing.id}:v{existing.version}",
             actor=actor,
             reference=f"order {existing.id}",
+            flag_unlisted=True,
         )
         existing.reservation_id = placed.reservation_id
         existing.routing = placed.routing
+        existing.flags = placed.flags or None
         placement.announce(
             session, "Order Routed", existing, {"order_id": str(existing.id), **placed.routing}
         )
@@ -390,7 +400,9 @@ def record_payment(
     actor: str = "system",
     channel_id: int | None = None,
 ) -> OrderView:
-    """Money received for an order; paid in full, a pending order is confirmed."""
+    """Money received for an order; paid in full, a pending order is confirmed.
+
+    Announces "Order Updated" with the order's new status."""
 
     def work(session: Session) -> OrderView:
         order = lock_order(session, order_id, channel_id=channel_id)
@@ -412,6 +424,8 @@ def record_payment(
         if order.status == PENDING and placement.paid_in_full(paid + amount, order.total):
             placement.move(session, order, CONFIRMED, actor=actor, reason="paid in full")
         session.flush()
+        # Consumers learn that the order's money changed (loyalty earns once it is paid).
+        placement.announce(session, "Order Updated", order, segment_order(session, order))
         return order_view(session, order)
 
     return in_transaction(db, work)

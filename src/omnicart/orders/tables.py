@@ -73,6 +73,9 @@ class Order(Base):
     shipping_address: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
     reservation_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     routing: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
+    # What a person should look at, e.g. {"code": "unlisted", "detail": ..., "skus": [...]}
+    # for an external order selling what its channel does not list; null when nothing.
+    flags: Mapped[list[dict[str, Any]] | None] = mapped_column(Json, nullable=True)
     payload_hash: Mapped[str] = mapped_column(String(64))
     source_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     exchange_of_id: Mapped[int | None] = mapped_column(BigId, nullable=True)

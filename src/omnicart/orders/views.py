@@ -104,6 +104,7 @@ class OrderView:
     version: int
     created_at: datetime
     updated_at: datetime
+    flags: list[dict[str, Any]] = field(default_factory=list)
     lines: list[LineView] = field(default_factory=list)
     payments: list[PaymentView] = field(default_factory=list)
     transitions: list[TransitionView] = field(default_factory=list)
@@ -170,6 +171,7 @@ def order_view(
         version=order.version,
         created_at=order.created_at,
         updated_at=order.updated_at,
+        flags=list(order.flags or []),
         lines=[
             LineView(
                 id=line.id,

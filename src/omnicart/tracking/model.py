@@ -12,8 +12,9 @@ The rules follow Segment's HTTP Tracking API:
 - `messageId` (at most 100 characters) de-duplicates per source; one is made up when a
   message has none, so such a message is never de-duplicated.
 
-Omnicart adds one rule: a corrected timestamp more than an hour after `receivedAt` is a
-client bug (an event cannot happen after it was sent), so the message is refused.
+Omnicart adds one rule: a corrected timestamp more than `kernel.clock.MAX_FUTURE_SKEW`
+(an hour) after `receivedAt` is a client bug (an event cannot happen after it was sent),
+so the message is refused.
 Times travel as integer microseconds since the Unix epoch, UTC.
 """
 
@@ -27,7 +28,9 @@ from typing import Any, ClassVar
 
 import orjson
 
+from omnicart.kernel.clock import MAX_FUTURE_SKEW
 from omnicart.kernel.errors import OmnicartError
+from omnicart.kernel.text import unstorable_text
 from omnicart.tracking.spec import spec_errors
 
 MAX_CALL_BYTES = 32 * 1024
@@ -35,7 +38,7 @@ MAX_BATCH_BYTES = 500 * 1024
 MAX_BATCH_EVENTS = 2_500
 MAX_MESSAGE_ID = 100
 MAX_ID = 1_000
-MAX_FUTURE_US = 3_600 * 1_000_000
+MAX_FUTURE_US = MAX_FUTURE_SKEW // timedelta(microseconds=1)
 MESSAGE_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 # One stored row, in this order (source, channel and receivedAt are per request).
 COLUMNS = (
@@ -200,6 +203,10 @@ def normalise(message: object, *, kind: str | None, envelope: Envelope) -> list[
     """
     if not isinstance(message, dict):
         raise _Bad("", "each message must be a JSON object")
+    # Ids and traits reach PostgreSQL (customer linking), which refuses NUL in text and
+    # JSONB: refused here, the message can never stall the feed that links it.
+    if (unstorable := unstorable_text(message)) is not None:
+        raise _Bad(*unstorable)
     if kind is None:
         kind = message.get("type")
         if kind not in MESSAGE_TYPES:
@@ -258,7 +265,8 @@ def normalise(message: object, *, kind: str | None, envelope: Envelope) -> list[
         raise _Bad(
             "timestamp",
             f"is {(timestamp - received) // 60_000_000} minutes after the server received "
-            "it (after clock-skew correction); at most 60 are allowed",
+            "it (after clock-skew correction); at most "
+            f"{MAX_FUTURE_SKEW // timedelta(minutes=1)} are allowed",
         )
     return [
         message_id,
@@ -325,6 +333,9 @@ def parse_batch(data: dict[str, Any], *, received_us: int, body_bytes: int | Non
             f"a batch holds at most {MAX_BATCH_EVENTS} messages; this one has {len(messages)}",
             field="batch",
         )
+    if unstorable := unstorable_text({k: v for k, v in data.items() if k != "batch"}):
+        field, detail = unstorable
+        raise InvalidEvent(f"{field}: {detail}", field=field)
     try:
         envelope = Envelope(
             received_us=received_us,

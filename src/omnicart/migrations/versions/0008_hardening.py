@@ -1,4 +1,8 @@
-"""hardening: what the stock rules and the order book's fulfilment needed
+"""orders carry flags: an external order naming a product the channel does not list
+
+A channel's own sales (reservations, carts, till sales) are refused for products not
+listed on it; a marketplace order is accepted (the channel already sold it) and flagged
+for attention instead, in this column.
 
 Revision ID: 0008
 Revises: 0007
@@ -9,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -19,9 +24,6 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # --- stock rules: listings (begin) ---
-    from sqlalchemy.dialects import postgresql
-
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
@@ -30,17 +32,8 @@ def upgrade() -> None:
                 nullable=True,
             )
         )
-    # --- stock rules: listings (end) ---
-    # --- orders and loyalty (begin) ---
-    # --- orders and loyalty (end) ---
-    pass
 
 
 def downgrade() -> None:
-    # --- orders and loyalty (begin) ---
-    # --- orders and loyalty (end) ---
-    # --- stock rules: listings (begin) ---
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_column("flags")
-    # --- stock rules: listings (end) ---
-    pass
