@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from omnicart import __version__
 from omnicart.api.access import guard, verify_routes
+from omnicart.api.params import check_url
 from omnicart.api.problems import PROBLEM_RESPONSES, install_problem_handlers, problem_media_type
 from omnicart.auth import api as auth_api
 from omnicart.auth.access import PUBLIC
@@ -96,6 +97,7 @@ def create_app(
         summary="One catalog, one stock and one order book for every sales channel.",
         lifespan=lifespan,
         responses=PROBLEM_RESPONSES,
+        dependencies=[Depends(check_url)],
     )
     app.state.db = database
     app.state.settings = config

@@ -80,8 +80,8 @@ def test_rules_earning_and_redemption_over_http(client: TestClient, sqlite_db: D
     )
     assert paid_with_points.status_code == 201, paid_with_points.text
     assert (paid_with_points.json()["total"], paid_with_points.json()["discount_total"]) == (
-        "9.6",  # the order book's amounts, as SQLite gives them back
-        "0.4",
+        "9.60",  # printed with the currency's two decimals
+        "0.40",
     )
     assert client.get(f"/v1/customers/{customer}/loyalty").json()["balance"] == 10
     bonus = client.post(
@@ -157,7 +157,7 @@ def test_refusals_are_problems_and_change_nothing(client: TestClient, sqlite_db:
     assert client.get(f"/v1/channels/{shop.pos}/loyalty-rules").json()["point_value"] == "0.01"
     assert client.get("/v1/loyalty/program").json()["tiers"][0] == {
         "name": "member",
-        "min_spend": "0",
+        "min_spend": "0.00",
     }
     after = (all_stock(sqlite_db), client.get(f"/v1/customers/{customer}/loyalty").json())
     assert after == before

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from omnicart.db.base import Base
 from omnicart.kernel.errors import OmnicartError
+from omnicart.kernel.text import text_problem
 
 PROBLEM_BASE = "https://omnicart.dev/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -74,7 +75,29 @@ def problem_media_type(schema: dict[str, Any]) -> dict[str, Any]:
                 content = response.get("content", {})
                 if status in documented and "application/json" in content:
                     content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+    _exact_integer_bounds(schema)
     return schema
+
+
+def _exact_integer_bounds(node: object) -> None:
+    """Integer bounds as the integers they are.
+
+    FastAPI's OpenAPI models hold bounds as floats, which turns 2**63 - 1 into
+    9.223372036854776e18, i.e. 2**63: a bound the API does not accept. Every integer
+    bound is written back as an int within the 64-bit range that no id or count exceeds.
+    """
+    if isinstance(node, list):
+        for item in node:
+            _exact_integer_bounds(item)
+        return
+    if not isinstance(node, dict):
+        return
+    if node.get("type") == "integer":
+        for key in ("minimum", "maximum"):
+            if isinstance(node.get(key), float):
+                node[key] = max(-_MAX_INT, min(_MAX_INT, int(node[key])))
+    for value in node.values():
+        _exact_integer_bounds(value)
 
 
 def problem(
@@ -111,6 +134,10 @@ def _field_of(error: Mapping[str, Any]) -> str:
     if error.get("type") == "json_invalid":
         return "body"  # its loc ends in a character offset, which names no field
     parts = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    # Unstorable text deep in a JSON object names its own place below the field (api.inputs).
+    inner = (error.get("ctx") or {}).get("path") if error.get("type") == "unstorable_text" else None
+    if inner:
+        parts.append(str(inner))
     return ".".join(parts) or "body"
 
 
@@ -194,11 +221,14 @@ def _explain_integrity(exc: IntegrityError) -> _Violation:
 
 
 def _out_of_range_field(request: Request) -> str | None:
-    """The path or query parameter holding a whole number no column can store, if any."""
+    """The path or query parameter no column can store (a whole number beyond BIGINT,
+    text with NUL), if any."""
     params = [*request.path_params.items(), *request.query_params.multi_items()]
     for name, value in params:
         text = str(value).strip()
         if _WHOLE_NUMBER.fullmatch(text) and abs(int(text)) > _MAX_INT:
+            return name
+        if text_problem(str(value)) is not None:
             return name
     return None
 

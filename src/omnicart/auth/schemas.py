@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from omnicart.api.inputs import Id, InputModel
 
-class ApiKeyIn(BaseModel):
+Role = Literal["admin", "channel", "staff"]
+
+
+class ApiKeyIn(InputModel):
     """A new key: an admin key, a channel's key or a store staff key."""
 
-    model_config = ConfigDict(extra="forbid")
-
     name: str = Field(examples=["allegro-connector"], description="1 to 80 characters.")
-    role: str = Field(description="admin, channel or staff.")
-    channel_id: int | None = Field(default=None, description="Required for a channel key.")
-    location_id: int | None = Field(default=None, description="Required for a staff key.")
+    role: Role
+    channel_id: Id | None = Field(default=None, description="Required for a channel key.")
+    location_id: Id | None = Field(default=None, description="Required for a staff key.")
     scopes: list[str] | None = Field(
         default=None,
         description="Defaults to the role's scopes, which are also the most it may hold.",
@@ -30,7 +33,7 @@ class ApiKeyOut(BaseModel):
     id: int
     name: str
     prefix: str
-    role: str
+    role: Role
     channel_id: int | None
     location_id: int | None
     scopes: list[str]
@@ -44,7 +47,7 @@ class ApiKeyCreated(BaseModel):
     id: int
     name: str
     prefix: str
-    role: str
+    role: Role
     channel_id: int | None
     location_id: int | None
     scopes: list[str]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, status
 from omnicart.api.access import Caller, guard
 from omnicart.api.deps import DbDep
 from omnicart.api.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
-from omnicart.api.params import IdPath
+from omnicart.api.params import IdPath, SkuPath
 from omnicart.auth.access import Named, access
 from omnicart.catalog import service
 from omnicart.catalog.schemas import (
@@ -79,7 +79,9 @@ def list_products(
     principal: Caller,
     cursor: Cursor = None,
     limit: Limit = 50,
-    category: Annotated[str | None, Query(description="Only this category's.")] = None,
+    category: Annotated[
+        str | None, Query(min_length=1, max_length=120, description="Only this category's.")
+    ] = None,
 ) -> Page[ProductOut]:
     """Products by ascending id, one page at a time."""
     after = decode_cursor(cursor)
@@ -122,7 +124,7 @@ def add_variant(product_id: IdPath, body: VariantIn, db: DbDep, principal: Calle
 
 @router.get("/variants/{sku}")
 @guard(CATALOG_READ)
-def get_variant(sku: str, db: DbDep, principal: Caller) -> VariantOut:
+def get_variant(sku: SkuPath, db: DbDep, principal: Caller) -> VariantOut:
     """One variant by SKU."""
     with db.reading() as session:
         view = service.get_variant(session, sku=sku)
@@ -131,7 +133,7 @@ def get_variant(sku: str, db: DbDep, principal: Caller) -> VariantOut:
 
 @router.patch("/variants/{sku}")
 @guard(access("catalog:write"))
-def update_variant(sku: str, body: VariantPatchIn, db: DbDep, principal: Caller) -> VariantOut:
+def update_variant(sku: SkuPath, body: VariantPatchIn, db: DbDep, principal: Caller) -> VariantOut:
     """Change the fields given; the others stay as they are."""
     with db.transaction() as session:
         view = service.update_variant(session, sku=sku, **body.changes())
@@ -140,7 +142,7 @@ def update_variant(sku: str, body: VariantPatchIn, db: DbDep, principal: Caller)
 
 @router.put("/variants/{sku}/bundle")
 @guard(access("catalog:write"))
-def define_bundle(sku: str, body: BundleIn, db: DbDep, principal: Caller) -> VariantOut:
+def define_bundle(sku: SkuPath, body: BundleIn, db: DbDep, principal: Caller) -> VariantOut:
     """Make the SKU a bundle of exactly these components."""
     with db.transaction() as session:
         view = service.define_bundle(session, sku=sku, components=body.parts())
@@ -180,7 +182,7 @@ def get_listing(channel_id: IdPath, product_id: IdPath, db: DbDep, principal: Ca
 @router.put("/channels/{channel_id}/prices/{sku}")
 @guard(CHANNEL_CATALOG_WRITE)
 def set_channel_price(
-    channel_id: IdPath, sku: str, body: PriceIn, db: DbDep, principal: Caller
+    channel_id: IdPath, sku: SkuPath, body: PriceIn, db: DbDep, principal: Caller
 ) -> PriceOut:
     """Set a variant's price on a channel (in the channel's currency)."""
     with db.transaction() as session:
@@ -197,7 +199,7 @@ def set_channel_price(
 
 @router.get("/channels/{channel_id}/prices/{sku}")
 @guard(CHANNEL_CATALOG)
-def get_channel_price(channel_id: IdPath, sku: str, db: DbDep, principal: Caller) -> PriceOut:
+def get_channel_price(channel_id: IdPath, sku: SkuPath, db: DbDep, principal: Caller) -> PriceOut:
     """A variant's price on a channel."""
     with db.reading() as session:
         view = service.get_channel_price(

@@ -6,18 +6,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import Field
 
+from omnicart.api.inputs import InputModel, Int64, Quantity, omitted
+from omnicart.api.outputs import MoneyAmount, OutputModel
 from omnicart.catalog.model import KEEP, BundlePart, VariantDraft
 
 
-class _In(BaseModel):
-    # A misspelt field is an error, not silently ignored input.
-    model_config = ConfigDict(extra="forbid")
+class _In(InputModel):
+    pass
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class _Out(OutputModel):
+    pass
 
 
 class CategoryIn(_In):
@@ -44,8 +45,7 @@ class VariantIn(_In):
     title: str = ""
     gtin: str | None = Field(default=None, description="EAN-8, UPC-A, EAN-13 or GTIN-14.")
     attributes: dict[str, str] = Field(default_factory=dict, examples=[{"size": "M"}])
-    # Strict: JSON true is not a number of units.
-    low_stock_threshold: StrictInt | None = Field(default=None, description="0 to 1,000,000.")
+    low_stock_threshold: Int64 | None = Field(default=None, description="0 to 1,000,000.")
 
     def to_draft(self) -> VariantDraft:
         """The service's form of this variant."""
@@ -69,21 +69,13 @@ class ProductIn(_In):
     variants: list[VariantIn] = Field(min_length=1)
 
 
-def _not_null(value: Any) -> Any:
-    if value is None:
-        raise ValueError("cannot be null; leave the field out to keep its value")
-    return value
-
-
 class ProductPatchIn(_In):
     """Fields to change on a product; fields left out stay as they are."""
 
-    title: str | None = None
-    description: str | None = None
+    title: str = omitted()
+    description: str = omitted()
     category: str | None = Field(default=None, description="null removes the category.")
-    attributes: dict[str, str] | None = None
-
-    _required = field_validator("title", "description", "attributes", mode="before")(_not_null)
+    attributes: dict[str, str] = omitted()
 
     def changes(self) -> dict[str, Any]:
         """Keyword arguments for `update_product`: KEEP for every field left out."""
@@ -96,14 +88,12 @@ class ProductPatchIn(_In):
 class VariantPatchIn(_In):
     """Fields to change on a variant; fields left out stay as they are."""
 
-    title: str | None = None
+    title: str = omitted()
     gtin: str | None = Field(default=None, description="null removes the GTIN.")
-    attributes: dict[str, str] | None = None
-    low_stock_threshold: StrictInt | None = Field(
+    attributes: dict[str, str] = omitted()
+    low_stock_threshold: Int64 | None = Field(
         default=None, description="0 to 1,000,000; null falls back to the shop's default."
     )
-
-    _required = field_validator("title", "attributes", mode="before")(_not_null)
 
     def changes(self) -> dict[str, Any]:
         """Keyword arguments for `update_variant`: KEEP for every field left out."""
@@ -117,7 +107,7 @@ class BundlePartIn(_In):
     """`units` of `sku` per bundle."""
 
     sku: str
-    units: StrictInt = Field(examples=[2], description="1 to 1,000,000.")
+    units: Quantity = Field(examples=[2])
 
 
 class BundleIn(_In):
@@ -192,9 +182,9 @@ class PriceIn(_In):
 
 
 class MoneyOut(_Out):
-    """An amount (a decimal string) in an ISO 4217 currency."""
+    """An amount (a decimal string with the currency's decimals) in an ISO 4217 currency."""
 
-    amount: Decimal
+    amount: MoneyAmount
     currency: str
 
 

@@ -3,61 +3,48 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field
+
+from omnicart.api.inputs import Id, InputModel, Int64, omitted
+
+ChannelKind = Literal["web", "app", "pos", "marketplace", "social", "messaging"]
 
 
-class ChannelIn(BaseModel):
+class ChannelIn(InputModel):
     """A new channel."""
-
-    model_config = ConfigDict(extra="forbid")
 
     code: str = Field(description="Slug of a-z, 0-9, '-' and '_'; unique.", examples=["allegro"])
     name: str = Field(examples=["Allegro"])
-    kind: str = Field(description="web, app, pos, marketplace, social or messaging.")
+    kind: ChannelKind
     currency: str = Field(description="ISO 4217 code; fixed once created.", examples=["PLN"])
-    # Strict ints: JSON true must not pass for 1.
-    buffer_percent_shown: StrictInt = Field(
+    buffer_percent_shown: Int64 = Field(
         default=100, description="Share of stock shown to the channel, 0 to 100."
     )
-    buffer_units: StrictInt = Field(
+    buffer_units: Int64 = Field(
         default=0, description="Units never shown to the channel, 0 to 1,000,000."
     )
     active: bool = True
 
 
-class ChannelPatch(BaseModel):
-    """Changes to a channel; fields left out stay as they are."""
+class ChannelPatch(InputModel):
+    """Changes to a channel; fields left out stay as they are (none may be null)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    name: str | None = None
-    active: bool | None = None
-    buffer_percent_shown: StrictInt | None = None
-    buffer_units: StrictInt | None = None
-    currency: str | None = Field(
-        default=None, description="Accepted only when equal to the current currency."
-    )
-
-    @field_validator("name", "active", "buffer_percent_shown", "buffer_units", "currency")
-    @classmethod
-    def _not_null(cls, value: object) -> object:
-        # Leaving a field out keeps it; an explicit null would be read the same way and
-        # hide a client bug.
-        if value is None:
-            raise ValueError("may be left out but not null")
-        return value
+    name: str = omitted()
+    active: bool = omitted()
+    buffer_percent_shown: Int64 = omitted(description="0 to 100.")
+    buffer_units: Int64 = omitted(description="0 to 1,000,000.")
+    currency: str = omitted(description="Accepted only when equal to the current currency.")
 
 
-class ChannelLocationsIn(BaseModel):
+class ChannelLocationsIn(InputModel):
     """The full sets of locations serving a channel; they replace the current ones."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    ship_location_ids: list[StrictInt] = Field(
+    ship_location_ids: list[Id] = Field(
         default_factory=list, description="Locations shipping orders of this channel."
     )
-    pickup_location_ids: list[StrictInt] = Field(
+    pickup_location_ids: list[Id] = Field(
         default_factory=list, description="Locations where this channel's customers pick up."
     )
 
@@ -70,7 +57,7 @@ class ChannelOut(BaseModel):
     id: int
     code: str
     name: str
-    kind: str
+    kind: ChannelKind
     currency: str
     buffer_percent_shown: int
     buffer_units: int

@@ -23,7 +23,7 @@ router = APIRouter(tags=["conversations"])
 @router.post(
     "/conversations",
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"description": "The customer's open case, continued"}},
+    responses={200: {"model": ConversationOut, "description": "The open case, continued"}},
 )
 @guard(access("customers:write", "staff"))
 def start_conversation(

@@ -5,18 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from omnicart.api.inputs import Id, InputModel
+from omnicart.api.outputs import OutputModel
 
 ContactChannel = Literal["chat", "email", "phone", "whatsapp", "in_store"]
 Direction = Literal["in", "out", "note"]
+Status = Literal["open", "pending", "closed"]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _In(InputModel):
+    pass
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class _Out(OutputModel):
+    pass
 
 
 class CustomerIdentifiersIn(_In):
@@ -44,7 +48,7 @@ class ContactIn(_In):
     direction: Direction = "in"
     author: str | None = Field(default=None, max_length=120)
     subject: str = Field(default="", max_length=200)
-    channel_id: int | None = Field(
+    channel_id: Id | None = Field(
         default=None, description="The sales channel the contact came through, if any."
     )
     name: str | None = Field(default=None, max_length=200, description="Kept as a trait.")
@@ -72,15 +76,15 @@ class HandoverIn(_In):
 class StatusIn(_In):
     """A case's new status."""
 
-    status: Literal["open", "pending", "closed"]
+    status: Status
 
 
 class MessageOut(_Out):
     """A message (body and author are empty once erased)."""
 
     id: int
-    channel: str
-    direction: str
+    channel: ContactChannel
+    direction: Direction
     author: str
     body: str
     at: datetime
@@ -105,9 +109,9 @@ class ConversationOut(_Out):
 
     id: int
     customer_id: int
-    status: str
+    status: Status
     subject: str
-    channel: str
+    channel: ContactChannel
     assignee: str | None
     opened_at: datetime
     updated_at: datetime

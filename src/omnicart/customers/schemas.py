@@ -6,20 +6,21 @@ Amounts are decimal strings, so that no cent is lost to floating point.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, computed_field
+from pydantic import Field, StrictBool, computed_field
 
+from omnicart.api.inputs import InputModel
+from omnicart.api.outputs import AmountsByCurrency, MoneyAmount, OutputModel
 from omnicart.conversations.schemas import ConversationOut
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _In(InputModel):
+    pass
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class _Out(OutputModel):
+    pass
 
 
 class ConsentsIn(_In):
@@ -82,7 +83,7 @@ class CustomerOrderOut(_Out):
     external_id: str | None
     status: str
     currency: str
-    total: Decimal
+    total: MoneyAmount
     created_at: datetime
 
 
@@ -115,8 +116,8 @@ class LoyaltyOut(_Out):
     balance: int
     tier: str | None
     next_tier: str | None
-    spend_to_next_tier: Decimal | None
-    rolling_spend: Decimal
+    spend_to_next_tier: MoneyAmount | None
+    rolling_spend: MoneyAmount
     currency: str
     earned: int
     redeemed: int
@@ -138,7 +139,7 @@ class CustomerOut(_Out):
     merges: list[MergeOut]
     consents: list[ConsentOut]
     orders: list[CustomerOrderOut]
-    revenue: dict[str, Decimal] = Field(description="Order totals per currency, not cancelled.")
+    revenue: AmountsByCurrency = Field(description="Order totals per currency, not cancelled.")
     timeline: list[TimelineOut] | None
     loyalty: LoyaltyOut
     conversations: list[ConversationOut]

@@ -6,14 +6,15 @@ reservations are 404 to it); a store staff key changes stock only at its own loc
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response, status
+from pydantic import StringConstraints
 
 from omnicart.api.access import Caller, guard
 from omnicart.api.deps import DbDep
 from omnicart.api.pagination import MAX_PAGE, Cursor, Limit, Page, decode_cursor, next_cursor
-from omnicart.api.params import IdInQuery, IdPath, IdQuery
+from omnicart.api.params import SKU_MAX, IdInQuery, IdPath, IdQuery, NameQuery, SkuQuery
 from omnicart.auth.access import Named, Owned, access
 from omnicart.db.feed import FeedPosition, position_of
 from omnicart.db.outbox import list_events as list_outbox_events
@@ -51,20 +52,31 @@ router = APIRouter(tags=["inventory"])
 # reservations and its available-to-promise, never other channels' business.
 STOCK_FIGURES = access("inventory:read", "staff")
 RESERVATION = Owned("reservation", "reservation_id", reservation_owners)
-Skus = Annotated[list[str], Query(min_length=1, max_length=MAX_PAGE, description="Repeat.")]
+Skus = Annotated[
+    list[Annotated[str, StringConstraints(min_length=1, max_length=SKU_MAX)]],
+    Query(min_length=1, max_length=MAX_PAGE, description="A SKU; repeat for more."),
+]
+ReservationStatus = Literal["active", "released", "expired", "allocated", "shipped"]
 
 
 # ---------------------------------------------------------------- reservations
 
 
-@router.post("/reservations", status_code=status.HTTP_201_CREATED, tags=["reservations"])
+@router.post(
+    "/reservations",
+    status_code=status.HTTP_201_CREATED,
+    tags=["reservations"],
+    responses={200: {"model": ReservationOut, "description": "A repeat of its key: the first one"}},
+)
 @guard(access("reservations:write", "channel", channel=Named("body", "channel_id")))
 def reserve_stock(
     body: ReservationIn,
     response: Response,
     db: DbDep,
     principal: Caller,
-    idempotency_header: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_header: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+    ] = None,
 ) -> ReservationOut:
     """Hold stock for a channel; repeating a request with its key returns the first (200)."""
     if body.idempotency_key and idempotency_header and body.idempotency_key != idempotency_header:
@@ -97,7 +109,7 @@ def list_reservations(
     db: DbDep,
     principal: Caller,
     channel_id: IdQuery = None,
-    status_: Annotated[str | None, Query(alias="status")] = None,
+    status_: Annotated[ReservationStatus | None, Query(alias="status")] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[ReservationSummaryOut]:
@@ -359,7 +371,7 @@ def list_stock(
     db: DbDep,
     principal: Caller,
     location_id: IdQuery = None,
-    sku: str | None = None,
+    sku: SkuQuery = None,
     cursor: Cursor = None,
     limit: Limit = 100,
 ) -> Page[StockRowOut]:
@@ -394,7 +406,7 @@ def list_movements(
     *,
     db: DbDep,
     principal: Caller,
-    sku: str | None = None,
+    sku: SkuQuery = None,
     location_id: IdQuery = None,
     cursor: Cursor = None,
     limit: Limit = 100,
@@ -445,7 +457,7 @@ def reconcile(db: DbDep, principal: Caller) -> list[DiscrepancyOut]:
 def list_events(
     db: DbDep,
     principal: Caller,
-    event_type: str | None = None,
+    event_type: NameQuery = None,
     cursor: Cursor = None,
     limit: Limit = 100,
 ) -> Page[EventOut]:

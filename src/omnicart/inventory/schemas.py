@@ -1,7 +1,7 @@
 """Inventory request and response bodies; the rules live in inventory.model and the service.
 
-Quantities are strict integers: `1.5`, `"2"` or `true` are refused here, naming the field,
-rather than being rounded or coerced. Whether a quantity is positive is the service's rule.
+Quantities are strict integers from 1 to 1,000,000 (counts from 0): `1.5`, `"2"`, `true`
+or `0` are refused here, naming the field, rather than being rounded or coerced.
 """
 
 from __future__ import annotations
@@ -9,21 +9,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-Units = Annotated[int, Field(strict=True, description="Whole units; positive.")]
-
+from omnicart.api.inputs import Id, InputModel, Int64, Quantity, UnitsDelta, UnitsOrZero
+from omnicart.api.outputs import OutputModel
 
 # Reasons and notes are kept on ledger entries, counts and transfers (300 characters).
 Text300 = Annotated[str, Field(max_length=300)]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _In(InputModel):
+    pass
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class _Out(OutputModel):
+    pass
 
 
 # ---------------------------------------------------------------- reservations
@@ -33,24 +33,25 @@ class LineIn(_In):
     """Units of one SKU."""
 
     sku: str = Field(examples=["TSHIRT-RED-M"])
-    quantity: Units
+    quantity: Quantity
 
 
 class ReservationIn(_In):
     """A hold on stock for a channel (a cart, a pending marketplace order)."""
 
-    channel_id: int
+    channel_id: Id
     lines: list[LineIn]
     idempotency_key: str | None = Field(
         default=None,
         max_length=200,
         description="Repeat-safe key, unique per channel; or the `Idempotency-Key` header.",
     )
-    location_id: int | None = Field(
+    location_id: Id | None = Field(
         default=None, description="Hold at this location only (store pickup)."
     )
-    ttl_seconds: Annotated[int, Field(strict=True)] | None = Field(
-        default=None, description="How long the hold lasts; the shop's default if left out."
+    ttl_seconds: Int64 | None = Field(
+        default=None,
+        description="How long the hold lasts, 1 to 604,800; the shop's default if left out.",
     )
     reference: str = Field(
         default="", max_length=200, description="The caller's cart or order reference."
@@ -131,7 +132,7 @@ class LocationAvailabilityOut(BaseModel):
 class StockLinesIn(_In):
     """Units of several SKUs at one location."""
 
-    location_id: int
+    location_id: Id
     lines: list[LineIn]
     reason: Text300 = ""
 
@@ -139,9 +140,9 @@ class StockLinesIn(_In):
 class AdjustmentIn(_In):
     """A correction of on-hand units at one location."""
 
-    location_id: int
+    location_id: Id
     sku: str
-    delta: Annotated[int, Field(strict=True, description="Units added (+) or removed (-).")]
+    delta: UnitsDelta
     reason: Text300
 
 
@@ -149,13 +150,13 @@ class CountLineIn(_In):
     """What was counted of one SKU."""
 
     sku: str
-    counted: Annotated[int, Field(strict=True, description="Whole units; zero or more.")]
+    counted: UnitsOrZero
 
 
 class CountIn(_In):
     """A cycle count at one location: on-hand becomes what was counted."""
 
-    location_id: int
+    location_id: Id
     lines: list[CountLineIn]
     note: Text300 = ""
 
@@ -197,8 +198,8 @@ class CountOut(BaseModel):
 class TransferIn(_In):
     """Stock sent from one location to another."""
 
-    from_location_id: int
-    to_location_id: int
+    from_location_id: Id
+    to_location_id: Id
     lines: list[LineIn]
     note: Text300 = ""
 

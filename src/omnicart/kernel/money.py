@@ -118,3 +118,14 @@ def plain(value: Decimal) -> Decimal:
     short = value.normalize()
     exponent = short.as_tuple().exponent
     return short.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else short
+
+
+def in_minor_units(amount: Decimal, currency: str) -> Decimal:
+    """`amount` written with exactly the currency's decimals: 24 EUR reads 24.00, 5 JPY 5.
+
+    An amount with more decimals than the currency has (a rate, a computed share) is kept
+    as it is: printing must never round money.
+    """
+    places = minor_units(currency)
+    padded = amount.quantize(Decimal(1).scaleb(-places))
+    return padded if padded == amount else amount

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field
+
+from omnicart.api.inputs import InputModel, Int64, omitted
+
+LocationKind = Literal["warehouse", "store", "3pl"]
 
 
-class LocationIn(BaseModel):
+class LocationIn(InputModel):
     """A new warehouse, store or 3PL location."""
-
-    model_config = ConfigDict(extra="forbid")
 
     code: str = Field(description="Slug of a-z, 0-9, '-' and '_'; unique.", examples=["wro-1"])
     name: str = Field(examples=["Wrocław warehouse"])
-    kind: str = Field(description="warehouse, store or 3pl.")
+    kind: LocationKind
     address_line: str = ""
     city: str = ""
     postal_code: str = ""
@@ -24,48 +27,28 @@ class LocationIn(BaseModel):
     ships: bool = True
     pickup: bool = False
     ship_from_store: bool = Field(default=False, description="Stores only: ships online orders.")
-    # Strict: JSON true must not pass for 1.
-    priority: StrictInt = Field(default=100, description="Lower is tried first; 0 to 1,000,000.")
+    priority: Int64 = Field(default=100, description="Lower is tried first; 0 to 1,000,000.")
     active: bool = True
 
 
-class LocationPatch(BaseModel):
-    """Changes to a location; fields left out stay as they are (code and kind are fixed)."""
+class LocationPatch(InputModel):
+    """Changes to a location; fields left out stay as they are (code and kind are fixed).
 
-    model_config = ConfigDict(extra="forbid")
+    Only the coordinates may be null (clearing them); no other field may.
+    """
 
-    name: str | None = None
-    address_line: str | None = None
-    city: str | None = None
-    postal_code: str | None = None
-    country: str | None = None
+    name: str = omitted()
+    address_line: str = omitted()
+    city: str = omitted()
+    postal_code: str = omitted()
+    country: str = omitted(description="ISO 3166-1 alpha-2, e.g. PL.")
     latitude: float | None = Field(default=None, description="null clears (with longitude).")
     longitude: float | None = Field(default=None, description="null clears (with latitude).")
-    ships: bool | None = None
-    pickup: bool | None = None
-    ship_from_store: bool | None = None
-    priority: StrictInt | None = None
-    active: bool | None = None
-
-    @field_validator(
-        "name",
-        "address_line",
-        "city",
-        "postal_code",
-        "country",
-        "ships",
-        "pickup",
-        "ship_from_store",
-        "priority",
-        "active",
-    )
-    @classmethod
-    def _not_null(cls, value: object) -> object:
-        # Leaving a field out keeps it; an explicit null would be read the same way and
-        # hide a client bug.
-        if value is None:
-            raise ValueError("may be left out but not null")
-        return value
+    ships: bool = omitted()
+    pickup: bool = omitted()
+    ship_from_store: bool = omitted()
+    priority: Int64 = omitted(description="Lower is tried first; 0 to 1,000,000.")
+    active: bool = omitted()
 
 
 class LocationOut(BaseModel):
@@ -76,7 +59,7 @@ class LocationOut(BaseModel):
     id: int
     code: str
     name: str
-    kind: str
+    kind: LocationKind
     address_line: str
     city: str
     postal_code: str

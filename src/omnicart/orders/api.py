@@ -7,9 +7,9 @@ shipments and returns at its own store only.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from omnicart.api.access import Caller, guard
 from omnicart.api.deps import DbDep
@@ -17,7 +17,6 @@ from omnicart.api.pagination import Cursor, Limit, Page, decode_cursor, next_cur
 from omnicart.api.params import IdPath, IdQuery
 from omnicart.auth.access import Named, Owned, access
 from omnicart.orders import checkout, fulfilment, returns, service
-from omnicart.orders.model import ORDER_STATUSES
 from omnicart.orders.owners import cart_owners, channel_stores, order_owners, return_owners
 from omnicart.orders.schemas import (
     CartIn,
@@ -28,6 +27,7 @@ from omnicart.orders.schemas import (
     OrderOut,
     OrderRulesIn,
     OrderRulesOut,
+    OrderStatus,
     OrderSummaryOut,
     PaymentIn,
     PickupCodeIn,
@@ -44,7 +44,6 @@ from omnicart.orders.schemas import (
 router = APIRouter(tags=["orders"])
 
 
-OrderStatus = Literal[ORDER_STATUSES]  # type: ignore[valid-type]
 ORDER = Owned("order", "order_id", order_owners)
 CART = Owned("cart", "cart_id", cart_owners)
 RETURN = Owned("return", "return_id", return_owners)
@@ -68,7 +67,7 @@ def _out(view: object, response: Response, *, created: bool = True) -> OrderOut:
 @guard(access("orders:write", "channel", channel=Named("path", "channel_id")))
 def ingest_order(
     channel_id: IdPath,
-    external_id: str,
+    external_id: Annotated[str, Path(min_length=1, max_length=200)],
     *,
     body: ExternalOrderIn,
     db: DbDep,

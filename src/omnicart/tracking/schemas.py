@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
+
+from omnicart.api.inputs import Id, InputModel
 
 
-class SourceIn(BaseModel):
+class SourceIn(InputModel):
     """A new tracking source for a channel."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    channel_id: StrictInt = Field(description="The channel whose events this source sends.")
+    channel_id: Id = Field(description="The channel whose events this source sends.")
     name: str = Field(examples=["web store (analytics.js)"], description="1 to 200 characters.")
 
 
