@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Serves on OMNICART_HOST:OMNICART_PORT (default 127.0.0.1:8000), from the environment or
+# the command line: `make demo OMNICART_PORT=8001`.
 demo: install
 	$(BIN)/omnicart demo
 

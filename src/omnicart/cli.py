@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from omnicart import demo_cli
+from omnicart import __version__, demo_cli
 from omnicart.auth import cli as auth_cli
 from omnicart.benchmarks import cli as bench_cli
 from omnicart.catalog import cli as catalog_cli
 from omnicart.channels import cli as channels_cli
+from omnicart.cli_support import CliConsole, run
 from omnicart.customers import cli as customers_cli
-from omnicart.db.engine import Database
-from omnicart.db.migrate import upgrade
+from omnicart.db.migrate import open_upgraded
 from omnicart.inventory import cli as inventory_cli
-from omnicart.kernel.errors import OmnicartError
 from omnicart.locations import cli as locations_cli
 from omnicart.orders import cli as orders_cli
 from omnicart.settings import get_settings
@@ -41,7 +38,25 @@ app.add_typer(auth_cli.app, name="keys")
 app.add_typer(customers_cli.app, name="customers")
 app.add_typer(tracking_cli.app, name="tracking")
 app.add_typer(tracking_cli.events_app, name="events")
-console = Console(stderr=True)
+console = CliConsole(stderr=True)
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"omnicart {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """Omnicart: one stock and one catalog for every channel."""
 
 
 @db_app.command("upgrade")
@@ -51,11 +66,7 @@ def db_upgrade(
     ] = None,
 ) -> None:
     """Create or migrate the schema to the latest version (safe to run again)."""
-    db = Database.from_url(database_url or get_settings().database_url)
-    try:
-        upgrade(db.engine)
-    finally:
-        db.dispose()
+    open_upgraded(database_url or get_settings().database_url).dispose()
     console.print("[green]database is at the latest schema[/green]")
 
 
@@ -79,11 +90,8 @@ def serve(
         os.environ["OMNICART_DATABASE_URL"] = database_url
         get_settings.cache_clear()
         settings = get_settings()
-    db = Database.from_url(settings.database_url)
-    try:
-        upgrade(db.engine)
-    finally:
-        db.dispose()
+    # A database that cannot be reached is one line here, not a traceback in each worker.
+    open_upgraded(settings.database_url).dispose()
     uvicorn.run(
         "omnicart.app:create_app",
         factory=True,
@@ -102,10 +110,5 @@ bench_app.command("orders")(bench_cli.bench_orders)
 
 
 def main() -> None:
-    """Entry point: domain errors become a precise message and exit code 2."""
-    try:
-        app()
-    except OmnicartError as exc:
-        where = f" ({exc.field})" if exc.field else ""
-        console.print(f"[red]error{where}:[/red] {exc.detail}")
-        sys.exit(2)
+    """Entry point: a refused command is one line naming what was typed, and exit code 2."""
+    run(app)

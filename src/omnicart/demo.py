@@ -28,7 +28,7 @@ from omnicart.auth.service import create_api_key
 from omnicart.catalog.importer import import_catalog_rows, read_catalog_csv
 from omnicart.channels import service as channels
 from omnicart.db.engine import Database
-from omnicart.db.migrate import upgrade
+from omnicart.db.migrate import open_upgraded
 from omnicart.demo_customers import CustomerDay, report_customer_day, run_customer_day
 from omnicart.demo_orders import OrderDay, report_order_day, run_order_day
 from omnicart.inventory import queries, service
@@ -104,7 +104,8 @@ def write_catalog_csv(path: Path) -> int:
         "attributes",
         "bundle_components",
     ]
-    header += [f"price:{code}" for code, *_ in CHANNELS] + ["listed:instagram"]
+    header += [f"price:{code}" for code, *_ in CHANNELS]
+    header += [f"listed:{code}" for code, *_ in CHANNELS]  # sales follow listings
     rows: list[list[str]] = []
     n = 0
     for product in PRODUCTS:
@@ -127,7 +128,7 @@ def write_catalog_csv(path: Path) -> int:
                         f"colour={colour};size={size}",
                         "",
                         *prices,
-                        "yes" if product in ("tee", "cap", "bag") else "no",
+                        *["yes"] * len(CHANNELS),
                     ]
                 )
     for i, (a, b) in enumerate([("TEE-BLACK-M", "CAP-BLACK-S"), ("SOCK-WHITE-M", "SOCK-NAVY-M")]):
@@ -143,7 +144,7 @@ def write_catalog_csv(path: Path) -> int:
                 "",
                 f"{a}*1;{b}*2",
                 *["49.00"] * len(CHANNELS),
-                "no",
+                *["yes"] * len(CHANNELS),
             ]
         )
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -164,9 +165,7 @@ def _fresh_database(url: str) -> Database:
     if parsed.get_backend_name() == "sqlite" and parsed.database:
         for suffix in ("", "-wal", "-shm"):
             Path(parsed.database + suffix).unlink(missing_ok=True)
-    db = Database.from_url(url)
-    upgrade(db.engine)
-    return db
+    return open_upgraded(url)
 
 
 def _hammer(
@@ -343,7 +342,7 @@ def run_demo(url: str, console: Console) -> DemoResult:
         result.refused[code] = result.refused.get(code, 0) + refused
     result.in_stock = {sku: sum(p.values()) for sku, p in SCARCE.items()}
     _report(db, console, result, ids, channel_ids)
-    report_order_day(db, console, day)
+    report_order_day(console, day)
     report_customer_day(db, console, customer_day, events_path)
     result.discrepancies += day.discrepancies
     db.dispose()
@@ -407,12 +406,16 @@ def _report(
     result.discrepancies = len(discrepancies)
     oversold = [sku for sku in SCARCE if total[sku] > result.in_stock[sku]]
     if oversold or discrepancies:
-        console.print(f"[red]OVERSOLD or ledger mismatch: {oversold} {discrepancies}[/red]")
+        console.print(
+            f"[red]oversold: {', '.join(oversold) or 'nothing'}; "
+            f"{len(discrepancies)} stock figures disagree with the ledger[/red]"
+        )
     else:
+        left = sorted({units for per_sku in atp.values() for units in per_sku.values()})
         console.print(
             f"[green]✔ nothing oversold:[/green] every scarce unit was granted exactly once "
             f"({sum(total.values())} of {sum(result.in_stock.values())}); the ledger reconciles; "
-            f"available-to-promise is now {sorted({v for a in atp.values() for v in a.values()})} "
+            f"available-to-promise of the scarce SKUs is now {' or '.join(map(str, left))} "
             f"on every channel. Allegro still sees TEE-BLACK-M x{plenty['TEE-BLACK-M']} "
             f"and KIT-1 x{plenty['KIT-1']} (after its 80% / keep-2 buffer)."
         )

@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.panel import Panel
 
+from omnicart.cli_support import CliConsole
 from omnicart.demo import events_path_for, run_demo
+from omnicart.kernel.errors import Conflict
+from omnicart.settings import get_settings
+
+
+def claim_port(host: str, port: int) -> socket.socket:
+    """A socket listening on host:port, taken before the demo builds anything, so that a
+    port in use fails at once instead of after printing keys that would not work."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    # As uvicorn does: a port left in TIME_WAIT by an earlier run is free to take.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise Conflict(
+            f"cannot serve on {host}:{port} ({exc.strerror or exc}); stop what uses it, or "
+            "choose another port with --port or OMNICART_PORT",
+            field="port",
+        ) from None
+    return sock
 
 
 def demo(
@@ -16,11 +38,23 @@ def demo(
         str, typer.Option(help="Where the demo merchant lives; it is recreated each run.")
     ] = "sqlite:///./var/demo.db",
     serve: Annotated[bool, typer.Option(help="Keep serving the API afterwards.")] = True,
-    host: str = "127.0.0.1",
-    port: int = 8000,
+    host: Annotated[str | None, typer.Option(help="Defaults to OMNICART_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Defaults to OMNICART_PORT.")] = None,
 ) -> None:
     """Create a demo merchant, race every channel for the last units, report, then serve."""
-    console = Console()
+    settings = get_settings()
+    host = host or settings.host
+    port = port or settings.port
+    listening = claim_port(host, port) if serve else None
+    try:
+        _run(database_url, host=host, port=port, listening=listening)
+    finally:
+        if listening is not None:
+            listening.close()
+
+
+def _run(database_url: str, *, host: str, port: int, listening: socket.socket | None) -> None:
+    console = CliConsole()
     result = run_demo(database_url, console)
     base = f"http://{host}:{port}"
     console.print(
@@ -40,16 +74,16 @@ def demo(
     )
     if result.discrepancies:
         raise typer.Exit(1)
-    if not serve:
+    if listening is None:
         return
     import uvicorn
 
     from omnicart.app import create_app
     from omnicart.db.engine import Database
-    from omnicart.settings import get_settings
 
     console.print(f"serving {base} (Ctrl-C to stop)")
     # The served app reads and fills the demo's own event store.
     settings = get_settings().model_copy(update={"events_path": str(events_path_for(database_url))})
     app = create_app(db=Database.from_url(database_url), settings=settings)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    server.run(sockets=[listening])

@@ -16,6 +16,7 @@ from decimal import Decimal
 from rich.console import Console
 from rich.table import Table
 
+from omnicart.cli_support import money
 from omnicart.db.engine import Database
 from omnicart.inventory import queries
 from omnicart.kernel.errors import Conflict, InsufficientStock
@@ -50,6 +51,10 @@ class OrderDay:
     collected: int = 0
     returns: list[tuple[int, str, str, str]] = field(default_factory=list)  # id, bought, via, at
     discrepancies: int = 0
+    # Read from the database as the day ends (the customers' day adds orders afterwards):
+    # the report's tables and its summary are all built from these.
+    per_channel: list[reports.ChannelOrders] = field(default_factory=list)
+    per_location: list[reports.LocationFulfilment] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -303,22 +308,22 @@ def run_order_day(
     _return_elsewhere(shop, day, fulfilled)
     with db.reading() as session:
         day.discrepancies = len(queries.reconcile(session))
+        day.per_channel = reports.orders_per_channel(session)
+        day.per_location = reports.fulfilment_per_location(session)
     return day
 
 
-def report_order_day(db: Database, console: Console, day: OrderDay) -> None:
-    """Orders per channel, fulfilment per location, returns, and whether stock reconciles."""
-    with db.reading() as session:
-        per_channel = reports.orders_per_channel(session)
-        per_location = reports.fulfilment_per_location(session)
+def report_order_day(console: Console, day: OrderDay) -> None:
+    """Orders per channel, fulfilment per location, returns, and whether stock reconciles,
+    as the database held them when the order day ended."""
     orders = Table(title="Order day: orders per channel (taken concurrently)")
     for column in ("channel", "orders", "refused", "cancelled", "units", "revenue", "refunded"):
         orders.add_column(column, justify="left" if column == "channel" else "right")
-    for row in per_channel:
+    for row in day.per_channel:
         orders.add_row(
             row.channel, str(row.orders), str(len(day.refused.get(row.channel, []))),
-            str(row.cancelled), str(row.units), f"{row.revenue} {row.currency}",
-            f"{row.refunded} {row.currency}",
+            str(row.cancelled), str(row.units), money(row.revenue, row.currency),
+            money(row.refunded, row.currency),
         )  # fmt: skip
     console.print(orders)
     places = Table(
@@ -331,7 +336,7 @@ def report_order_day(db: Database, console: Console, day: OrderDay) -> None:
             places.add_column(column, no_wrap=True)
         else:
             places.add_column(column, justify="right")
-    for p in per_location:
+    for p in day.per_location:
         places.add_row(
             p.location, str(p.shipped), str(p.shipments), str(p.picked_up),
             str(p.ready_for_pickup), str(p.sold_in_store), str(p.returned_restocked),
@@ -349,10 +354,13 @@ def report_order_day(db: Database, console: Console, day: OrderDay) -> None:
     if day.discrepancies:
         console.print(f"[red]stock does not reconcile: {day.discrepancies} discrepancies[/red]")
     else:
+        taken = sum(row.orders for row in day.per_channel)
+        cancelled = sum(row.cancelled for row in day.per_channel)
+        refused = sum(len(reasons) for reasons in day.refused.values())
         console.print(
-            f"[green]✔ order day reconciles:[/green] {sum(day.placed.values())} orders from "
-            f"{len(day.placed)} channels, {day.redelivered_same} marketplace redeliveries "
-            f"answered with the same order, {day.shipped_orders} shipped, {day.collected} "
-            f"picked up, {len(day.returns)} returned in another channel; stock agrees with "
-            "the ledger."
+            f"[green]✔ order day reconciles:[/green] {taken} orders from "
+            f"{len(day.per_channel)} channels ({cancelled} cancelled, {refused} refused), "
+            f"{day.redelivered_same} marketplace redeliveries answered with the same order, "
+            f"{day.shipped_orders} shipped, {day.collected} picked up, {len(day.returns)} "
+            "returned in another channel; stock agrees with the ledger."
         )

@@ -47,6 +47,15 @@ class Settings(BaseSettings):
         pattern=r"^[A-Z]{2}$",
         description="Region (ISO 3166-1) of customer phone numbers written without +country.",
     )
+    loyalty_points_expire_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=3660,
+        description=(
+            "Days after which loyalty points expire, oldest first (redemptions spend the "
+            "oldest points first); unset: points never expire."
+        ),
+    )
     host: str = "127.0.0.1"
     port: int = 8000
 

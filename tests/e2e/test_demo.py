@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from rich.console import Console
+from sqlalchemy import func, select
 
 from omnicart.customers.service import channels_per_customer, customer_360
 from omnicart.db.engine import Database
 from omnicart.demo import SCARCE, events_path_for, run_demo
+from omnicart.orders.tables import Order
 
 
 @pytest.mark.slow
@@ -37,7 +40,31 @@ def test_demo_grants_each_scarce_unit_once(tmp_path: Path) -> None:
         ("web", "pos-warsaw"), ("web", "pos-warsaw"), ("web", "pos-warsaw"), ("app", "web"),
     ]  # fmt: skip
     assert day.discrepancies == 0
-    assert "order day reconciles" in out
+    # The summary and the table are one computation, and agree with the database: every
+    # order but those the customers' day added afterwards (it reports its own).
+    later = list(result.customer_day.till_orders.values())
+    db = Database.from_url(result.database_url)
+    try:
+        with db.reading() as session:
+            taken, cancelled = session.execute(
+                select(func.count(), func.count().filter(Order.status == "cancelled")).where(
+                    Order.id.not_in(later)
+                )
+            ).one()
+    finally:
+        db.dispose()
+    assert (taken, cancelled) == (53, 1)
+    assert sum(row.orders for row in day.per_channel) == taken
+    assert (
+        f"order day reconciles: {taken} orders from 6 channels ({cancelled} cancelled, 1 refused)"
+    ) in " ".join(out.split())
+    assert re.search(r"│ pos-warsaw +│ +10 │", out)  # the 6 customers' till sales come later
+    # Money with its minor units, and no Python lists anywhere.
+    assert re.search(r"│ instagram .*│ +0\.00 PLN │", out)
+    assert not re.search(r"(?<![\d.])\d+ PLN", out)
+    assert not re.search(r"\[[0-9'\"]", out), out
+    flat = " ".join(out.split())  # sentences as printed, whatever the console wrapped
+    assert "available-to-promise of the scarce SKUs is now 0 on every channel" in flat
     assert "Fulfilment per location" in out
     people = result.customer_day
     # Each person who browsed the app, logged in and bought at the till with the card the

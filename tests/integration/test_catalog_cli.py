@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from omnicart.catalog.tables import Product, Variant
 from omnicart.cli import app
 from omnicart.db.engine import Database
+from tests.cli_run import omnicart
 from tests.support import add_channel
 
 GOOD = (
@@ -84,15 +85,19 @@ def test_rejected_rows_exit_2_with_a_table_and_write_nothing(
     ],
 )
 def test_unreadable_file_exits_2(
-    runner: CliRunner, url: str, tmp_path: Path, content: bytes | None, message: str
+    capsys: pytest.CaptureFixture[str],
+    url: str,
+    tmp_path: Path,
+    content: bytes | None,
+    message: str,
 ) -> None:
     path = tmp_path / "catalog.csv"
     if content is not None:
         path.write_bytes(content)
-    result = runner.invoke(app, ["import", "catalog", str(path), "--database-url", url])
-    assert result.exit_code == 2
-    assert result.stderr.startswith("error: ")
-    assert message in " ".join(result.stderr.split())
+    result = omnicart(capsys, "import", "catalog", str(path), "--database-url", url)
+    assert result.code == 2
+    assert result.err.startswith("error (FILE): ")
+    assert message in " ".join(result.err.split())
 
 
 def test_unreadable_numbers_are_reported_with_exit_2(

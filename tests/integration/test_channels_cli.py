@@ -217,7 +217,7 @@ def test_real_command_exits_2_with_the_field(tmp_path: Path) -> None:
         "EUR",
     )
     assert bad.returncode == 2
-    assert "(code)" in bad.stderr
+    assert "(--code)" in bad.stderr
     created = run("keys", "create", "--role", "admin", "--name", "ops")
     assert created.returncode == 0, created.stderr
     assert created.stdout.strip().startswith("oc_")

@@ -76,7 +76,7 @@ def test_bad_input_exits_2_with_a_precise_message(tmp_path: Path) -> None:
     assert run("db", "upgrade").returncode == 0
     missing = run("customers", "show", "7")
     assert missing.returncode == 2
-    assert "(customer_id)" in missing.stderr
+    assert "(CUSTOMER_ID)" in missing.stderr
     assert "customer 7 does not exist" in missing.stderr
     unconfirmed = run("customers", "erase", "7")
     assert unconfirmed.returncode == 2

@@ -128,7 +128,7 @@ def test_ingest_ship_return_refund_from_the_command_line(
     refunded = json.loads(
         _invoke(sqlite_db, "returns", "refund", str(opened["id"]), "--amount", "20.00", "--json")
     )
-    assert refunded["refunded"] == "20"
+    assert refunded["refunded"] == "20.00"
 
     assert figures(sqlite_db, shop, "A", shop.krakow) == (5, 0, 0)  # 4 + the restocked one
     assert figures(sqlite_db, shop, "A", shop.warehouse) == (8, 0, 0)
@@ -174,11 +174,11 @@ def test_bad_input_is_refused_and_changes_nothing(sqlite_db: Database, tmp_path:
         )
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps({**ORDER, "lines": [{"sku": "A", "quantity": "two"}]}))
-    with pytest.raises(ValidationFailed, match=r"broken\.json") as caught:
+    with pytest.raises(ValidationFailed, match=r"broken\.json: lines\.0\.quantity: ") as caught:
         _invoke(
             sqlite_db, "orders", "ingest", str(broken), "--channel", "market", "--external-id", "X"
         )
-    assert caught.value.field == "lines.0.quantity"
+    assert caught.value.field == "file"  # the CLI names the FILE argument
     with pytest.raises(ValidationFailed, match="LINE:QUANTITY"):
         _invoke(sqlite_db, "returns", "open", "1", "--channel", "pos", "--line", "one")
     assert all_stock(sqlite_db) == before

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from omnicart.auth import service
 from omnicart.channels.policy import channel_id_for_code
-from omnicart.cli_support import DatabaseUrl, open_database
+from omnicart.cli_support import CliConsole, DatabaseUrl, open_database
 from omnicart.locations.service import location_id_for_code
 
 app = typer.Typer(no_args_is_help=True, help="API keys: admin, channel and store staff keys.")
@@ -36,7 +35,7 @@ def create(
             channel_id=channel_id,
             location_id=location_id,
         )
-    Console(stderr=True).print(
+    CliConsole(stderr=True).print(
         f"created {role} key {issued.id}; store this secret now, it is not shown again:",
         style="green",
     )
@@ -60,7 +59,7 @@ def list_(database_url: DatabaseUrl = None) -> None:
                 key.created_at.isoformat(timespec="seconds"),
                 key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "-",
             )
-    Console().print(table)
+    CliConsole().print(table)
 
 
 @app.command("revoke")
@@ -70,7 +69,7 @@ def revoke(
     """Revoke a key; it stops working at once."""
     with open_database(database_url) as db, db.transaction() as session:
         service.revoke_api_key(session, key_id=key_id)
-    Console().print(f"revoked key {key_id}")
+    CliConsole().print(f"revoked key {key_id}")
 
 
 def _opt(value: int | None) -> str:

@@ -6,12 +6,13 @@ from typing import Annotated
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from omnicart.cli_support import CliConsole
+from omnicart.db.migrate import check_reachable
 from omnicart.settings import get_settings
 
-err = Console(stderr=True)
+err = CliConsole(stderr=True)
 # Options the benchmarks share.
 JsonLine = Annotated[bool, typer.Option("--json", help="Print one JSON line only.")]
 Seconds = Annotated[float, typer.Option(min=0.5, help="Seconds the clients run.")]
@@ -40,7 +41,7 @@ def bench_inventory(
     from omnicart.benchmarks.inventory import BenchConfig, run
 
     config = BenchConfig(
-        url=database_url or get_settings().bench_database_url,
+        url=_reachable(database_url),
         workers=workers,
         processes=processes,
         duration_s=duration,
@@ -102,7 +103,7 @@ def bench_orders(
     from omnicart.benchmarks.orders import BenchConfig, run
 
     config = BenchConfig(
-        url=database_url or get_settings().bench_database_url,
+        url=_reachable(database_url),
         seconds=seconds,
         workers=workers,
         clients=clients,
@@ -115,6 +116,13 @@ def bench_orders(
     _print(result, json=json, title="omnicart bench orders")
 
 
+def _reachable(database_url: str | None) -> str:
+    """The benchmark's PostgreSQL URL, once it is known to answer."""
+    url = database_url or get_settings().bench_database_url
+    check_reachable(url)
+    return url
+
+
 def _print(result: dict[str, object], *, json: bool, title: str) -> None:
     if json:
         typer.echo(orjson.dumps(result).decode())
@@ -124,4 +132,4 @@ def _print(result: dict[str, object], *, json: bool, title: str) -> None:
     table.add_column("value", justify="right")
     for key, value in result.items():
         table.add_row(key, str(value))
-    Console().print(table)
+    CliConsole().print(table)

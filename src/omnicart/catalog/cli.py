@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -24,10 +23,8 @@ from omnicart.catalog.importer import (
     import_catalog_rows,
     read_catalog_csv,
 )
-from omnicart.cli_support import rejections_table
+from omnicart.cli_support import CliConsole, DatabaseUrl, open_database, rejections_table
 from omnicart.db.engine import Database
-from omnicart.kernel.errors import OmnicartError
-from omnicart.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="catalog commands")
 
@@ -37,38 +34,27 @@ EXIT_FAILED = 1
 
 def import_catalog(
     file: Annotated[Path, typer.Argument(help="CSV file; see `omnicart.catalog.importer`.")],
-    database_url: Annotated[
-        str | None, typer.Option(help="Defaults to OMNICART_DATABASE_URL.")
-    ] = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Import products, variants, bundles, prices and listings from CSV (all-or-nothing)."""
-    err = Console(stderr=True)
-    out = Console()
-    try:
-        # Reading first means an unreadable file never needs a database connection.
-        table = read_catalog_csv(file)
-    except OmnicartError as exc:
-        err.print(f"[red]error:[/red] {exc.detail}", highlight=False)
-        raise typer.Exit(EXIT_REJECTED) from None
-    db = Database.from_url(database_url or get_settings().database_url)
-    try:
-        summary = _run(db, table, err)
-    except CatalogImportRejected as exc:
-        err.print(rejections_table(exc), highlight=False)
-        err.print(f"[red]{exc.detail}[/red]", highlight=False)
-        raise typer.Exit(EXIT_REJECTED) from None
-    except OmnicartError as exc:
-        err.print(f"[red]error:[/red] {exc.detail}", highlight=False)
-        raise typer.Exit(EXIT_REJECTED) from None
-    except SQLAlchemyError as exc:
-        err.print(f"[red]database error:[/red] {str(exc).splitlines()[0]}", highlight=False)
-        raise typer.Exit(EXIT_FAILED) from None
-    finally:
-        db.dispose()
+    err = CliConsole(stderr=True)
+    out = CliConsole()
+    # Reading first means an unreadable file never needs a database connection.
+    table = read_catalog_csv(file)
+    with open_database(database_url) as db:
+        try:
+            summary = _run(db, table, err)
+        except CatalogImportRejected as exc:
+            err.print(rejections_table(exc), highlight=False)
+            err.print(f"[red]{exc.detail}[/red]", highlight=False)
+            raise typer.Exit(EXIT_REJECTED) from None
+        except SQLAlchemyError as exc:
+            err.print(f"[red]database error:[/red] {str(exc).splitlines()[0]}", highlight=False)
+            raise typer.Exit(EXIT_FAILED) from None
     out.print(_summary(summary), highlight=False)
 
 
-def _run(db: Database, table: CsvFile, err: Console) -> ImportSummary:
+def _run(db: Database, table: CsvFile, err: CliConsole) -> ImportSummary:
     with Progress(
         TextColumn("{task.description:<9}"),
         BarColumn(),

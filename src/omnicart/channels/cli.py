@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from omnicart.channels import service
-from omnicart.cli_support import DatabaseUrl, open_database
+from omnicart.cli_support import CliConsole, DatabaseUrl, open_database
 from omnicart.locations.service import location_id_for_code
 
 app = typer.Typer(no_args_is_help=True, help="Sales channels and their stock buffers.")
@@ -55,7 +54,7 @@ def create(
                     location_id_for_code(session, code=c, field="pickup") for c in pickup or []
                 ],
             )
-    Console().print(f"created channel [bold]{view.code}[/bold] with id {view.id}")
+    CliConsole().print(f"created channel [bold]{view.code}[/bold] with id {view.id}")
 
 
 @app.command("list")
@@ -81,7 +80,7 @@ def list_(database_url: DatabaseUrl = None) -> None:
                     "yes" if v.active else "no",
                 )
             after_id = page[-1].id
-    Console().print(table)
+    CliConsole().print(table)
 
 
 def _ids(ids: tuple[int, ...]) -> str:

@@ -15,7 +15,11 @@ ChannelKind = Literal["web", "app", "pos", "marketplace", "social", "messaging"]
 class ChannelIn(InputModel):
     """A new channel."""
 
-    code: str = Field(description="Slug of a-z, 0-9, '-' and '_'; unique.", examples=["allegro"])
+    code: str = Field(
+        description="Slug of a-z, 0-9, '-' and '_'; unique.",
+        pattern=r"^[a-z0-9_-]{1,64}$",
+        examples=["allegro"],
+    )
     name: str = Field(examples=["Allegro"])
     kind: ChannelKind
     currency: str = Field(description="ISO 4217 code; fixed once created.", examples=["PLN"])

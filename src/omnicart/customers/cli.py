@@ -7,11 +7,10 @@ from typing import Annotated
 
 import orjson
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from omnicart.cli_support import DatabaseUrl, open_database
+from omnicart.cli_support import CliConsole, DatabaseUrl, money, open_database
 from omnicart.customers import service
 from omnicart.customers.erasure import erase_customer
 from omnicart.customers.service import CustomerView
@@ -34,7 +33,7 @@ def _dump(data: object) -> str:
 
 
 def _print_view(view: CustomerView) -> None:
-    console = Console()
+    console = CliConsole()
     merged = f" (id {view.requested_id} was merged into it)" if view.requested_id != view.id else ""
     erased = " [red]erased[/red]" if view.erased_at else ""
     console.print(f"[bold]customer {view.id}[/bold]{escape(merged)}{erased}")
@@ -53,7 +52,11 @@ def _print_view(view: CustomerView) -> None:
         orders.add_column(column)
     for o in view.orders:
         orders.add_row(
-            str(o.id), o.channel_code, o.status, f"{o.total} {o.currency}", o.created_at.isoformat()
+            str(o.id),
+            o.channel_code,
+            o.status,
+            money(o.total, o.currency),
+            o.created_at.isoformat(),
         )
     console.print(orders)
     consents = ", ".join(f"{c.channel}={'yes' if c.granted else 'no'}" for c in view.consents)
@@ -103,7 +106,7 @@ def export(
         print(_dump(data))
     else:
         out.write_text(_dump(data) + "\n", encoding="utf-8")
-        Console(stderr=True).print(f"wrote customer {data['customer_id']} to {escape(str(out))}")
+        CliConsole(stderr=True).print(f"wrote customer {data['customer_id']} to {escape(str(out))}")
 
 
 @app.command("erase")
@@ -128,7 +131,7 @@ def erase(
             db, customer_id=customer_id, actor=actor, events_path=_events(events_path)
         )
     counts = ", ".join(f"{k} {v}" for k, v in sorted(view.counts.items()))
-    Console().print(f"erased customer {view.customer_id}: {counts}")
+    CliConsole().print(f"erased customer {view.customer_id}: {counts}")
 
 
 @app.command("sync")
@@ -136,4 +139,4 @@ def sync(*, database_url: DatabaseUrl = None) -> None:
     """Attach orders of every channel to their customers (reads the outbox to its end)."""
     with open_database(database_url) as db:
         read = service.sync_customers(db)
-    Console().print(f"read {read} order events")
+    CliConsole().print(f"read {read} order events")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -37,16 +36,12 @@ def _prepare_sqlite(engine: Engine) -> None:
 
 
 def make_engine(url: str, *, pool_size: int = 20, schema: str | None = None) -> Engine:
-    """An engine for the URL; SQLite files get their folder created.
+    """An engine for the URL; making one creates nothing (`migrate.upgrade` does).
 
     `schema` (PostgreSQL only) puts every table in that schema via the search path,
     which is how tests and benchmarks stay out of each other's way.
     """
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
-        if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
         _prepare_sqlite(engine)
         return engine

@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from omnicart.catalog.lookup import describe_variants
+from omnicart.catalog.lookup import describe_variants, resolve_skus
 from omnicart.channels.policy import channel_id_for_code
-from omnicart.cli_support import DatabaseUrl, open_database, rejections_table
+from omnicart.cli_support import CliConsole, DatabaseUrl, open_database, rejections_table
 from omnicart.inventory import queries, service
 from omnicart.inventory.importer import (
     StockImportMode,
@@ -28,8 +27,8 @@ from omnicart.kernel.errors import ValidationFailed
 from omnicart.locations.service import get_locations, location_id_for_code
 
 app = typer.Typer(no_args_is_help=True, help="Stock, availability and the stock ledger.")
-console = Console()
-stderr = Console(stderr=True)
+console = CliConsole()
+stderr = CliConsole(stderr=True)
 ACTOR = "cli"
 _PAGE = 2000
 _LINE = re.compile(r"(?P<sku>[^=]+)=(?P<quantity>.*)")
@@ -63,6 +62,8 @@ def stock(
     table = Table("sku", "location", "on hand", "reserved", "allocated", "available")
     with open_database(database_url) as db, db.reading() as session:
         location_id = location_id_for_code(session, code=location) if location else None
+        if sku is not None:
+            resolve_skus(session, [sku], field="sku")  # an unknown SKU is refused, not empty
         rows = _all_stock_rows(session, location_id=location_id, sku=sku)
         codes = _location_codes(session, {r.location_id for r in rows})
     for r in rows:

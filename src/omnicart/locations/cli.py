@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from omnicart.cli_support import DatabaseUrl, open_database
+from omnicart.cli_support import CliConsole, DatabaseUrl, open_database
 from omnicart.locations import service
 
 app = typer.Typer(no_args_is_help=True, help="Warehouses, stores and 3PL partners.")
@@ -53,7 +52,7 @@ def create(
             ship_from_store=ship_from_store,
             priority=priority,
         )
-    Console().print(f"created location [bold]{view.code}[/bold] with id {view.id}")
+    CliConsole().print(f"created location [bold]{view.code}[/bold] with id {view.id}")
 
 
 @app.command("list")
@@ -79,7 +78,7 @@ def list_(database_url: DatabaseUrl = None) -> None:
                     _yes(v.active),
                 )
             after_id = page[-1].id
-    Console().print(table)
+    CliConsole().print(table)
 
 
 def _yes(flag: bool) -> str:

@@ -15,7 +15,11 @@ LocationKind = Literal["warehouse", "store", "3pl"]
 class LocationIn(InputModel):
     """A new warehouse, store or 3PL location."""
 
-    code: str = Field(description="Slug of a-z, 0-9, '-' and '_'; unique.", examples=["wro-1"])
+    code: str = Field(
+        description="Slug of a-z, 0-9, '-' and '_'; unique.",
+        pattern=r"^[a-z0-9_-]{1,64}$",
+        examples=["wro-1"],
+    )
     name: str = Field(examples=["Wrocław warehouse"])
     kind: LocationKind
     address_line: str = ""

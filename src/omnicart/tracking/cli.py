@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from omnicart.channels.policy import channel_id_for_code
-from omnicart.cli_support import DatabaseUrl, open_database
+from omnicart.cli_support import CliConsole, DatabaseUrl, open_database
 from omnicart.settings import get_settings
 from omnicart.tracking import service
 from omnicart.tracking.store import EventStore, Flusher, open_store
@@ -42,7 +41,7 @@ def create_source(
         issued = service.create_tracking_source(
             session, channel_id=channel_id, name=name or channel
         )
-    Console(stderr=True).print(
+    CliConsole(stderr=True).print(
         f"created tracking source {issued.source.id} for channel {channel}; "
         "store this write key now, it is not shown again:",
         style="green",
@@ -68,7 +67,7 @@ def list_sources(database_url: DatabaseUrl = None) -> None:
                     source.created_at.isoformat(timespec="seconds"),
                 )
             after_id = page[-1].id
-    Console().print(table)
+    CliConsole().print(table)
 
 
 def _events_path(path: Path | None) -> Path:
@@ -92,7 +91,9 @@ def export(
     with _store(events_path, database_url) as store:
         days = store.export_parquet(to)
     total = sum(n for _, n in days)
-    Console().print(f"exported {total} events in {len(days)} daily partitions to {escape(str(to))}")
+    CliConsole().print(
+        f"exported {total} events in {len(days)} daily partitions to {escape(str(to))}"
+    )
 
 
 @events_app.command("count")
@@ -120,6 +121,6 @@ def flusher(events_path: EventsPath = None, database_url: DatabaseUrl = None) ->
     with open_database(database_url) as db:
         running = Flusher(_events_path(events_path), db=db, hold_s=5.0)
         running.start()
-        Console(stderr=True).print("flushing events into the store; stop with SIGTERM")
+        CliConsole(stderr=True).print("flushing events into the store; stop with SIGTERM")
         stop.wait()
         running.stop(final_drain_s=30.0)
