@@ -22,6 +22,7 @@ from omnicart.catalog import api as catalog_api
 from omnicart.channels import api as channels_api
 from omnicart.conversations import api as conversations_api
 from omnicart.customers import api as customers_api
+from omnicart.customers.erasure_steps import finish_erasures
 from omnicart.customers.service import sync_customers
 from omnicart.db.engine import Database
 from omnicart.inventory import api as inventory_api
@@ -49,6 +50,8 @@ _SWEEPS: tuple[tuple[str, Callable[[Database], int]], ...] = (
     ("loyalty from orders", sync_loyalty),
     # Points past the program's validity lapse (only when the setting turns expiry on).
     ("expiring loyalty points", expire_points),
+    # Erasures whose event-store step failed are retried, with backoff, until done.
+    ("finishing erasures", finish_erasures),
 )
 
 

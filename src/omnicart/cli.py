@@ -84,6 +84,8 @@ def serve(
 
     import uvicorn
 
+    from omnicart.api.access_log import log_config
+
     settings = get_settings()
     if database_url:
         # The app factory reads settings in each worker process, so pass it on that way.
@@ -98,6 +100,8 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
+        # Personal values sent in query strings never reach the access log.
+        log_config=log_config(),
     )
 
 

@@ -56,6 +56,31 @@ class Settings(BaseSettings):
             "oldest points first); unset: points never expire."
         ),
     )
+    suppressed_events: Literal["drop", "strip"] = Field(
+        default="drop",
+        description=(
+            "What the tracking API does with an event naming an erased (suppressed) "
+            "customer's identifier: `drop` it, or `strip` it (stored without its personal "
+            "fields and identifiers, so it still counts); either way it is counted."
+        ),
+    )
+    suppression_key: str | None = Field(
+        default=None,
+        min_length=16,
+        description=(
+            "Secret keying the hashes of erased customers' identifiers (the suppression "
+            "list); unset: a random key made once and kept in the database. Set it before "
+            "the first erasure: a new key forgets every suppression made under the old one."
+        ),
+    )
+    erasure_key: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{43}=$",
+        description=(
+            "Fernet key (`Fernet.generate_key()`) sealing what an unfinished erasure still "
+            "needs; unset: a random key made once and kept in the database."
+        ),
+    )
     host: str = "127.0.0.1"
     port: int = 8000
 

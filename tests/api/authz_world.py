@@ -120,6 +120,7 @@ class World:
     own: Side
     other: Side
     keys: Keys
+    erasure_id: int  # a third person, erased (not a side's: erasure is the merchant's)
 
     def side(self, target: Target) -> Side:
         """The side a request aims at."""
@@ -302,6 +303,21 @@ def _seed_customer(seed: _Seeder, half: _Half) -> None:
     ids["conversation_id"] = seed.post("/v1/conversations", contact, 201)["id"]
 
 
+def _seed_erasure(seed: _Seeder, channel_id: int) -> int:
+    """A person who wrote in once and asked to be erased; the erasure's id."""
+    contact = {
+        "customer": {"email": "gone@erased.pl"},
+        "channel": "email",
+        "body": "Please erase me",
+        "subject": "erasure",
+        "channel_id": channel_id,
+    }
+    seed.post("/v1/conversations", contact, 201)
+    found = _ok(seed.client.post("/v1/customers/search", json={"email": "gone@erased.pl"}))
+    erased = seed.post(f"/v1/customers/{found['id']}/erase")
+    return int(erased["erasure_id"])
+
+
 def build_world(db: Database) -> World:
     """Seed a migrated, empty database with the world; its ids and secrets."""
     with db.transaction() as session:
@@ -355,6 +371,7 @@ def build_world(db: Database) -> World:
             half.ids["spare_key_id"] = seed.key(
                 f"spare-{half.name}", role="channel", channel_id=half.channel_id
             )[0]
+        erasure_id = _seed_erasure(seed, a)
         _, own_channel = seed.key("own-channel", role="channel", channel_id=a)
         _, other_channel = seed.key("other-channel", role="channel", channel_id=b)
         _, own_staff = seed.key("own-staff", role="staff", location_id=s1)
@@ -374,7 +391,7 @@ def build_world(db: Database) -> World:
         for half in halves
     ]
     keys = Keys(ADMIN_SECRET, own_channel, other_channel, own_staff, other_staff, read_only)
-    return World(warehouse, pos, sides[0], sides[1], keys)
+    return World(warehouse, pos, sides[0], sides[1], keys, erasure_id)
 
 
 # ------------------------------------------------------------------ copies and the app
@@ -802,6 +819,19 @@ REQUESTS: dict[tuple[str, str], Build] = {
     # --- customers
     ("GET", "/v1/customers"): lambda w, t: RequestSpec(
         "/v1/customers", 200, {"email": _s(w, t).customer_email}, changes=False
+    ),
+    ("POST", "/v1/customers/search"): lambda w, t: RequestSpec(
+        "/v1/customers/search", 200, json={"email": _s(w, t).customer_email}, changes=False
+    ),
+    ("GET", "/v1/customers/erasures/{erasure_id}"): _read(
+        lambda w, _t: f"/v1/customers/erasures/{w.erasure_id}"
+    ),
+    ("GET", "/v1/customers/erasures/{erasure_id}/report"): _read(
+        lambda w, _t: f"/v1/customers/erasures/{w.erasure_id}/report"
+    ),
+    ("POST", "/v1/customers/suppressions/lift"): _write(
+        _fixed("/v1/customers/suppressions/lift"),
+        lambda _w, _t: {"kind": "email", "value": "gone@erased.pl", "reason": "came back"},
     ),
     ("GET", "/v1/customers/{customer_id}"): _read(
         lambda w, t: f"/v1/customers/{_s(w, t).customer_id}"

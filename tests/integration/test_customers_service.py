@@ -12,6 +12,7 @@ from sqlalchemy import select
 from omnicart.customers import service
 from omnicart.customers.erasure import erase_customer
 from omnicart.customers.lookup import observe, profile_for_order
+from omnicart.customers.suppression import lift
 from omnicart.customers.tables import CustomerErasure, CustomerOrderLink
 from omnicart.db.engine import Database
 from omnicart.kernel.errors import Conflict, NotFound, ValidationFailed
@@ -206,7 +207,13 @@ def test_erasure_leaves_no_personal_value_and_revenue_unchanged(db: Database) ->
     assert revenue(db) == totals
     with pytest.raises(Conflict):
         service.set_consents(db, customer_id=ewa, consents={"sms": True}, source="form")
-    # The same email later is a new person.
+    # The same email later is suppressed (erased stays erased, issue 14); once the
+    # suppression is lifted it is a new person.
+    with db.transaction() as session:
+        again = observe(session, identifiers=[("email", EMAIL)], channel_id=None, source="t")
+    assert again is None
+    with db.transaction() as session:
+        lift(session, kind="email", value=EMAIL, actor="dpo", reason="consented again")
     with db.transaction() as session:
         again = observe(session, identifiers=[("email", EMAIL)], channel_id=None, source="t")
     assert again not in (None, ewa)

@@ -177,3 +177,89 @@ def test_a_pseudonym_is_required(tmp_path: Path) -> None:
             phones=[],
             pseudonym=" ",
         )
+
+
+CARD = "LC-5512-0077"  # as the app sends it; identity resolution keeps it as LC55120077
+
+
+def _raw_bytes_hold(root: Path, value: str) -> list[str]:
+    """Files under root (the DuckDB file, its WAL, the spool) holding the value as sent or
+    in its compact form, in any case."""
+    needles = {value.lower().encode(), value.upper().encode(), value.replace("-", "").encode()}
+    return [
+        str(p)
+        for p in root.rglob("*")
+        if p.is_file() and any(n in p.read_bytes().lower() for n in {x.lower() for x in needles})
+    ]
+
+
+def test_erasure_reaches_identifying_traits_and_keeps_the_shops_data(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    shop = seed_shop(sqlite_db)
+    _, _, key = add_source(sqlite_db, "site")
+    order = market_order(shop, "M-7", [("A", 1)])
+    order_id = service.ingest_order(
+        sqlite_db, dataclasses.replace(order, draft=dataclasses.replace(order.draft, customer=ANN))
+    ).id
+    root = tmp_path / "store"
+    events = root / "events.duckdb"
+    ingestor = Ingestor(db=sqlite_db, events_path=events, flush=False)
+    messages = [
+        {
+            "type": "identify",
+            "userId": "user-ann-42",
+            "messageId": "card-1",
+            "traits": {"loyalty_card": CARD, "plan": "gold"},
+        },
+        {  # RudderStack's clients put an identify's traits in context.traits
+            "type": "identify",
+            "userId": "user-ann-42",
+            "messageId": "card-2",
+            "context": {"traits": {"loyaltyCard": CARD.lower()}, "location": {"city": "Opole"}},
+        },
+        {
+            "type": "track",
+            "userId": "user-ann-42",
+            "event": "Coupon Entered",
+            "messageId": "card-3",
+            "properties": {"coupon_id": "SPRING", "card": CARD},
+        },
+    ]
+    ingestor.accept_sync(body=orjson.dumps({"batch": messages}), kind="batch", write_key=key)
+    try:
+        with open_store(events, db=sqlite_db) as store:
+            order_events = {e.message_id: e for e in store.find(source_id=0)}
+        routed = [e for e in order_events.values() if e.event == "Order Routed"]
+        assert routed
+        plans = {e.message_id: e.properties["plan"] for e in routed if e.properties}
+        locations = sorted(p["location"] for plan in plans.values() for p in plan)
+        assert locations  # warehouse / store codes, such as the Warsaw warehouse's
+        assert _raw_bytes_hold(root, CARD)
+
+        erased = erase_people(
+            events,
+            user_ids=["user-ann-42", "cust-ann-42"],
+            anonymous_ids=[],
+            emails=["ann.smith@example.com"],
+            phones=[],
+            pseudonym="erased-c4rd",
+            identifiers=["LC55120077"],
+        )
+
+        assert erased == 3 + len(order_events)
+        assert _raw_bytes_hold(root, CARD) == []
+        assert _raw_bytes_hold(root, "Opole") == []
+        with open_store(events) as store:
+            after = {e.message_id: e for e in store.find()}
+        assert after["card-1"].traits == {"plan": "gold"}
+        assert after["card-2"].context == {"traits": {}}
+        assert after["card-3"].properties == {"coupon_id": "SPRING"}
+        for message_id, plan in plans.items():
+            assert after[message_id].properties is not None
+            assert after[message_id].properties["plan"] == plan  # the shop's codes stay
+        for message_id in order_events:  # the order's own id is not the person's
+            assert after[message_id].anonymous_id == f"order-{order_id}"
+            assert after[message_id].user_id == "erased-c4rd"
+    finally:
+        ingestor.stop()

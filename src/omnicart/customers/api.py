@@ -15,10 +15,20 @@ from omnicart.api.access import Caller, guard
 from omnicart.api.deps import DbDep
 from omnicart.api.params import IdPath, IdQuery
 from omnicart.auth.access import access
-from omnicart.customers import service
+from omnicart.customers import service, suppression
 from omnicart.customers.erasure import erase_customer
+from omnicart.customers.erasure_report import erasure_report
+from omnicart.customers.erasure_schemas import (
+    CustomerSearchIn,
+    ErasureReportOut,
+    ErasureStartedOut,
+    ErasureStatusOut,
+)
+from omnicart.customers.erasure_steps import erasure_status
 from omnicart.customers.model import KINDS
-from omnicart.customers.schemas import ConsentsIn, ConsentsOut, CustomerOut, ErasureOut
+from omnicart.customers.schemas import ConsentsIn, ConsentsOut, CustomerOut
+from omnicart.customers.suppression_schemas import SuppressionLiftIn, SuppressionLiftOut
+from omnicart.db.engine import Database
 from omnicart.kernel.errors import ValidationFailed
 from omnicart.settings import get_settings
 
@@ -38,7 +48,37 @@ def _events_path(request: Request) -> Path:
 EventsPath = Annotated[Path, Depends(_events_path)]
 
 
-@router.get("/customers")
+def _found(db: Database, events_path: Path, given: dict[str, str | int | None]) -> CustomerOut:
+    """The 360 of the customer exactly one identifier (or `order_id`) points at."""
+    named = {kind: value for kind, value in given.items() if value is not None}
+    if len(named) != 1:
+        raise ValidationFailed(
+            "give exactly one of "
+            + ", ".join([*(k for k in KINDS if k != "marketplace_buyer"), "order_id"]),
+            field="query",
+        )
+    [(kind, value)] = named.items()
+    if kind == "order_id":
+        customer_id = service.customer_of_order(db, order_id=int(value))
+    else:
+        customer_id = service.find_customer(db, kind=kind, value=str(value))
+    view = service.customer_360(db, customer_id=customer_id, events_path=events_path)
+    return CustomerOut.model_validate(view)
+
+
+@router.post("/customers/search")
+@guard(access("customers:read", "staff"))
+def search_customer(
+    body: CustomerSearchIn, db: DbDep, principal: Caller, events_path: EventsPath
+) -> CustomerOut:
+    """The customer one identifier resolves to, as a 360: the way to look a person up.
+
+    The identifier travels in the body, so it stays out of URLs, proxies and access
+    logs. Same answers as `GET /v1/customers`."""
+    return _found(db, events_path, body.model_dump())
+
+
+@router.get("/customers", deprecated=True)
 @guard(access("customers:read", "staff"))
 def find_customer(
     *,
@@ -54,33 +94,20 @@ def find_customer(
     order_id: IdQuery = None,
 ) -> CustomerOut:
     """The customer one identifier resolves to (normalised as on arrival), or the
-    customer an order belongs to (`order_id`), as a 360."""
-    given = {
-        kind: value
-        for kind, value in {
-            "email": email,
-            "phone": phone,
-            "user_id": user_id,
-            "loyalty_card": loyalty_card,
-            "pos_customer": pos_customer,
-            "anonymous_id": anonymous_id,
-            "order_id": None if order_id is None else str(order_id),
-        }.items()
-        if value is not None
+    customer an order belongs to (`order_id`), as a 360.
+
+    Deprecated: the identifier lands in every access log on the way; use
+    `POST /v1/customers/search`."""
+    given: dict[str, str | int | None] = {
+        "email": email,
+        "phone": phone,
+        "user_id": user_id,
+        "loyalty_card": loyalty_card,
+        "pos_customer": pos_customer,
+        "anonymous_id": anonymous_id,
+        "order_id": order_id,
     }
-    if len(given) != 1:
-        raise ValidationFailed(
-            "give exactly one of "
-            + ", ".join([*(k for k in KINDS if k != "marketplace_buyer"), "order_id"]),
-            field="query",
-        )
-    [(kind, value)] = given.items()
-    if order_id is not None:
-        customer_id = service.customer_of_order(db, order_id=order_id)
-    else:
-        customer_id = service.find_customer(db, kind=kind, value=value)
-    view = service.customer_360(db, customer_id=customer_id, events_path=events_path)
-    return CustomerOut.model_validate(view)
+    return _found(db, events_path, given)
 
 
 @router.get("/customers/{customer_id}")
@@ -124,11 +151,44 @@ def export_customer(
 
 @router.post("/customers/{customer_id}/erase")
 @guard(access("customers:erase"))
-def erase(customer_id: IdPath, db: DbDep, principal: Caller, events_path: EventsPath) -> ErasureOut:
+def erase(
+    customer_id: IdPath, db: DbDep, principal: Caller, events_path: EventsPath
+) -> ErasureStartedOut:
     """Erase the person's personal data everywhere; their purchases stay, anonymous.
 
-    It cannot be undone, so it takes an admin key."""
+    It cannot be undone, so it takes an admin key. Should the event store be busy, the
+    answer says `"state": "pending"` and the server finishes it by itself (follow it at
+    `GET /v1/customers/erasures/{erasure_id}`)."""
     view = erase_customer(
         db, customer_id=customer_id, actor=principal.actor, events_path=events_path
     )
-    return ErasureOut.model_validate(view)
+    return ErasureStartedOut.model_validate(view)
+
+
+@router.get("/customers/erasures/{erasure_id}")
+@guard(access("customers:erase"))
+def get_erasure(erasure_id: IdPath, db: DbDep, principal: Caller) -> ErasureStatusOut:
+    """An erasure's progress: state, attempts, next try and last error (no erased value)."""
+    return ErasureStatusOut.model_validate(erasure_status(db, erasure_id=erasure_id))
+
+
+@router.get("/customers/erasures/{erasure_id}/report")
+@guard(access("customers:erase"))
+def get_erasure_report(erasure_id: IdPath, db: DbDep, principal: Caller) -> ErasureReportOut:
+    """The erasure report for the person or a regulator: what was erased where and
+    when, at whose request, and what was kept as anonymous aggregates."""
+    return ErasureReportOut.model_validate(erasure_report(db, erasure_id=erasure_id))
+
+
+@router.post("/customers/suppressions/lift")
+@guard(access("customers:erase"))
+def lift_suppression(body: SuppressionLiftIn, db: DbDep, principal: Caller) -> SuppressionLiftOut:
+    """Take an erased person's identifier off the suppression list (they came back and
+    consented again), so data naming it is accepted from now on; nothing erased returns.
+
+    It takes an admin key and is logged (who, when, why, the digest; never the value).
+    The value travels in the body, so it stays out of URLs and access logs."""
+    view = suppression.lift_suppression(
+        db, kind=body.kind, value=body.value, actor=principal.actor, reason=body.reason
+    )
+    return SuppressionLiftOut.model_validate(view)

@@ -13,7 +13,11 @@ from rich.table import Table
 from omnicart.cli_support import CliConsole, DatabaseUrl, money, open_database
 from omnicart.customers import service
 from omnicart.customers.erasure import erase_customer
+from omnicart.customers.erasure_report import erasure_report
+from omnicart.customers.erasure_schemas import ErasureReportOut
+from omnicart.customers.erasure_steps import PENDING, list_erasures
 from omnicart.customers.service import CustomerView
+from omnicart.customers.suppression import lift_suppression
 from omnicart.kernel.errors import ValidationFailed
 from omnicart.settings import get_settings
 
@@ -131,7 +135,69 @@ def erase(
             db, customer_id=customer_id, actor=actor, events_path=_events(events_path)
         )
     counts = ", ".join(f"{k} {v}" for k, v in sorted(view.counts.items()))
-    CliConsole().print(f"erased customer {view.customer_id}: {counts}")
+    CliConsole().print(f"erased customer {view.customer_id}: {counts} (erasure {view.erasure_id})")
+    if view.state == PENDING:
+        CliConsole().print(
+            "the event store step failed; the server's sweep retries it until it succeeds "
+            "(`omnicart customers erasures`)"
+        )
+
+
+@app.command("erasures")
+def erasures(
+    *,
+    pending: Annotated[bool, typer.Option("--pending", help="Only unfinished ones.")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many.")] = 50,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Erasures, newest first: state, attempts, next try and last error (no erased value)."""
+    with open_database(database_url) as db:
+        rows = list_erasures(db, pending_only=pending, limit=limit)
+    table = Table(title="erasures", title_justify="left")
+    for column in ("id", "customer", "by", "at", "state", "attempts", "next try", "last error"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            str(row.id),
+            str(row.customer_id),
+            escape(row.actor),
+            row.at.isoformat(timespec="seconds"),
+            row.state,
+            str(row.attempts),
+            row.next_attempt_at.isoformat(timespec="seconds") if row.next_attempt_at else "",
+            escape(row.last_error or ""),
+        )
+    CliConsole().print(table)
+
+
+@app.command("erasure-report")
+def erasure_report_command(
+    erasure_id: Annotated[
+        int, typer.Argument(help="An erasure id (`omnicart customers erasures`).")
+    ],
+    *,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The erasure report, as JSON, for the person or a regulator (no personal value)."""
+    with open_database(database_url) as db:
+        report = erasure_report(db, erasure_id=erasure_id)
+    print(_dump(ErasureReportOut.model_validate(report).model_dump(mode="json")))
+
+
+@app.command("unsuppress")
+def unsuppress(
+    *,
+    kind: Annotated[str, typer.Option(help="email, phone, loyalty_card, user_id, ...")],
+    value: Annotated[str, typer.Option(help="The identifier, as on arrival.")],
+    reason: Annotated[str, typer.Option(help="Why, for the log.")],
+    actor: Annotated[str, typer.Option(help="Who asked for it, for the log.")] = "cli",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Lift the suppression of an erased person's identifier (they consented again):
+    data naming it is accepted from now on. Logged with its digest, never the value."""
+    with open_database(database_url) as db:
+        view = lift_suppression(db, kind=kind, value=value, actor=actor, reason=reason)
+    CliConsole().print(f"lifted the suppression of a {view.kind} (log entry {view.id})")
 
 
 @app.command("sync")

@@ -10,16 +10,25 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import String, cast, delete, or_, select, update
+from sqlalchemy import String, and_, cast, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from omnicart.conversations.service import erase_for
+from omnicart.customers.erasure_steps import (
+    PENDING,
+    SUPERSEDED,
+    attempt_erasure,
+    erasure_status,
+    seal,
+    unseal,
+)
 from omnicart.customers.lookup import merged_ids
+from omnicart.customers.suppression import suppress
 from omnicart.customers.tables import (
     CustomerConsent,
     CustomerErasure,
@@ -32,24 +41,27 @@ from omnicart.db.engine import Database
 from omnicart.db.outbox import OutboxEvent
 from omnicart.db.retry import retrying
 from omnicart.kernel.clock import utcnow
-from omnicart.orders.privacy import erase_order_customers, order_customer
-from omnicart.tracking.erasure import erase_people
+from omnicart.orders.privacy import erase_order_customers, order_customer, order_identities
 
 ERASED = "erased"
 # Shorter values (a user id "42") would match unrelated text in event payloads; those
 # live in known places (an order's customer block) and are removed there instead.
 _MIN_SCRUB = 6
+_ID_AND_CONTACT_KINDS = frozenset({"user_id", "anonymous_id", "email", "phone"})
 
 
 @dataclass(frozen=True, slots=True)
 class ErasureView:
-    """What an erasure did: counts only."""
+    """What an erasure did: counts only. `state` is "pending" while its event-store
+    step waits for a retry (`erasure_id` shows its progress)."""
 
     customer_id: int
     profile_ids: list[int]
     counts: dict[str, int]
     actor: str
     at: datetime
+    erasure_id: int
+    state: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,30 +165,47 @@ def _scrub_outbox(session: Session, personal: Sequence[str], pseudonym: str) -> 
     return changed
 
 
-def _erase_events(events_path: Path | None, pending: CustomerPendingErasure) -> int:
-    """Rewrite the person's events in the event store and its Parquet exports."""
-    if events_path is None or not events_path.exists():
+def _outbox_payloads(
+    session: Session, order_ids: Sequence[int], personal: Sequence[str]
+) -> dict[int, Any]:
+    """The payloads of the outbox events an erasure may change (its orders' events and
+    those naming the person), by outbox id."""
+    text = cast(OutboxEvent.payload, String)
+    conditions = [text.contains(v, autoescape=True) for v in personal if len(v) >= _MIN_SCRUB]
+    if order_ids:
+        conditions.append(
+            and_(
+                OutboxEvent.aggregate == "order",
+                OutboxEvent.aggregate_id.in_([str(i) for i in order_ids]),
+            )
+        )
+    if not conditions:
+        return {}
+    rows = session.execute(select(OutboxEvent.id, OutboxEvent.payload).where(or_(*conditions)))
+    return {int(event_id): payload for event_id, payload in rows}
+
+
+def _outbox_changed(session: Session, before: dict[int, Any]) -> int:
+    """How many of these outbox events no longer hold the payload they had."""
+    if not before:
         return 0
-    values = pending.values
-    return erase_people(
-        events_path,
-        user_ids=values["user_ids"],
-        anonymous_ids=values["anonymous_ids"],
-        emails=values["emails"],
-        phones=values["phones"],
-        pseudonym=pending.pseudonym,
+    after: dict[int, Any] = dict(
+        session.execute(
+            select(OutboxEvent.id, OutboxEvent.payload).where(OutboxEvent.id.in_(before))
+        ).all()
     )
+    return len([i for i, payload in before.items() if after.get(i) != payload])
 
 
-def _union(old: dict[str, Any], new: dict[str, list[str]]) -> dict[str, Any]:
+def _union(old: dict[str, list[str]], new: dict[str, list[str]]) -> dict[str, list[str]]:
     return {key: sorted({*old.get(key, []), *values}) for key, values in new.items()}
 
 
 def _erase_operational(
-    db: Database, customer_id: int, actor: str
-) -> tuple[ErasureView, CustomerPendingErasure]:
-    """Step one, one transaction: remove the person's data from the database and note
-    what the event store step needs (the pending row; deleted by step two)."""
+    db: Database, customer_id: int, actor: str, events_path: Path | None
+) -> ErasureView:
+    """Step one, one transaction: remove the person's data from the database and note,
+    sealed, what the event store step needs (the pending row; deleted by step two)."""
     with db.transaction() as session:
         ids = merged_ids(session, customer_id)
         session.execute(
@@ -193,8 +222,15 @@ def _erase_operational(
         data, identities = _gather(session, ids, order_ids)
         pending = session.get(CustomerPendingErasure, ids[0])
         pseudonym = pending.pseudonym if pending else f"{ERASED}-{secrets.token_hex(8)}"
+        # Read before the orders are stripped: what arrives naming these later is refused.
+        named = [(i.kind, i.value) for i in identities]
+        named += order_identities(session, order_ids=order_ids)
+        # Two steps clean the outbox (the orders' customer blocks, then any other mention):
+        # the log counts the events either changed, once each.
+        outbox_before = _outbox_payloads(session, order_ids, data.all())
         counts = {"orders": erase_order_customers(session, order_ids=order_ids)}
-        counts["outbox_events"] = _scrub_outbox(session, data.all(), pseudonym)
+        _scrub_outbox(session, data.all(), pseudonym)
+        counts["outbox_events"] = _outbox_changed(session, outbox_before)
         counts["messages"] = erase_for(session, profile_ids=ids)
         counts["identities"] = len(identities)
         session.execute(delete(CustomerIdentity).where(CustomerIdentity.profile_id.in_(ids)))
@@ -215,44 +251,53 @@ def _erase_operational(
             .values(traits={}, updated_at=now, erased_at=now)
         )
         counts["profiles"] = len(ids)
-        log = CustomerErasure(profile_id=ids[0], actor=actor[:120], counts=counts, at=now)
+        log = CustomerErasure(
+            profile_id=ids[0],
+            actor=actor[:120],
+            counts=counts,
+            at=now,
+            state=PENDING,
+            attempts=0,
+            next_attempt_at=now,
+        )
         session.add(log)
         session.flush()
+        suppressed = suppress(session, identifiers=named, erasure_id=log.id)
+        log.counts = counts = {**counts, "suppressed": suppressed}
         values = {
             "user_ids": data.user_ids,
             "anonymous_ids": data.anonymous_ids,
             "emails": data.emails,
             "phones": data.phones,
+            # Loyalty cards, POS numbers, marketplace buyer ids: matched in event texts.
+            "identifiers": sorted(
+                {i.value for i in identities if i.kind not in _ID_AND_CONTACT_KINDS}
+            ),
         }
+        path = None if events_path is None else str(events_path)
         if pending is None:
-            pending = CustomerPendingErasure(
-                profile_id=ids[0],
-                erasure_id=log.id,
-                pseudonym=pseudonym,
-                values=values,
-                created_at=now,
+            session.add(
+                CustomerPendingErasure(
+                    profile_id=ids[0],
+                    erasure_id=log.id,
+                    pseudonym=pseudonym,
+                    values=seal(session, values),
+                    created_at=now,
+                    events_path=path,
+                )
             )
-            session.add(pending)
         else:
-            pending.values = _union(pending.values, values)
-            pending.erasure_id = log.id
-        session.flush()
-        return ErasureView(ids[0], ids, counts, actor[:120], now), pending
-
-
-def _finish(db: Database, view: ErasureView, erasure_id: int, events: int) -> ErasureView:
-    """Step two's bookkeeping: the values are no longer needed; the log gets the count."""
-    counts = {**view.counts, "events": events}
-    with db.transaction() as session:
-        session.execute(
-            delete(CustomerPendingErasure).where(
-                CustomerPendingErasure.profile_id == view.customer_id
+            # The earlier erasure's unfinished step is this one's now.
+            session.execute(
+                update(CustomerErasure)
+                .where(CustomerErasure.id == pending.erasure_id, CustomerErasure.state == PENDING)
+                .values(state=SUPERSEDED, next_attempt_at=None)
             )
-        )
-        session.execute(
-            update(CustomerErasure).where(CustomerErasure.id == erasure_id).values(counts=counts)
-        )
-    return ErasureView(view.customer_id, view.profile_ids, counts, view.actor, view.at)
+            pending.values = seal(session, _union(unseal(session, pending.values), values))
+            pending.erasure_id = log.id
+            pending.events_path = path or pending.events_path
+        session.flush()
+        return ErasureView(ids[0], ids, counts, actor[:120], now, log.id, PENDING)
 
 
 def erase_customer(
@@ -262,10 +307,11 @@ def erase_customer(
 
     First the database, in one transaction (the outbox included, so nothing still to be
     delivered to the event store carries their data), then the event store. Should the
-    second step fail, the values it needs wait in `customer_pending_erasures` and running
-    the erasure again completes it; once it has run they are deleted. Running it again
-    after success changes nothing more.
+    second step fail, the values it needs wait, encrypted, in `customer_pending_erasures`
+    and the server's sweep retries it with backoff until it succeeds (erasure_steps.py);
+    the answer then says "pending". Running it again after success changes nothing more.
     """
-    view, pending = retrying(lambda: _erase_operational(db, customer_id, actor))
-    events = _erase_events(events_path, pending)
-    return retrying(lambda: _finish(db, view, pending.erasure_id, events))
+    view = retrying(lambda: _erase_operational(db, customer_id, actor, events_path))
+    attempt_erasure(db, erasure_id=view.erasure_id, events_path=events_path)
+    status = erasure_status(db, erasure_id=view.erasure_id)
+    return replace(view, counts=status.counts, state=status.state)

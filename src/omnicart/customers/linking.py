@@ -10,13 +10,14 @@ from sqlalchemy.orm import Session
 
 from omnicart.customers.lookup import observe, survivor_of
 from omnicart.customers.model import customer_ref_identifier
+from omnicart.customers.suppression import is_suppressed
 from omnicart.customers.tables import CustomerFeedCursor, CustomerOrderLink
 from omnicart.db.engine import Database
 from omnicart.db.feed import FeedPosition, position_of
 from omnicart.db.outbox import list_events
 from omnicart.db.retry import retrying
 from omnicart.kernel.clock import utcnow
-from omnicart.orders.privacy import order_customer
+from omnicart.orders.privacy import erase_order_customers, order_customer, order_identities
 
 ORDERS_FEED = "orders"
 # Events after which an order's customer is known (an update may add it later).
@@ -33,6 +34,11 @@ def link_order(session: Session, *, order_id: int) -> int | None:
         return survivor_of(session, linked)
     customer = order_customer(session, order_id=order_id)
     if customer is None:
+        return None
+    if is_suppressed(session, order_identities(session, order_ids=[order_id])):
+        # An erased person's order the feed had not reached when they were erased: it is
+        # left as the erasure leaves their orders, anonymous, and linked to nobody.
+        erase_order_customers(session, order_ids=[order_id])
         return None
     identifiers = [("email", customer.email), ("phone", customer.phone)]
     if customer.ref:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from omnicart.channels.service import get_channel
 from omnicart.customers.model import Decision, Identifier, decide, screen
+from omnicart.customers.suppression import is_suppressed
 from omnicart.customers.tables import (
     CustomerConsent,
     CustomerIdentity,
@@ -71,6 +72,10 @@ def observe_decision(
         channel_kind=channel_kind,
     )
     if not screened.accepted:
+        return None, Decision("ignore")
+    if is_suppressed(session, [(i.kind, i.value) for i in screened.accepted]):
+        # An erased person stays erased: no profile or identity is made for them again,
+        # nor are their other identifiers in this observation tied to anyone.
         return None, Decision("ignore")
     _lock_identifiers(session, screened.accepted)
     owners, profiles = _resolve(session, screened.accepted)

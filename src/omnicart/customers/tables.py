@@ -6,7 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from omnicart.db.base import Base
@@ -91,6 +99,13 @@ class CustomerErasure(Base):
     actor: Mapped[str] = mapped_column(String(120))
     counts: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The event-store step's progress (customers/erasure_steps.py): "pending" until it
+    # has run, "done" after, "superseded" when a later erasure of the person took it over.
+    state: Mapped[str] = mapped_column(String(16), default="done", server_default="done")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class CustomerFeedCursor(Base):
@@ -114,5 +129,55 @@ class CustomerPendingErasure(Base):
     profile_id: Mapped[int] = mapped_column(ForeignKey("customer_profiles.id"), primary_key=True)
     erasure_id: Mapped[int] = mapped_column(ForeignKey("customer_erasures.id"))
     pseudonym: Mapped[str] = mapped_column(String(40))
+    # {"sealed": Fernet token} (customers/erasure_steps.py); never the values in clear.
     values: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The event store to erase from (the sweep runs without a request's settings).
+    events_path: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+
+
+class CustomerSuppression(Base):
+    """An erased person's identifier, as a keyed hash only: whatever arrives naming it
+    later is stripped or dropped (see customers.suppression)."""
+
+    __tablename__ = "customer_suppressions"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    erasure_id: Mapped[int | None] = mapped_column(ForeignKey("customer_erasures.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CustomerSuppressionKey(Base):
+    """The suppression list's hash key when settings give none: made once, at random."""
+
+    __tablename__ = "customer_suppression_keys"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CustomerSuppressionLift(Base):
+    """A suppression lifted (the person came back and consented again): by whom, when,
+    why, and the identifier's digest, never its value."""
+
+    __tablename__ = "customer_suppression_lifts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    actor: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(String(300))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CustomerErasureKey(Base):
+    """The key that seals a pending erasure's values when `OMNICART_ERASURE_KEY` is
+    unset: generated once, one row."""
+
+    __tablename__ = "customer_erasure_keys"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    secret: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

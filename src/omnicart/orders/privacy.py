@@ -1,5 +1,9 @@
 """What the order book knows about a person, for the customers capability: who an order's
-customer is, a person's orders, and erasing their personal data while amounts stay."""
+customer is, a person's orders, erasing their personal data while amounts stay, and
+keeping an erased (suppressed) person's data off the orders that arrive later.
+
+The personal fields of an order are defined once, here: e-mail, phone, customer reference
+and the shipping address but its country (`ANONYMOUS`, `anonymous_address`)."""
 
 from __future__ import annotations
 
@@ -13,9 +17,15 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from omnicart.channels.tables import Channel
+from omnicart.customers.suppression import is_suppressed, order_identifiers
 from omnicart.db.outbox import OutboxEvent
+from omnicart.orders.model import Customer
 from omnicart.orders.tables import Order
 from omnicart.orders.views import OrderView, order_view
+
+# An order's customer once personal data is gone: what an erasure leaves and what an
+# order naming an erased (suppressed) person is stored with.
+ANONYMOUS = Customer()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +107,52 @@ def order_views(session: Session, *, order_ids: Sequence[int]) -> list[OrderView
     return [order_view(session, order) for order in orders]
 
 
+def order_identities(session: Session, *, order_ids: Sequence[int]) -> list[tuple[str, str]]:
+    """Every identifier the orders' customer blocks name (e-mail, phone, buyer id, loyalty
+    card, login), as identities store them: what an erasure puts on the suppression list."""
+    found: list[tuple[str, str]] = []
+    for order_id in order_ids:
+        customer = order_customer(session, order_id=order_id)
+        if customer is not None:
+            found += order_identifiers(
+                channel_kind=customer.channel_kind,
+                channel_id=customer.channel_id,
+                email=customer.email,
+                phone=customer.phone,
+                ref=customer.ref,
+            )
+    return found
+
+
+def anonymous_address(address: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What of a shipping address is not personal: its country (for per-country figures)."""
+    country = (address or {}).get("country") or (address or {}).get("country_code")
+    return {"country": country} if isinstance(country, str) else None
+
+
+def screen_customer(
+    session: Session,
+    *,
+    channel_kind: str,
+    channel_id: int,
+    customer: Customer,
+    address: dict[str, Any] | None,
+) -> tuple[Customer, dict[str, Any] | None]:
+    """The customer block and shipping address an arriving order may store: as sent, or,
+    when any identifier in it belongs to an erased person (is suppressed), without every
+    personal field, exactly as an erasure leaves an order (the order stays, anonymous)."""
+    named = order_identifiers(
+        channel_kind=channel_kind,
+        channel_id=channel_id,
+        email=customer.email,
+        phone=customer.phone,
+        ref=customer.ref,
+    )
+    if not is_suppressed(session, named):
+        return customer, address
+    return ANONYMOUS, anonymous_address(address)
+
+
 def _without_customer(payload: dict[str, Any]) -> dict[str, Any]:
     cleaned = dict(payload)
     if isinstance(cleaned.get("customer"), dict):
@@ -112,12 +168,10 @@ def erase_order_customers(session: Session, *, order_ids: Sequence[int]) -> int:
         return 0
     orders = list(session.scalars(select(Order).where(Order.id.in_(order_ids)).with_for_update()))
     for order in orders:
-        address = order.shipping_address or {}
-        country = address.get("country") or address.get("country_code")
-        order.customer_email = None
-        order.customer_phone = None
-        order.customer_ref = None
-        order.shipping_address = {"country": country} if isinstance(country, str) else None
+        order.customer_email = ANONYMOUS.email
+        order.customer_phone = ANONYMOUS.phone
+        order.customer_ref = ANONYMOUS.ref
+        order.shipping_address = anonymous_address(order.shipping_address)
     events = session.scalars(
         select(OutboxEvent).where(
             OutboxEvent.aggregate == "order",

@@ -40,6 +40,7 @@ from omnicart.orders.model import (
     fingerprint,
 )
 from omnicart.orders.placement import Fulfil
+from omnicart.orders.privacy import screen_customer
 from omnicart.orders.tables import Order, OrderLine, OrderRules, Payment
 from omnicart.orders.views import OrderView, order_view, segment_order
 
@@ -103,7 +104,14 @@ def create_order(
     `policy` is the channel's, when the caller has just read it in this transaction;
     `hold_id` a live hold of the order's lines (a cart's), which becomes its allocation."""
     now = utcnow()
-    customer = check_customer(draft.customer)
+    customer, address = screen_customer(
+        session,
+        channel_kind=channel.kind,
+        channel_id=channel.id,
+        customer=check_customer(draft.customer),
+        address=fulfil.address,
+    )
+    fulfil = replace(fulfil, address=address)
     new_id = placement.claim_order(
         session,
         placement.order_values(
@@ -319,7 +327,14 @@ def _apply_update(
         session.delete(line)
     session.flush()
     placement.write_lines(session, existing.id, totals)
-    customer = check_customer(order.draft.customer)
+    # A late update of an erased person's order must not write their data back.
+    customer, address = screen_customer(
+        session,
+        channel_kind=session.get_one(Channel, existing.channel_id).kind,
+        channel_id=existing.channel_id,
+        customer=check_customer(order.draft.customer),
+        address=order.fulfil.address,
+    )
     for name, value in placement.amounts_of(totals).items():
         setattr(existing, name, value)
     existing.taxes_included = order.draft.taxes_included
@@ -328,7 +343,7 @@ def _apply_update(
     existing.customer_ref = customer.ref
     existing.fulfilment_mode = order.fulfil.mode
     existing.pickup_location_id = order.fulfil.pickup_location_id
-    existing.shipping_address = order.fulfil.address
+    existing.shipping_address = address
     existing.updated_at = utcnow()
     for payment in session.scalars(
         select(Payment).where(Payment.order_id == existing.id, Payment.kind == "payment")

@@ -40,6 +40,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             db=app.state.db,
             events_path=Path(settings.events_path),
             flush=settings.events_flusher == "thread",
+            suppressed_events=settings.suppressed_events,
         )
         app.state.tracking = ingestor
     if getattr(app.state, "background", False):

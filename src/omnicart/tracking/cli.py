@@ -104,11 +104,27 @@ def count(
         int | None, typer.Option(help="Only events of this source (0: the order book).")
     ] = None,
     event: Annotated[str | None, typer.Option(help="Only events of this name.")] = None,
+    suppressed: Annotated[
+        bool,
+        typer.Option(
+            "--suppressed",
+            help="Instead: events of erased customers dropped or stripped, per day and source.",
+        ),
+    ] = False,
 ) -> None:
     """Print how many events are stored (after storing what is still spooled, and the
     order book's events still in the outbox)."""
     with _store(events_path, database_url) as store:
-        typer.echo(store.count(source_id=source, event=event))
+        if not suppressed:
+            typer.echo(store.count(source_id=source, event=event))
+            return
+        counts = [c for c in store.suppressed_counts() if source in (None, c.source_id)]
+    table = Table("day", "source", "dropped", "stripped")
+    for item in counts:
+        table.add_row(
+            item.day.isoformat(), str(item.source_id), str(item.dropped), str(item.stripped)
+        )
+    CliConsole().print(table)
 
 
 @events_app.command("flusher")

@@ -1,19 +1,24 @@
 """Erasure (GDPR/RODO) in the event store: a person's events stay, anonymous.
 
 `erase_people` finds every event of a person: their userId or anonymousId (also as an
-alias's previousId), or one of their e-mail addresses or phone numbers anywhere in the
+alias's previousId), or one of their e-mail addresses, phone numbers or other
+identifiers (loyalty card, POS customer number, marketplace buyer id) anywhere in the
 event's properties, traits, context or integrations (a phone matches however it is
-spaced or punctuated, with or without its country code: on its last nine digits).
-In each such event:
+spaced or punctuated, with or without its country code: on its last nine digits; a card
+however it is cased and punctuated). In each such event:
 
 - `user_id`, `anonymous_id` and `previous_id` become the pseudonym, so the person's
-  events still count as one (unknown) person's: funnels and retention stay right;
+  events still count as one (unknown) person's: funnels and retention stay right. In the
+  order book's events only the person's own ids do: their anonymousId names the order;
 - personal fields are removed from traits, context, properties and integrations, at any
-  depth: e-mail, phone, names, address, birthday, IP address, user agent, location,
-  device and advertising ids, and every object of traits (`traits`, `context.traits`,
-  `properties.customer`) loses its `name` and `city` too;
+  depth: e-mail, phone, names, address, birthday, IP address, user agent, device and
+  advertising ids, the identifying traits (loyalty card, POS customer, marketplace
+  buyer), `context.location`, and every object of traits (`traits`, `context.traits`,
+  `properties.customer`) loses its `name`, `city` and `location` too; any other
+  `location` (a warehouse or store code in an order's routing plan) is the shop's, kept;
 - any string equal to one of the person's ids becomes the pseudonym; any string that
-  contains one of their e-mail addresses or phone numbers is removed;
+  contains one of their e-mail addresses or phone numbers, or is one of their other
+  identifiers, is removed;
 - amounts, currencies, products, order ids and the event's name and time are kept, so
   revenue and every other aggregate is unchanged.
 
@@ -24,9 +29,10 @@ rewritten in place; and the DuckDB file is rebuilt, because DuckDB leaves the ol
 version of an updated row in the file's free blocks. Exports copied elsewhere by hand
 are out of reach: regenerate them (`omnicart events export`) after an erasure.
 
-Events that reach the store after the erasure are stored as they come: the caller erases
-the operational database (the outbox included) first, so the order book's events that
-are still to be delivered no longer carry the person's data.
+Events that reach the store after the erasure are checked on arrival against the
+suppressed identifiers (suppressed.py): dropped, or stored as `strip_row` leaves them.
+The caller erases the operational database (the outbox included) first, so the order
+book's events that are still to be delivered no longer carry the person's data.
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ import orjson
 import pyarrow as pa
 
 from omnicart.kernel.errors import ValidationFailed
+from omnicart.tracking.model import COLUMNS
+from omnicart.tracking.outbox import OUTBOX_SOURCE_ID
 from omnicart.tracking.store import EventStore, open_store
 
 _DROP = object()
@@ -71,15 +79,24 @@ PERSONAL_KEYS = frozenset(
         "ipaddress",
         "useragent",
         "advertisingid",
-        "location",
+        # Identifiers that identity resolution reads from traits (customers/events.py).
+        "loyaltycard",
+        "poscustomer",
+        "marketplacebuyer",
     }
 )
+# `location` is the person's where Segment puts it (`context.location`: city, coordinates)
+# and in an object about the person; elsewhere it is the shop's: a warehouse or store code
+# in an `Order Routed` plan, which erasure must keep.
 # Objects that describe a person as a whole: here `name` and `city` are theirs too.
 _PERSON_OBJECTS = frozenset({"traits", "customer", "user", "contact", "person"})
-_PERSON_KEYS = PERSONAL_KEYS | {"name", "city", "title", "avatar", "gender", "age"}
+_PERSON_KEYS = PERSONAL_KEYS | {"name", "city", "title", "avatar", "gender", "age", "location"}
+_CONTEXT_KEYS = PERSONAL_KEYS | {"location"}
 _DEVICE_IDS = frozenset({"id", "token", "advertisingid"})
 _PHONE_SEPARATORS = r"[\s().+\-/]*"
+_CARD_NOISE = re.compile(r"[^0-9a-z]")
 _MIN_PHONE_DIGITS = 6
+_MIN_CARD = 4
 _NATIONAL_DIGITS = 9
 _TEXT_COLUMNS = ("properties", "traits", "context", "integrations")
 _ID_COLUMNS = ("user_id", "anonymous_id", "previous_id")
@@ -93,6 +110,11 @@ def _digits(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit())
 
 
+def _compact(text: str) -> str:
+    """A card or account number without case, spaces and punctuation (`LC-77` = `lc77`)."""
+    return _CARD_NOISE.sub("", text.lower())
+
+
 @dataclass(frozen=True)
 class _Person:
     """What identifies the people to erase, prepared for matching."""
@@ -101,10 +123,13 @@ class _Person:
     texts: tuple[str, ...]  # e-mails and phones as given, lower case
     phone_digits: tuple[str, ...]
     pseudonym: str
+    cards: frozenset[str] = frozenset()  # loyalty cards, POS and buyer numbers, compacted
 
     def personal_text(self, value: str) -> bool:
         """Whether a string holds one of the e-mails or phone numbers."""
         lowered = value.lower()
+        if self.cards and _compact(value) in self.cards:
+            return True
         if any(text in lowered for text in self.texts):
             return True
         if self.phone_digits and sum(ch.isdigit() for ch in value) >= _MIN_PHONE_DIGITS:
@@ -112,8 +137,11 @@ class _Person:
             return any(phone in digits for phone in self.phone_digits)
         return False
 
-    def scrub(self, value: Any, *, person: bool = False, device: bool = False) -> Any:
-        """`value` without personal data (`_DROP` where all of it goes)."""
+    def scrub(
+        self, value: Any, *, person: bool = False, device: bool = False, context: bool = False
+    ) -> Any:
+        """`value` without personal data (`_DROP` where all of it goes); `context`: value
+        is an event's `context`, `person`: an object describing the person."""
         if isinstance(value, str):
             if value in self.ids:
                 return self.pseudonym
@@ -122,7 +150,7 @@ class _Person:
             return [kept for item in value if (kept := self.scrub(item)) is not _DROP]
         if not isinstance(value, dict):
             return value
-        personal = _PERSON_KEYS if person else PERSONAL_KEYS
+        personal = _PERSON_KEYS if person else _CONTEXT_KEYS if context else PERSONAL_KEYS
         cleaned: dict[str, Any] = {}
         for key, item in value.items():
             norm = _norm_key(key)
@@ -141,6 +169,7 @@ def _person(
     emails: Sequence[str],
     phones: Sequence[str],
     pseudonym: str,
+    identifiers: Sequence[str] = (),
 ) -> _Person:
     if not pseudonym.strip():
         raise ValidationFailed("a pseudonym is required", field="pseudonym")
@@ -152,7 +181,17 @@ def _person(
     digits = tuple(
         sorted({d[-_NATIONAL_DIGITS:] for v in phones if len(d := _digits(v)) >= _MIN_PHONE_DIGITS})
     )
-    return _Person(ids=ids, texts=texts, phone_digits=digits, pseudonym=pseudonym)
+    cards = {_compact(v) for v in identifiers}
+    # A marketplace buyer is kept scoped by its channel (`12:buyer-42`); events carry it bare.
+    cards |= {_compact(v.split(":", 1)[1]) for v in identifiers if ":" in v}
+    return _Person(
+        ids=ids,
+        texts=texts,
+        phone_digits=digits,
+        pseudonym=pseudonym,
+        # Shorter numbers would match unrelated values; they go by their field names.
+        cards=frozenset(c for c in cards if len(c) >= _MIN_CARD),
+    )
 
 
 def _sql_text(value: str) -> str:
@@ -175,6 +214,9 @@ def _candidates(store: EventStore, person: _Person) -> list[tuple[Any, ...]]:
     for digits in person.phone_digits:
         pattern = _PHONE_SEPARATORS.join(re.escape(d) for d in digits)
         clauses.append(f"regexp_matches({text}, {_sql_text(pattern)})")
+    for card in sorted(person.cards):
+        pattern = r"[^0-9a-z]*".join(re.escape(ch) for ch in card)
+        clauses.append(f"regexp_matches({text}, {_sql_text(pattern)}, 'i')")
     if not clauses:
         return []
     columns = ("source_id", "message_id", *_ID_COLUMNS, *_TEXT_COLUMNS)
@@ -194,15 +236,54 @@ def _rewrite(person: _Person, row: tuple[Any, ...]) -> list[Any] | None:
         matched = any(v is not None and _mentions(person, v) for v in loaded)
     if not matched:
         return None
-    new_ids = [person.pseudonym if i is not None else None for i in ids]
+    if source_id == OUTBOX_SOURCE_ID:
+        # The order book's events: their anonymousId names the order, not the person.
+        new_ids = [person.pseudonym if i in person.ids else i for i in ids]
+    else:
+        new_ids = [person.pseudonym if i is not None else None for i in ids]
+    return [source_id, message_id, *new_ids, *_scrubbed_texts(person, loaded)]
+
+
+def _scrubbed_texts(person: _Person, loaded: Sequence[Any]) -> list[str | None]:
+    """The JSON columns (`_TEXT_COLUMNS`, decoded) without the person's data."""
     new_texts: list[str | None] = []
     for column, value in zip(_TEXT_COLUMNS, loaded, strict=True):
         if value is None:
             new_texts.append(None)
             continue
-        kept = person.scrub(value, person=column == "traits")
+        kept = person.scrub(value, person=column == "traits", context=column == "context")
         new_texts.append(None if kept is _DROP else orjson.dumps(kept).decode())
-    return [source_id, message_id, *new_ids, *new_texts]
+    return new_texts
+
+
+def strip_row(
+    row: Sequence[Any],
+    *,
+    identifiers: Sequence[tuple[str, str]],
+    pseudonym: str,
+) -> list[Any]:
+    """A spool row (model.COLUMNS order) of an erased person's event, as erasure would
+    leave it: its ids the pseudonym, its personal fields and identifiers gone; names,
+    amounts and times kept. `identifiers` are the (kind, value) pairs it names."""
+    values = [v for _, v in identifiers]
+    person = _person(
+        user_ids=values,
+        anonymous_ids=[],
+        emails=[v for k, v in identifiers if k == "email"],
+        phones=[v for k, v in identifiers if k == "phone"],
+        pseudonym=pseudonym,
+        identifiers=[v for k, v in identifiers if k not in {"email", "phone"}],
+    )
+    stripped = list(row)
+    for column in _ID_COLUMNS:
+        at = COLUMNS.index(column)
+        if stripped[at] is not None:
+            stripped[at] = pseudonym
+    texts = [COLUMNS.index(c) for c in _TEXT_COLUMNS]
+    loaded = [orjson.loads(row[i]) if row[i] is not None else None for i in texts]
+    for at, text in zip(texts, _scrubbed_texts(person, loaded), strict=True):
+        stripped[at] = text
+    return stripped
 
 
 def _mentions(person: _Person, value: Any) -> bool:
@@ -288,6 +369,7 @@ def erase_people(
     emails: Sequence[str],
     phones: Sequence[str],
     pseudonym: str,
+    identifiers: Sequence[str] = (),
 ) -> int:
     """Pseudonymise the events of the people these ids, e-mails and phones identify, and
     remove their personal data from the store, its spool and its Parquet exports; the
@@ -298,6 +380,7 @@ def erase_people(
         emails=emails,
         phones=phones,
         pseudonym=pseudonym,
+        identifiers=identifiers,
     )
     with open_store(events_path) as store:
         rows = [r for row in _candidates(store, person) if (r := _rewrite(person, row))]
@@ -306,8 +389,10 @@ def erase_people(
             schema=_REWRITE_SCHEMA,
         )
         if rows:
-            _apply(store.conn, rewritten)
+            # Exports first: should they fail, the store still holds the rows, so the
+            # erasure's retry finds them again and rewrites both (each step repeats safely).
             _rewrite_exports(store.conn, rewritten)
+            _apply(store.conn, rewritten)
         # Also when nothing matched now: an earlier erasure may have died before these.
         store.compact()
         store.scrub_spool()

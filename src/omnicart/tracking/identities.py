@@ -8,6 +8,12 @@ so a crash in between observes those events again, which changes nothing. The or
 book's own events (source 0) are left out: orders reach their customer through the
 customers feed. Events ingested faster than people are resolved wait their turn; ingest
 never waits for resolution.
+
+An event naming a suppressed identifier (an erased person's) links nothing: one stored
+before the erasure and resolved after it (resolution lags, and the erasure rewrites the
+store after it has cleared the database) must not bring the person's identities back.
+`observe` refuses such observations (the one rule, customers/lookup.py); newer events of
+the person never reach the store as sent (suppressed.py).
 """
 
 from __future__ import annotations

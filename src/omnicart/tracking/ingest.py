@@ -2,6 +2,8 @@
 
 This is the whole write path of the tracking API, free of HTTP: the API hands it the
 (un-gzipped) body and the write key; see store.py for why events go to a spool first.
+Events of erased people (suppressed.py) never reach the spool as sent: they are dropped
+or stripped here, and the spool record carries how many, for the store to count.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ import asyncio
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from omnicart.db.engine import Database
 from omnicart.kernel.clock import utcnow
 from omnicart.kernel.errors import Unauthorized
+from omnicart.tracking.erasure import strip_row
 from omnicart.tracking.model import (
     MAX_BATCH_BYTES,
     MAX_CALL_BYTES,
@@ -28,6 +32,11 @@ from omnicart.tracking.model import (
 from omnicart.tracking.service import SourceRef, source_for_write_key
 from omnicart.tracking.spool import SpoolWriter, segments
 from omnicart.tracking.store import Flusher, spool_dir
+from omnicart.tracking.suppressed import (
+    SuppressedIdentifiers,
+    SuppressedMode,
+    row_identifiers,
+)
 
 
 def body_limit(kind: str) -> int:
@@ -61,9 +70,18 @@ class Ingestor:
     """One per server process: its spool writer and, unless a flusher process of its own
     does that job (`flush=False`), a flusher thread competing for the store."""
 
-    def __init__(self, *, db: Database, events_path: Path, flush: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        events_path: Path,
+        flush: bool = True,
+        suppressed_events: SuppressedMode = "drop",
+    ) -> None:
         self.events_path = events_path
         self.keys = WriteKeys(db)
+        self.suppressed = SuppressedIdentifiers(db)
+        self.suppressed_events = suppressed_events
         self.writer = SpoolWriter(spool_dir(events_path))
         self.flusher = Flusher(events_path, db=db) if flush else None
         self._writing = self._flushing = False
@@ -100,8 +118,34 @@ class Ingestor:
         if flushing and self.flusher is not None:
             self.flusher.stop()
 
-    def prepare(self, *, body: bytes, kind: str, write_key: str | None) -> tuple[bytes, Parsed]:
-        """Check a request; the spool record for its valid messages, and the result."""
+    def screen(self, rows: list[list[Any]]) -> tuple[list[list[Any]], dict[str, int]]:
+        """The rows to store, the events of erased people dropped or stripped (as the
+        merchant configured), and how many were ({} when none)."""
+        screen = self.suppressed.current()
+        if not screen.digests:  # the common case: nobody is suppressed
+            return rows, {}
+        kept: list[list[Any]] = []
+        counted = {"dropped": 0, "stripped": 0}
+        for row in rows:
+            identifiers = row_identifiers(row)
+            hits = screen.hits(identifiers)
+            if not hits:
+                kept.append(row)
+            elif self.suppressed_events == "drop":
+                counted["dropped"] += 1
+            else:
+                # A pseudonym per suppressed identifier (a digest, never the value):
+                # events naming the same one still count as one unknown person's.
+                pseudonym = f"suppressed-{min(hits)[:16]}"
+                kept.append(strip_row(row, identifiers=identifiers, pseudonym=pseudonym))
+                counted["stripped"] += 1
+        return kept, {k: n for k, n in counted.items() if n}
+
+    def prepare(
+        self, *, body: bytes, kind: str, write_key: str | None
+    ) -> tuple[bytes | None, Parsed]:
+        """Check a request; the spool record for its valid messages (None when there is
+        nothing to spool), and the result."""
         data = load_body(body, limit=body_limit(kind))
         key = write_key or data.get("writeKey")
         if not key or not isinstance(key, str):
@@ -115,20 +159,23 @@ class Ingestor:
             parsed = parse_batch(data, received_us=received, body_bytes=len(body))
         else:
             parsed = parse_call(data, kind=kind, received_us=received)
-        record = orjson.dumps(
-            {
-                "source_id": source.id,
-                "channel_id": source.channel_id,
-                "received_at": received,
-                "rows": parsed.rows,
-            }
-        )
-        return record, parsed
+        rows, suppressed = self.screen(parsed.rows)
+        if not rows and not suppressed:
+            return None, parsed
+        content: dict[str, Any] = {
+            "source_id": source.id,
+            "channel_id": source.channel_id,
+            "received_at": received,
+            "rows": rows,
+        }
+        if suppressed:
+            content["suppressed"] = suppressed
+        return orjson.dumps(content), parsed
 
     async def accept(self, *, body: bytes, kind: str, write_key: str | None) -> Parsed:
         """Check, spool and wait until durable; raises a domain error for bad input."""
         record, parsed = self.prepare(body=body, kind=kind, write_key=write_key)
-        if parsed.rows:
+        if record is not None:
             self.ensure_started()
             await asyncio.wrap_future(self.writer.submit(record))
         return parsed
@@ -136,7 +183,7 @@ class Ingestor:
     def accept_sync(self, *, body: bytes, kind: str, write_key: str | None) -> Parsed:
         """`accept` for callers without an event loop."""
         record, parsed = self.prepare(body=body, kind=kind, write_key=write_key)
-        if parsed.rows:
+        if record is not None:
             self.ensure_started()
             self.writer.append(record)
         return parsed

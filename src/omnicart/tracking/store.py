@@ -35,7 +35,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -69,6 +69,18 @@ CREATE TABLE IF NOT EXISTS exports (
     directory VARCHAR PRIMARY KEY,
     written_at TIMESTAMPTZ NOT NULL
 );
+CREATE TABLE IF NOT EXISTS suppressed_events (
+    day DATE NOT NULL,
+    source_id BIGINT NOT NULL,
+    dropped BIGINT NOT NULL,
+    stripped BIGINT NOT NULL,
+    PRIMARY KEY (day, source_id)
+);
+"""
+_COUNT_SUPPRESSED = """
+INSERT INTO suppressed_events VALUES (?, ?, ?, ?)
+ON CONFLICT (day, source_id) DO UPDATE
+SET dropped = dropped + excluded.dropped, stripped = stripped + excluded.stripped
 """
 _TIME_COLUMNS = frozenset({"timestamp", "original_timestamp", "sent_at", "received_at"})
 _INT_COLUMNS = frozenset({"source_id", "channel_id"})
@@ -164,6 +176,20 @@ class StoreLock:
             self._handle = None
 
 
+# (UTC day, source id) -> [dropped, stripped]: events of erased people (ingest.py).
+Suppressed = dict[tuple[date, int], list[int]]
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressedCount:
+    """Events of erased people that one source sent on one (UTC) day."""
+
+    day: date
+    source_id: int
+    dropped: int
+    stripped: int
+
+
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
     """One event as stored."""
@@ -235,6 +261,7 @@ class EventStore:
     def drain_once(self, *, max_rows: int = 100_000) -> int:
         """Move one batch of spooled records into `events`; the rows read (before dedupe)."""
         columns: list[list[Any]] = [[] for _ in STORE_COLUMNS]
+        suppressed: Suppressed = {}
         offsets: dict[str, int] = {}
         finished: list[Path] = []
         rows = 0
@@ -253,12 +280,12 @@ class EventStore:
                         finished.append(path)
                     break
                 for payload in chunk.records:
-                    rows += _add_record(columns, payload)
+                    rows += _add_record(columns, payload, suppressed)
                 offset = chunk.end
             if offset != self._offsets.get(path.name, 0):
                 offsets[path.name] = offset
         if offsets:
-            self._commit(columns, offsets=offsets)
+            self._commit(columns, offsets=offsets, suppressed=suppressed)
         for path in finished:
             self._retire(path)
         return rows
@@ -278,9 +305,11 @@ class EventStore:
         *,
         offsets: dict[str, int] | None = None,
         feed: tuple[str, FeedPosition] | None = None,
+        suppressed: Suppressed | None = None,
     ) -> None:
-        """Insert rows and record how far their spool segments or feed were read, as one
-        transaction: a crash keeps both or neither."""
+        """Insert rows, count the suppressed events their records held, and record how far
+        their spool segments or feed were read, as one transaction: a crash keeps all
+        or none, so every event is stored (or counted) once."""
         columns = _first_of_each(columns)
         batch = pa.Table.from_arrays(
             [pa.array(col, type=ARROW_SCHEMA.field(i).type) for i, col in enumerate(columns)],
@@ -293,6 +322,11 @@ class EventStore:
                 conn.register("batch", batch)
                 conn.execute(_INSERT)
                 conn.unregister("batch")
+            if suppressed:
+                conn.executemany(
+                    _COUNT_SUPPRESSED,
+                    [[day, source, *counts] for (day, source), counts in suppressed.items()],
+                )
             if offsets:
                 conn.executemany(
                     "INSERT OR REPLACE INTO spool_progress VALUES (?, ?)", list(offsets.items())
@@ -365,7 +399,13 @@ class EventStore:
         with duckdb.connect(str(temp)) as conn:
             conn.execute(SCHEMA)
             conn.execute(f"ATTACH '{old}' AS old (READ_ONLY)")
-            for table in ("events", "spool_progress", "feed_progress", "exports"):
+            for table in (
+                "events",
+                "spool_progress",
+                "feed_progress",
+                "exports",
+                "suppressed_events",
+            ):
                 # In rowid order, so every row keeps its rowid (identities.py reads by it).
                 conn.execute(
                     f"INSERT INTO {table} SELECT * FROM old.{table} ORDER BY rowid"  # noqa: S608
@@ -446,6 +486,14 @@ class EventStore:
         ).fetchone()
         return int(row[0]) if row else 0
 
+    def suppressed_counts(self) -> list[SuppressedCount]:
+        """Events of erased people dropped or stripped on arrival, per day and source."""
+        rows = self.conn.execute(
+            "SELECT day, source_id, dropped, stripped FROM suppressed_events "
+            "ORDER BY day, source_id"
+        ).fetchall()
+        return [SuppressedCount(d, int(s), int(n), int(m)) for d, s, n, m in rows]
+
     def export_parquet(self, directory: Path) -> list[tuple[str, int]]:
         """Write every event as Parquet under `directory/day=YYYY-MM-DD/` (UTC day of the
         corrected timestamp); the (day, events) written. The folder must be new or empty."""
@@ -502,8 +550,13 @@ def _fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-def _add_record(columns: list[list[Any]], payload: bytes) -> int:
+def _add_record(columns: list[list[Any]], payload: bytes, suppressed: Suppressed) -> int:
     record = orjson.loads(payload)
+    if counted := record.get("suppressed"):
+        day = from_micros(record["received_at"]).date()
+        counts = suppressed.setdefault((day, record["source_id"]), [0, 0])
+        counts[0] += counted.get("dropped", 0)
+        counts[1] += counted.get("stripped", 0)
     rows: list[list[Any]] = record["rows"]
     n = len(rows)
     columns[0].extend([record["source_id"]] * n)
