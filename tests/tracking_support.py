@@ -1,18 +1,22 @@
-"""What the tracking tests share: an API client whose events go to a temporary store, and
-an outbox delivery that a test can kill half-way."""
+"""What the tracking tests share: an API client whose events go to a temporary store, an
+outbox delivery that a test can kill half-way, and a real server for vendors' clients."""
 
 from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 
 from omnicart.app import create_app
 from omnicart.auth.service import create_api_key
+from omnicart.benchmarks.ingest import free_port, merchant, server_env, start_server, stop_server
 from omnicart.db.engine import Database
 from omnicart.tracking.ingest import Ingestor
 from omnicart.tracking.outbox import deliver_outbox_once
@@ -67,3 +71,71 @@ def deliver_page_by_page(url: str, schema: str, events_path: str) -> None:
     print("done", flush=True)
     while True:  # hold the lock until the test kills us
         time.sleep(1)
+
+
+@dataclass(frozen=True)
+class Served:
+    """A merchant with a tracking source, served by a real 2-worker server."""
+
+    url: str
+    write_key: str
+    admin_key: str
+    port: int
+    events_path: Path
+
+    @property
+    def host(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@contextmanager
+def served_merchant(
+    tmp_path: Path,
+    *,
+    events_path: Path | None = None,
+    env: dict[str, str] | None = None,
+    prepare: Callable[[Database], object] | None = None,
+) -> Iterator[Served]:
+    """The benchmark's merchant served by `omnicart.app` under uvicorn on a free port;
+    `prepare` runs on its database before the server starts. Stopped afterwards."""
+    events = events_path or tmp_path / "events.duckdb"
+    with merchant(tmp_path) as (url, write_key):
+        db = Database.from_url(url)
+        try:
+            with db.transaction() as session:
+                admin_key = create_api_key(session, name="test-admin", role="admin").secret
+            if prepare is not None:
+                prepare(db)
+        finally:
+            db.dispose()
+        port = free_port()
+        server = start_server(
+            port=port,
+            env={**server_env(database_url=url, events_path=events), **(env or {})},
+            workers=2,
+        )
+        try:
+            yield Served(url, write_key, admin_key, port, events)
+        finally:
+            stop_server(server)
+
+
+def customer_when(
+    served: Served, *, user_id: str, ready: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """The customer 360 of `user_id` once `ready` holds for it (the server resolves
+    identities in the background); fails after 60 s."""
+    deadline = time.monotonic() + 60
+    while True:
+        answer = httpx.post(
+            f"{served.host}/v1/customers/search",
+            json={"user_id": user_id},
+            headers={"Authorization": f"Bearer {served.admin_key}"},
+            timeout=60,
+        )
+        if answer.status_code == 200:
+            person: dict[str, Any] = answer.json()
+            if ready(person):
+                return person
+        assert time.monotonic() < deadline, f"not ready in time: {answer.text}"
+        time.sleep(0.2)

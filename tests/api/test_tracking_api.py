@@ -367,3 +367,30 @@ def test_the_event_store_is_the_one_the_settings_name(sqlite_db: Database, tmp_p
         assert answer.status_code == 200, answer.text
     with stored(events) as store:
         assert [(e.source_id, e.message_id) for e in store.find()] == [(source_id, "s1")]
+
+
+def test_nul_in_any_string_is_refused_over_http_naming_the_field(
+    setup: tuple[TestClient, str, int, int], events_path: Path
+) -> None:
+    """The raw body's `\\u0000` escape is what makes the ingest look (a body without one
+    skips the walk): a NUL deep in traits, in a call and in a batch, is still refused."""
+    client, key, _, _ = setup
+    call = _post(
+        client, "/v1/identify", {"userId": "u1", "traits": {"tags": ["ok", "a\x00b"]}}, key
+    )
+    assert call.status_code == 400, call.text
+    assert call.json()["field"] == "traits.tags.1"
+    batch = _post(
+        client,
+        "/v1/batch",
+        {
+            "batch": [
+                {"type": "track", "userId": "u1", "event": "Signed Up", "messageId": "ok-1"},
+                {"type": "track", "userId": "u\x00", "event": "Signed Up", "messageId": "bad"},
+            ]
+        },
+        key,
+    )
+    assert batch.status_code == 200, batch.text
+    assert [(r["index"], r["field"]) for r in batch.json()["rejected"]] == [(1, "batch[1].userId")]
+    assert _count(events_path) == 1

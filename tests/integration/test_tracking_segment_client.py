@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from segment.analytics.client import Client
 from segment.analytics.request import APIError
 
-from omnicart.auth.service import create_api_key
-from omnicart.benchmarks.ingest import free_port, merchant, server_env, start_server, stop_server
-from omnicart.db.engine import Database
 from omnicart.tracking.store import open_store
+from tests.tracking_support import customer_when, served_merchant
 
 
 @pytest.mark.slow
@@ -23,71 +18,70 @@ from omnicart.tracking.store import open_store
 def test_events_sent_with_segment_analytics_python_arrive_intact(
     tmp_path: Path, gzip: bool
 ) -> None:
-    events_path = tmp_path / "events.duckdb"
-    with merchant(tmp_path) as (url, write_key):
-        admin_key = _admin_key(url)
-        port = free_port()
-        server = start_server(
-            port=port, env=server_env(database_url=url, events_path=events_path), workers=2
+    errors: list[Exception] = []
+    with served_merchant(tmp_path) as served:
+        client = Client(
+            served.write_key,
+            host=served.host,
+            gzip=gzip,
+            sync_mode=True,
+            on_error=lambda error, _batch: errors.append(error),
         )
-        errors: list[Exception] = []
-        try:
-            client = Client(
-                write_key,
-                host=f"http://127.0.0.1:{port}",
-                gzip=gzip,
-                sync_mode=True,
-                on_error=lambda error, _batch: errors.append(error),
-            )
-            happened = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
-            order = {
-                "order_id": "50314b8e9bcf000000000000",
-                "total": 27.5,
-                "revenue": 22.5,
-                "shipping": 3,
-                "tax": 2,
-                "discount": 2.5,
-                "currency": "USD",
-                "products": [
-                    {
-                        "product_id": "507f1f77bcf86cd799439011",
-                        "sku": "45790-32",
-                        "price": 19,
-                        "quantity": 1,
-                    },
-                    {
-                        "product_id": "505bd76785ebb509fc183733",
-                        "sku": "46493-32",
-                        "price": 3,
-                        "quantity": 2,
-                    },
-                ],
-            }
-            client.identify("user-7", {"email": "ann@poczta.pl", "plan": "gold"}, message_id="s-1")
-            client.track(
-                "user-7",
-                "Order Completed",
-                order,
-                timestamp=happened,
-                message_id="s-2",
-                context={"ip": "203.0.113.9"},
-            )
-            client.page("user-7", "Docs", "Tracking", {"path": "/docs"}, message_id="s-3")
-            client.screen(anonymous_id="device-1", name="Cart", message_id="s-4")
-            client.group("user-7", "acme", {"seats": 12}, message_id="s-5")
-            client.alias("device-1", "user-7", message_id="s-6")
-            # a wrong type for a spec event is refused (400, never retried)
-            with pytest.raises(APIError) as refused:
-                client.track("user-7", "Order Completed", {"total": "lots"}, message_id="s-7")
-            client.flush()
-            person = _resolved(port, admin_key, user_id="user-7", device="device-1")
-        finally:
-            stop_server(server)
+        happened = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+        order = {
+            "order_id": "50314b8e9bcf000000000000",
+            "total": 27.5,
+            "revenue": 22.5,
+            "shipping": 3,
+            "tax": 2,
+            "discount": 2.5,
+            "currency": "USD",
+            "products": [
+                {
+                    "product_id": "507f1f77bcf86cd799439011",
+                    "sku": "45790-32",
+                    "price": 19,
+                    "quantity": 1,
+                },
+                {
+                    "product_id": "505bd76785ebb509fc183733",
+                    "sku": "46493-32",
+                    "price": 3,
+                    "quantity": 2,
+                },
+            ],
+        }
+        client.identify("user-7", {"email": "ann@poczta.pl", "plan": "gold"}, message_id="s-1")
+        client.track(
+            "user-7",
+            "Order Completed",
+            order,
+            timestamp=happened,
+            message_id="s-2",
+            context={"ip": "203.0.113.9"},
+        )
+        client.page("user-7", "Docs", "Tracking", {"path": "/docs"}, message_id="s-3")
+        client.screen(anonymous_id="device-1", name="Cart", message_id="s-4")
+        client.group("user-7", "acme", {"seats": 12}, message_id="s-5")
+        client.alias("device-1", "user-7", message_id="s-6")
+        # a wrong type for a spec event is refused (400, never retried)
+        with pytest.raises(APIError) as refused:
+            client.track("user-7", "Order Completed", {"total": "lots"}, message_id="s-7")
+        client.flush()
+        person = customer_when(
+            served,
+            user_id="user-7",
+            # The server ties device-1 (the alias) to her in the background.
+            ready=lambda p: (
+                "device-1" in {i["value"] for i in p["identities"] if i["kind"] == "anonymous_id"}
+                and bool(p["timeline"])
+            ),
+        )
     assert errors == []
     assert refused.value.status == 400
     assert refused.value.code == "invalid-event"
     assert "properties.total" in refused.value.message
-    with open_store(events_path) as store:
+    with open_store(served.events_path) as store:
         events = {e.message_id: e for e in store.find()}
     assert sorted(events) == ["s-1", "s-2", "s-3", "s-4", "s-5", "s-6"]
     assert events["s-1"].traits == {"email": "ann@poczta.pl", "plan": "gold"}
@@ -120,31 +114,3 @@ def test_events_sent_with_segment_analytics_python_arrive_intact(
     assert person["traits"]["plan"] == "gold"
     timeline = {entry["ref"] for entry in person["timeline"]}
     assert {"s-1", "s-2", "s-3", "s-4", "s-5", "s-6"} <= timeline
-
-
-def _admin_key(url: str) -> str:
-    db = Database.from_url(url)
-    try:
-        with db.transaction() as session:
-            return create_api_key(session, name="test-admin", role="admin").secret
-    finally:
-        db.dispose()
-
-
-def _resolved(port: int, key: str, *, user_id: str, device: str) -> dict[str, Any]:
-    """The customer 360 of `user_id`, once the server has tied `device` to them."""
-    deadline = time.monotonic() + 60
-    while True:
-        answer = httpx.get(
-            f"http://127.0.0.1:{port}/v1/customers",
-            params={"user_id": user_id},
-            headers={"Authorization": f"Bearer {key}"},
-            timeout=60,
-        )
-        if answer.status_code == 200:
-            person: dict[str, Any] = answer.json()
-            devices = {i["value"] for i in person["identities"] if i["kind"] == "anonymous_id"}
-            if device in devices and person["timeline"]:
-                return person
-        assert time.monotonic() < deadline, f"not resolved in time: {answer.text}"
-        time.sleep(0.2)

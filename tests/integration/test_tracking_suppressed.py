@@ -14,7 +14,6 @@ from rudderstack.analytics import Client as RudderClient
 from segment.analytics.client import Client as SegmentClient
 from typer.testing import CliRunner
 
-from omnicart.benchmarks.ingest import free_port, merchant, server_env, start_server, stop_server
 from omnicart.customers.erasure import erase_customer
 from omnicart.customers.lookup import observe
 from omnicart.customers.tables import CustomerIdentity
@@ -24,7 +23,7 @@ from omnicart.tracking.identities import resolve_identities_once
 from omnicart.tracking.ingest import Ingestor
 from omnicart.tracking.store import open_store
 from omnicart.tracking.suppressed import SuppressedMode
-from tests.tracking_support import add_source
+from tests.tracking_support import add_source, served_merchant
 
 EWA = [
     ("user_id", "ewa-5511"),
@@ -235,56 +234,48 @@ def test_queued_events_sent_with_segment_and_rudderstack_clients_after_an_erasur
     """The person's app was offline through the erasure; it now sends what it queued,
     with Segment's and RudderStack's own libraries, to a running server."""
     events_path = tmp_path / "store" / "events.duckdb"
-    with merchant(tmp_path) as (url, write_key):
-        db = Database.from_url(url)
-        try:
-            _erase_ewa(db)
-        finally:
-            db.dispose()
-        env = {**server_env(database_url=url, events_path=events_path)}
-        env["OMNICART_SUPPRESSED_EVENTS"] = mode
-        port = free_port()
-        server = start_server(port=port, env=env, workers=2)
-        errors: list[Exception] = []
-        try:
-            host = f"http://127.0.0.1:{port}"
-            segment = SegmentClient(
-                write_key,
-                host=host,
-                sync_mode=True,
-                on_error=lambda error, _batch: errors.append(error),
-            )
-            segment.identify("ewa-5511", {"email": "ewa.nowak@poczta.pl"}, message_id="s-1")
-            segment.track(
-                "ewa-5511",
-                "Order Completed",
-                {"order_id": "W-9", "revenue": 25.5, "currency": "EUR"},
-                message_id="s-2",
-            )
-            segment.page(anonymous_id="dev-ewa-5511", name="Cart", message_id="s-3")
-            segment.screen(
-                user_id="ewa-new",
-                name="Home",
-                context={"traits": {"phone": "601 234 567", "name": "Ewa Nowak"}},
-                message_id="s-4",
-            )
-            segment.group("ewa-5511", "acme", {"seats": 3}, message_id="s-5")
-            segment.alias("dev-ewa-5511", "ewa-new-2", message_id="s-6")
-            segment.track("bob-1", "Signed Up", {"via": "web"}, message_id="s-7")
-            rudder = RudderClient(
-                write_key, host=host, on_error=lambda error, _batch: errors.append(error)
-            )
-            rudder.identify(
-                "ewa-new-3",
-                {"loyaltyCard": "LC-5511-2233", "plan": "gold"},
-                anonymous_id="dev-new",
-                message_id="r-1",
-            )
-            rudder.track("ewa-5511", "Signed Up", {"via": "app"}, message_id="r-2")
-            rudder.flush()
-            rudder.join()
-        finally:
-            stop_server(server)
+    errors: list[Exception] = []
+    with served_merchant(
+        tmp_path,
+        events_path=events_path,
+        env={"OMNICART_SUPPRESSED_EVENTS": mode},
+        prepare=_erase_ewa,
+    ) as served:
+        segment = SegmentClient(
+            served.write_key,
+            host=served.host,
+            sync_mode=True,
+            on_error=lambda error, _batch: errors.append(error),
+        )
+        segment.identify("ewa-5511", {"email": "ewa.nowak@poczta.pl"}, message_id="s-1")
+        segment.track(
+            "ewa-5511",
+            "Order Completed",
+            {"order_id": "W-9", "revenue": 25.5, "currency": "EUR"},
+            message_id="s-2",
+        )
+        segment.page(anonymous_id="dev-ewa-5511", name="Cart", message_id="s-3")
+        segment.screen(
+            user_id="ewa-new",
+            name="Home",
+            context={"traits": {"phone": "601 234 567", "name": "Ewa Nowak"}},
+            message_id="s-4",
+        )
+        segment.group("ewa-5511", "acme", {"seats": 3}, message_id="s-5")
+        segment.alias("dev-ewa-5511", "ewa-new-2", message_id="s-6")
+        segment.track("bob-1", "Signed Up", {"via": "web"}, message_id="s-7")
+        rudder = RudderClient(
+            served.write_key, host=served.host, on_error=lambda error, _batch: errors.append(error)
+        )
+        rudder.identify(
+            "ewa-new-3",
+            {"loyaltyCard": "LC-5511-2233", "plan": "gold"},
+            anonymous_id="dev-new",
+            message_id="r-1",
+        )
+        rudder.track("ewa-5511", "Signed Up", {"via": "app"}, message_id="r-2")
+        rudder.flush()
+        rudder.join()
     assert errors == []
     with open_store(events_path) as store:
         stored = {e.message_id: e for e in store.find()}

@@ -25,8 +25,10 @@ SkuQuery = Annotated[str | None, Query(min_length=1, max_length=SKU_MAX, descrip
 NameQuery = Annotated[str | None, Query(min_length=1, max_length=120)]
 
 
-def check_url(request: Request) -> None:
+async def check_url(request: Request) -> None:
     """Refuse a path or query that is not UTF-8 once percent-decoded.
+
+    Async: a few microseconds of work on every request, not worth a thread-pool hop.
 
     Starlette decodes such bytes to replacement characters, which would then be stored
     as if the client had sent them (an external order id of "\ufffd\ufffd\ufffd").

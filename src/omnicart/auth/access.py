@@ -25,7 +25,6 @@ from omnicart.auth.service import ADMIN_ONLY_SCOPES, Principal
 from omnicart.kernel.errors import Forbidden, NotFound
 
 Role = Literal["channel", "staff"]
-ROLES: tuple[str, ...] = ("admin", "channel", "staff")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +52,6 @@ class Named:
     attr: str
     fill_own: bool = False
 
-    @property
-    def field(self) -> str:
-        return self.attr
-
 
 @dataclass(frozen=True, slots=True)
 class Owned:
@@ -70,10 +65,6 @@ class Owned:
     param: str
     resolve: Resolver
     source: Literal["path", "body"] = "path"
-
-    @property
-    def field(self) -> str:
-        return self.param
 
 
 Target = Named | Owned

@@ -404,21 +404,14 @@ def settle_merged_bonuses(
         key = lot_key("merge", bonus.id)
         if bonus is kept or bonus not in standing or _has_key(session, key):
             continue
-        taken, shortfall = model.apply_reversal(
-            balance=balance_of(session, people), due=bonus.points
-        )
-        reason = f"{model.FIRST_ORDER} bonus counted twice: profiles merged"
-        row = _write(
+        row = _reverse(
             session,
-            profile_id=bonus.profile_id,
-            kind=model.REVERSE,
-            points=-taken,
-            shortfall=shortfall,
+            lot=bonus,
+            people=people,
+            due=bonus.points,
             key=key,
+            reason=f"{model.FIRST_ORDER} bonus counted twice: profiles merged",
             actor=actor,
-            reason=reason if not shortfall else f"{reason}; {shortfall} already spent",
-            order_id=bonus.order_id,
-            channel_id=bonus.channel_id,
         )
         written.append(_entry_view(row))
     return written
@@ -607,23 +600,53 @@ def _take_back(
     earn = next(e for e in entries if e.kind == model.EARN)
     people = person_of(session, earn.profile_id)
     lock_accounts(session, people)
-    taken, shortfall = model.apply_reversal(balance=balance_of(session, people), due=due)
-    row = _write(
+    row = _reverse(
         session,
-        profile_id=earn.profile_id,
+        lot=earn,
+        people=people,
+        due=due,
+        key=key,
+        reason=reason,
+        actor=actor,
+        amount=amount,
+        currency=earn.currency,
+        spend=-spend,
+    )
+    return _entry_view(row)
+
+
+def _reverse(
+    session: Session,
+    *,
+    lot: LoyaltyEntry,
+    people: Sequence[int],
+    due: int,
+    key: str,
+    reason: str,
+    actor: str,
+    amount: Decimal | None = None,
+    currency: str | None = None,
+    spend: Decimal = Decimal(0),
+) -> LoyaltyEntry:
+    """Take `due` points of `lot` back from the person's (locked) balance: never below
+    zero, the rest recorded as the entry's shortfall. `spend` is the entry's (signed)
+    change of the spend counted towards tiers."""
+    taken, shortfall = model.apply_reversal(balance=balance_of(session, people), due=due)
+    return _write(
+        session,
+        profile_id=lot.profile_id,
         kind=model.REVERSE,
         points=-taken,
         shortfall=shortfall,
         key=key,
         actor=actor,
         reason=reason if not shortfall else f"{reason}; {shortfall} already spent",
-        order_id=earn.order_id,
-        channel_id=earn.channel_id,
+        order_id=lot.order_id,
+        channel_id=lot.channel_id,
         amount=amount,
-        currency=earn.currency,
-        spend=-spend,
+        currency=currency,
+        spend=spend,
     )
-    return _entry_view(row)
 
 
 def reverse_for_refund(

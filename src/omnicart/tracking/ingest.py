@@ -156,9 +156,9 @@ class Ingestor:
         source = self.keys.resolve(key)
         received = to_micros(utcnow())
         if kind == "batch":
-            parsed = parse_batch(data, received_us=received, body_bytes=len(body))
+            parsed = parse_batch(data, received_us=received, body_bytes=len(body), body=body)
         else:
-            parsed = parse_call(data, kind=kind, received_us=received)
+            parsed = parse_call(data, kind=kind, received_us=received, body=body)
         rows, suppressed = self.screen(parsed.rows)
         if not rows and not suppressed:
             return None, parsed

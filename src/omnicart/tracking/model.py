@@ -192,6 +192,9 @@ class Envelope:
     sent_us: int | None = None
     context: dict[str, Any] | None = None
     integrations: dict[str, Any] | None = None
+    # Whether a message may hold NUL: False when the raw JSON body has no `\u0000` escape
+    # (orjson already refuses lone surrogates), so the hot path skips the walk.
+    may_hold_nul: bool = True
     new_id: ClassVar[Callable[[], str]] = _new_id
 
 
@@ -205,7 +208,7 @@ def normalise(message: object, *, kind: str | None, envelope: Envelope) -> list[
         raise _Bad("", "each message must be a JSON object")
     # Ids and traits reach PostgreSQL (customer linking), which refuses NUL in text and
     # JSONB: refused here, the message can never stall the feed that links it.
-    if (unstorable := unstorable_text(message)) is not None:
+    if envelope.may_hold_nul and (unstorable := unstorable_text(message)) is not None:
         raise _Bad(*unstorable)
     if kind is None:
         kind = message.get("type")
@@ -302,10 +305,20 @@ def load_body(body: bytes, *, limit: int) -> dict[str, Any]:
     return data
 
 
-def parse_call(data: dict[str, Any], *, kind: str, received_us: int) -> Parsed:
-    """One identify/track/page/screen/group/alias call: its row, or InvalidEvent."""
+def may_hold_nul(body: bytes | None) -> bool:
+    """Whether a JSON body (None: unknown) can hold a NUL in one of its strings."""
+    return body is None or b"\\u0000" in body
+
+
+def parse_call(
+    data: dict[str, Any], *, kind: str, received_us: int, body: bytes | None = None
+) -> Parsed:
+    """One identify/track/page/screen/group/alias call: its row, or InvalidEvent.
+
+    `body` is the raw JSON the call came in, when known (see `may_hold_nul`)."""
+    envelope = Envelope(received_us=received_us, may_hold_nul=may_hold_nul(body))
     try:
-        row = normalise(data, kind=kind, envelope=Envelope(received_us=received_us))
+        row = normalise(data, kind=kind, envelope=envelope)
     except _Bad as bad:
         raise InvalidEvent(f"{bad.field}: {bad.detail}", field=bad.field) from None
     return Parsed(rows=[row])
@@ -317,7 +330,13 @@ def _batch_row(message: object, envelope: Envelope, *, measure: bool) -> list[An
     return normalise(message, kind=None, envelope=envelope)
 
 
-def parse_batch(data: dict[str, Any], *, received_us: int, body_bytes: int | None = None) -> Parsed:
+def parse_batch(
+    data: dict[str, Any],
+    *,
+    received_us: int,
+    body_bytes: int | None = None,
+    body: bytes | None = None,
+) -> Parsed:
     """A batch: the rows of its valid messages and the reasons for the others.
 
     As Segment does, one bad message does not fail the batch; the response lists it.
@@ -342,6 +361,7 @@ def parse_batch(data: dict[str, Any], *, received_us: int, body_bytes: int | Non
             sent_us=_time(data.get("sentAt"), "sentAt"),
             context=_object(data.get("context"), "context"),
             integrations=_object(data.get("integrations"), "integrations"),
+            may_hold_nul=may_hold_nul(body),
         )
     except _Bad as bad:
         raise InvalidEvent(f"{bad.field}: {bad.detail}", field=bad.field) from None
