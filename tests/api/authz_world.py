@@ -4,7 +4,8 @@ operation of the OpenAPI document.
 
 Two sides: "own" is channel A and store S1 with their objects, "other" is channel B and
 store S2 with theirs; the callers `own_channel` and `own_staff` belong to the own side,
-`other_channel` and `other_staff` to the other, `read_only` is channel A's. The
+`other_channel` and `other_staff` to the other, `read_only` is channel A's, `analyst` an
+analyst's key (no channel, no store). The
 world is seeded once into a SQLite template file (`make_template`); each case runs on a
 copy of it (`copy_world`) by pointing one long-lived app at the copy (`use_database`).
 `harness()` does all of that: `Harness.fresh()` gives a case its copy, `Harness.send()`
@@ -58,6 +59,7 @@ Caller = Literal[
     "own_staff",
     "other_staff",
     "read_only",
+    "analyst",
 ]
 CALLERS: tuple[Caller, ...] = get_args(Caller)
 
@@ -72,6 +74,7 @@ class Keys:
     own_staff: str
     other_staff: str
     read_only: str
+    analyst: str
     wrong: str = WRONG_SECRET
 
     def secret(self, caller: Caller) -> str | None:
@@ -378,6 +381,7 @@ def build_world(db: Database) -> World:
         _, other_staff = seed.key("other-staff", role="staff", location_id=s2)
         reads = [s for s in DEFAULT_SCOPES["channel"] if s.endswith(":read")]
         _, read_only = seed.key("read-only", role="channel", channel_id=a, scopes=reads)
+        _, analyst = seed.key("analyst", role="analyst")
     sides = [
         Side(
             channel_id=half.channel_id,
@@ -390,7 +394,9 @@ def build_world(db: Database) -> World:
         )
         for half in halves
     ]
-    keys = Keys(ADMIN_SECRET, own_channel, other_channel, own_staff, other_staff, read_only)
+    keys = Keys(
+        ADMIN_SECRET, own_channel, other_channel, own_staff, other_staff, read_only, analyst
+    )
     return World(warehouse, pos, sides[0], sides[1], keys, erasure_id)
 
 

@@ -2,9 +2,10 @@
 
 Each request aims at channel A and store S1's objects (the "own" side of the world in
 tests/api/authz_world.py). The callers: no key, a wrong key, an admin key, A's channel key,
-B's channel key, S1's staff key, S2's staff key, and a read-only key of channel A. For
-each, the exact status is written below, by hand, from what a merchant expects — not
-derived from the routes' declarations — and a refusal must leave every table as it was.
+B's channel key, S1's staff key, S2's staff key, a read-only key of channel A and an
+analyst's key. For each, the exact status is written below, by hand, from what a merchant
+expects — not derived from the routes' declarations — and a refusal must leave every table
+as it was.
 
 A route added without a row here fails `test_every_operation_has_a_row`.
 """
@@ -152,11 +153,15 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/v1/api-keys"): ADMIN_ONLY,
     ("DELETE", "/v1/api-keys/{key_id}"): ADMIN_ONLY,
 }
+# An analyst's key (marketing, finance) reads figures and changes nothing: every route
+# answers it 403 but those listed here, with the status written by hand.
+ANALYST: dict[tuple[str, str], object] = {}
 KEYED = ("admin", "own_channel", "other_channel", "own_staff", "other_staff", "read_only")
+CALLERS_WITH_KEYS = (*KEYED, "analyst")
 CASES = [
     (method, path, caller)
     for (method, path) in sorted(REQUESTS)
-    for caller in ("none", "wrong", *KEYED)
+    for caller in ("none", "wrong", *CALLERS_WITH_KEYS)
 ]
 
 
@@ -181,7 +186,10 @@ def _expected(method: str, path: str, caller: str, success: int) -> int:
         return success
     if caller in {"none", "wrong"}:
         return 401
-    status = TABLE[method, path][KEYED.index(caller)]
+    if caller == "analyst":
+        status = ANALYST.get((method, path), 403)
+    else:
+        status = TABLE[method, path][KEYED.index(caller)]
     return success if status == OK else int(str(status))
 
 

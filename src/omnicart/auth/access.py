@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from omnicart.auth.service import ADMIN_ONLY_SCOPES, Principal
 from omnicart.kernel.errors import Forbidden, NotFound
 
-Role = Literal["channel", "staff"]
+Role = Literal["channel", "staff", "analyst"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +99,8 @@ class Access:
                 "Called with a tracking source's write key (HTTP Basic, as Segment's clients do)."
             )
         who = ["admin keys"]
+        if "analyst" in self.roles:
+            who.append("an analyst's key")
         for role in ("channel", "staff"):
             if role not in self.roles:
                 continue

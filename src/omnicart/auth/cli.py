@@ -18,7 +18,7 @@ app = typer.Typer(no_args_is_help=True, help="API keys: admin, channel and store
 
 @app.command("create")
 def create(
-    role: Annotated[str, typer.Option(help="admin, channel or staff.")],
+    role: Annotated[str, typer.Option(help="admin, channel, staff or analyst.")],
     channel: Annotated[str | None, typer.Option(help="Channel code (channel keys).")] = None,
     location: Annotated[str | None, typer.Option(help="Location code (staff keys).")] = None,
     name: Annotated[str | None, typer.Option(help="Defaults to the role and code.")] = None,

@@ -9,11 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from omnicart.api.inputs import Id, InputModel
 
-Role = Literal["admin", "channel", "staff"]
+Role = Literal["admin", "channel", "staff", "analyst"]
 
 
 class ApiKeyIn(InputModel):
-    """A new key: an admin key, a channel's key or a store staff key."""
+    """A new key: an admin key, a channel's key, a store staff key or an analyst's key."""
 
     name: str = Field(examples=["allegro-connector"], description="1 to 80 characters.")
     role: Role

@@ -31,6 +31,11 @@ ALL_SCOPES = (
     "customers:write",
     "customers:erase",
     "keys:write",
+    "analytics:read",
+    "connectors:read",
+    "connectors:write",
+    "webhooks:read",
+    "webhooks:write",
 )
 # A role's default scopes are also the most a key of that role may hold.
 DEFAULT_SCOPES = {
@@ -52,6 +57,13 @@ DEFAULT_SCOPES = {
         "orders:write",
         "customers:read",
         "customers:write",
+    ],
+    # Marketing and finance: reads the figures, changes nothing (no channel, no store).
+    "analyst": [
+        "analytics:read",
+        "catalog:read",
+        "channels:read",
+        "customers:read",
     ],
 }
 # Whoever manages keys can mint any key, so only admin keys may, whatever their scopes say.
@@ -162,6 +174,8 @@ def create_api_key(
         raise ValidationFailed("a channel key needs a channel", field="channel")
     if role == "staff" and location_id is None:
         raise ValidationFailed("a staff key needs a location", field="location")
+    if role in {"admin", "analyst"} and (channel_id is not None or location_id is not None):
+        raise ValidationFailed(f"an {role} key names no channel or location", field="role")
     chosen = DEFAULT_SCOPES[role] if scopes is None else scopes
     unknown = sorted(set(chosen) - set(ALL_SCOPES))
     if unknown:

@@ -15,7 +15,9 @@ class ApiKey(Base):
     """A key for the API: an admin key, or one bound to a channel (or a store)."""
 
     __tablename__ = "api_keys"
-    __table_args__ = (CheckConstraint("role IN ('admin', 'channel', 'staff')", name="role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'channel', 'staff', 'analyst')", name="role"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(200))
