@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from omnicart import __version__, demo_cli
+from omnicart import __version__
 from omnicart.auth import cli as auth_cli
 from omnicart.benchmarks import cli as bench_cli
 from omnicart.catalog import cli as catalog_cli
@@ -14,6 +14,7 @@ from omnicart.channels import cli as channels_cli
 from omnicart.cli_support import CliConsole, run
 from omnicart.customers import cli as customers_cli
 from omnicart.db.migrate import open_upgraded
+from omnicart.demo import cli as demo_cli
 from omnicart.inventory import cli as inventory_cli
 from omnicart.locations import cli as locations_cli
 from omnicart.orders import cli as orders_cli

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from omnicart.customers.service import channels_per_customer, customer_360
 from omnicart.db.engine import Database
-from omnicart.demo import SCARCE, events_path_for, run_demo
+from omnicart.demo.merchant import SCARCE, events_path_for, run_demo
 from omnicart.orders.tables import Order
 
 

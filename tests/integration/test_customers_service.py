@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from omnicart.customers import service
 from omnicart.customers.erasure import erase_customer
-from omnicart.customers.lookup import observe, profile_for_order
+from omnicart.customers.linking import profile_for_order
+from omnicart.customers.lookup import observe
 from omnicart.customers.suppression import lift
 from omnicart.customers.tables import CustomerErasure, CustomerOrderLink
 from omnicart.db.engine import Database

@@ -109,3 +109,13 @@ def sync_customers(db: Database, *, batch: int = 500) -> int:
         total += read
         if read < batch:
             return total
+
+
+def profile_for_order(session: Session, *, order_id: int) -> int | None:
+    """The resolved customer of an order, linking it now if the feed has not yet."""
+    linked = session.scalar(
+        select(CustomerOrderLink.profile_id).where(CustomerOrderLink.order_id == order_id)
+    )
+    if linked is not None:
+        return survivor_of(session, linked)
+    return link_order(session, order_id=order_id)

@@ -122,18 +122,6 @@ def merged_ids(session: Session, profile_id: int) -> list[int]:
     return [survivor, *merged]
 
 
-def profile_for_order(session: Session, *, order_id: int) -> int | None:
-    """The resolved customer of an order, linking it now if the feed has not yet."""
-    linked = session.scalar(
-        select(CustomerOrderLink.profile_id).where(CustomerOrderLink.order_id == order_id)
-    )
-    if linked is not None:
-        return survivor_of(session, linked)
-    from omnicart.customers.linking import link_order  # the feed consumer's own step
-
-    return link_order(session, order_id=order_id)
-
-
 def _lock_key(identifier: Identifier) -> int:
     digest = hashlib.blake2b(
         f"customer:{identifier.kind}:{identifier.value}".encode(), digest_size=8

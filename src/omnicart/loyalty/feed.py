@@ -22,7 +22,7 @@ from typing import Any, cast
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from omnicart.customers.lookup import profile_for_order
+from omnicart.customers.linking import profile_for_order
 from omnicart.db.engine import Database
 from omnicart.db.feed import FeedPosition, position_of
 from omnicart.db.outbox import OutboxEvent, list_events

@@ -20,7 +20,8 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from omnicart.channels.service import get_channel
-from omnicart.customers.lookup import merged_ids, profile_for_order, survivor_of
+from omnicart.customers.linking import profile_for_order
+from omnicart.customers.lookup import merged_ids, survivor_of
 from omnicart.customers.tables import CustomerProfile
 from omnicart.db.engine import Database
 from omnicart.inventory.ledger import insert_ignoring_duplicates

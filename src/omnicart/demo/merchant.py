@@ -29,8 +29,8 @@ from omnicart.catalog.importer import import_catalog_rows, read_catalog_csv
 from omnicart.channels import service as channels
 from omnicart.db.engine import Database
 from omnicart.db.migrate import open_upgraded
-from omnicart.demo_customers import CustomerDay, report_customer_day, run_customer_day
-from omnicart.demo_orders import OrderDay, report_order_day, run_order_day
+from omnicart.demo.customers import CustomerDay, report_customer_day, run_customer_day
+from omnicart.demo.orders import OrderDay, report_order_day, run_order_day
 from omnicart.inventory import queries, service
 from omnicart.kernel.errors import InsufficientStock
 from omnicart.kernel.gtin import gtin_check_digit

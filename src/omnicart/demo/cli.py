@@ -9,7 +9,7 @@ import typer
 from rich.panel import Panel
 
 from omnicart.cli_support import CliConsole
-from omnicart.demo import events_path_for, run_demo
+from omnicart.demo.merchant import events_path_for, run_demo
 from omnicart.kernel.errors import Conflict
 from omnicart.settings import get_settings
 
