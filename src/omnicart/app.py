@@ -1,17 +1,19 @@
-"""The FastAPI application: routers, problem handlers, and the expiry sweeper."""
+"""The FastAPI application: routers, problem handlers, and (inline) the background rounds."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
 
 from omnicart import __version__
+from omnicart.analytics import api as analytics_api
+from omnicart.analytics import clv_api, journeys_api
 from omnicart.api.access import guard, verify_routes
 from omnicart.api.params import check_url
 from omnicart.api.problems import PROBLEM_RESPONSES, install_problem_handlers, problem_media_type
@@ -20,48 +22,29 @@ from omnicart.auth.access import PUBLIC
 from omnicart.auth.service import ensure_admin_key
 from omnicart.catalog import api as catalog_api
 from omnicart.channels import api as channels_api
+from omnicart.connectors import api as connectors_api
+from omnicart.connectors.service import BackgroundLoop as ConnectorLoop
 from omnicart.conversations import api as conversations_api
 from omnicart.customers import api as customers_api
-from omnicart.customers.erasure_steps import finish_erasures
-from omnicart.customers.service import sync_customers
 from omnicart.db.engine import Database
 from omnicart.inventory import api as inventory_api
-from omnicart.inventory.service import expire_reservations
 from omnicart.locations import api as locations_api
 from omnicart.loyalty import api as loyalty_api
-from omnicart.loyalty.expiry import expire_points
-from omnicart.loyalty.feed import sync_loyalty
 from omnicart.orders import api as orders_api
-from omnicart.orders.fulfilment import expire_pickups
+from omnicart.productfeeds import api as productfeeds_api
 from omnicart.settings import Settings, get_settings
 from omnicart.tracking import api as tracking_api
+from omnicart.webhooks import api as webhooks_api
+from omnicart.webhooks.delivery import WebhookSender
+from omnicart.worker.rounds import run_round
 
 log = logging.getLogger(__name__)
 
 
-# Background work, in this order each round; each step is safe in several processes at once.
-_SWEEPS: tuple[tuple[str, Callable[[Database], int]], ...] = (
-    # Expiry is what frees holds left behind by crashed or abandoned clients.
-    ("expiring reservations", expire_reservations),
-    # Pickup orders nobody collected in their window go back on sale too.
-    ("expiring pickups", expire_pickups),
-    # Orders of every channel attach to their customer, then earn (or lose) points.
-    ("attaching orders to customers", sync_customers),
-    ("loyalty from orders", sync_loyalty),
-    # Points past the program's validity lapse (only when the setting turns expiry on).
-    ("expiring loyalty points", expire_points),
-    # Erasures whose event-store step failed are retried, with backoff, until done.
-    ("finishing erasures", finish_erasures),
-)
-
-
 async def _sweep_expired(db: Database, every: float) -> None:
+    # The worker's rounds, run in this process (OMNICART_BACKGROUND=inline).
     while True:
-        for what, step in _SWEEPS:
-            try:
-                await asyncio.to_thread(step, db)
-            except Exception:
-                log.exception("%s failed; retrying", what)
+        await asyncio.to_thread(run_round, db)
         await asyncio.sleep(every)
 
 
@@ -70,10 +53,13 @@ def create_app(
 ) -> FastAPI:
     """Build the API over `db` (default: the configured database).
 
-    `sweep` runs the background work: freeing expired holds, and delivering the order
-    book's outbox into the event store (tests turn it off).
+    `sweep` runs the background rounds in this process (omnicart.worker.rounds, and the
+    event store's flusher) when `OMNICART_BACKGROUND` is `inline`; with `worker`, an
+    `omnicart worker` process runs them and this app only answers requests. Tests turn
+    it off.
     """
     config = settings or get_settings()
+    sweep = sweep and config.background == "inline"
     database = db or Database.from_url(config.database_url, pool_size=config.pool_size)
 
     @asynccontextmanager
@@ -86,9 +72,21 @@ def create_app(
             if sweep
             else None
         )
+        # Outbound webhooks are polled more often than the rounds run.
+        sender = WebhookSender(database, every=config.webhooks_poll_seconds) if sweep else None
+        if sender is not None:
+            sender.start()
+        # Vendor deliveries and stock pushes: every 0.1 s while there is work, else 1 s.
+        connectors = ConnectorLoop(database) if sweep else None
+        if connectors is not None:
+            connectors.start()
         try:
             yield
         finally:
+            if connectors is not None:
+                await asyncio.to_thread(connectors.stop)
+            if sender is not None:
+                await asyncio.to_thread(sender.stop)
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -115,7 +113,13 @@ def create_app(
         customers_api,
         loyalty_api,
         conversations_api,
+        connectors_api,
+        productfeeds_api,
         auth_api,
+        webhooks_api,
+        journeys_api,
+        analytics_api,
+        clv_api,
     )
     # The tracking API first: routes are tried in order, and its calls are the most frequent.
     for module in (tracking_api, *routers):

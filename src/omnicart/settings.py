@@ -81,6 +81,77 @@ class Settings(BaseSettings):
             "needs; unset: a random key made once and kept in the database."
         ),
     )
+    background: Literal["inline", "worker"] = Field(
+        default="inline",
+        description=(
+            "Who runs the background rounds (expiry sweeps, customer linking, loyalty, "
+            "outbox delivery, identity resolution): `inline`, each server process itself, "
+            "or `worker`, one `omnicart worker` process per database (`omnicart serve` and "
+            "`make demo` start one and set this)."
+        ),
+    )
+    worker_lease_seconds: float = Field(
+        default=15.0,
+        ge=1,
+        le=3600,
+        description=(
+            "How long the worker's lease lasts unrenewed (at least three rounds): a killed "
+            "worker's rounds are taken over by another within this time."
+        ),
+    )
+    connector_key: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{43}=$",
+        description=(
+            "Fernet key (`Fernet.generate_key()`) encrypting connectors' credentials at "
+            "rest; unset: a random key made once and kept in the database."
+        ),
+    )
+    connector_urls: dict[str, str] = Field(
+        default={},
+        description=(
+            'Vendors\' API base URLs replacing their real ones, as JSON: {"shopify": '
+            '"http://127.0.0.1:9001"}; a connector\'s own base_url wins over both.'
+        ),
+    )
+    connector_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="How long a call to a vendor's API may take."
+    )
+    connector_lease_seconds: float = Field(
+        default=60.0,
+        ge=1,
+        le=3600,
+        description=(
+            "How long a worker holds a delivery or a figure it is processing (at least twice "
+            "the timeout); one that died is taken over after this."
+        ),
+    )
+    connector_poll_seconds: float = Field(
+        default=60.0, ge=1, le=86400, description="How often polling vendors (Amazon) are asked."
+    )
+    webhook_secrets_key: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{43}=$",
+        description=(
+            "Fernet key (`Fernet.generate_key()`) sealing outbound webhook subscriptions' "
+            "signing secrets; unset: a random key made once and kept in the database."
+        ),
+    )
+    webhooks_poll_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="How often the background sender looks for webhook deliveries due.",
+    )
+    analytics_engine: str = Field(
+        default="duckdb",
+        pattern=r"^(duckdb|chdb|clickhouses?://\S+)$",
+        description=(
+            "Where analytics figures are computed: `duckdb` (the event store's file), "
+            "`chdb` (in-process ClickHouse, a copy per request) or a ClickHouse server "
+            "`clickhouse://user:password@host:8123/database` (`clickhouses://` for HTTPS)."
+        ),
+    )
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -17,7 +17,11 @@ it on a fresh copy; tests/api/test_authz_world.py proves that.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+import orjson
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -33,11 +38,14 @@ from sqlalchemy import inspect
 
 from omnicart.app import create_app
 from omnicart.auth.service import DEFAULT_SCOPES, create_api_key
+from omnicart.connectors import inbox
+from omnicart.connectors.calls import vendor_http
 from omnicart.customers.linking import sync_customers
 from omnicart.db.engine import Database
 from omnicart.db.migrate import upgrade
 from omnicart.settings import Settings
 from omnicart.tracking.ingest import Ingestor, WriteKeys
+from omnicart.webhooks.delivery import WebhookSender
 
 Target = Literal["own", "other"]
 TARGETS: tuple[Target, Target] = ("own", "other")
@@ -48,6 +56,7 @@ PRICE = "20.00"
 # was built, and a lapsed hold would change what the cases see. (A cart's hold lasts the
 # shop's default, 15 minutes from the build; its checkout places the units again anyway.)
 HOLD_SECONDS = 7 * 24 * 3600
+CONNECTOR_SECRET = "authz-webhook-secret"
 
 
 Caller = Literal[
@@ -112,6 +121,8 @@ class Side:
     # own.transfer_id goes S2 -> S1, other.transfer_id S1 -> S2.
     transfer_id: int
     spare_key_id: int  # a channel key of the channel that no caller uses (to revoke)
+    feed_token: str  # a live product feed token of the channel
+    feed_token_id: int
 
 
 @dataclass(frozen=True)
@@ -124,6 +135,13 @@ class World:
     other: Side
     keys: Keys
     erasure_id: int  # a third person, erased (not a side's: erasure is the merchant's)
+    # A webhook subscription to a port nobody listens on; its deliveries are dead letters.
+    webhook_subscription_id: int
+    webhook_delivery_id: int
+    # Channel A's WooCommerce connector (its vendor unreachable), and a delivery of it
+    # parked for an unknown product.
+    connector_id: int
+    connector_delivery_id: int
 
     def side(self, target: Target) -> Side:
         """The side a request aims at."""
@@ -141,6 +159,9 @@ class RequestSpec:
     # Whether the admin's success changes the database. The tracking calls are writes
     # that change none: their events go to the spool of the event store, not to tables.
     changes: bool = True
+    # A raw body and headers of its own (a vendor's signed webhook), instead of `json`.
+    content: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- seeding
@@ -306,6 +327,61 @@ def _seed_customer(seed: _Seeder, half: _Half) -> None:
     ids["conversation_id"] = seed.post("/v1/conversations", contact, 201)["id"]
 
 
+def _seed_webhooks(seed: _Seeder, db: Database) -> tuple[int, int]:
+    """A subscription to the returns (from the beginning) whose every delivery failed its
+    one attempt: (its id, its first delivery's id)."""
+    with socket.socket() as probe:  # a port nobody listens on once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}/hooks"
+    body = {"url": url, "event_types": ["return.*"], "max_attempts": 1, "start": "beginning"}
+    subscription = int(seed.post("/v1/webhooks/subscriptions", body, 201)["id"])
+    sender = WebhookSender(db)
+    try:
+        sender.deliver_round()
+    finally:
+        sender.close()
+    dead = _ok(seed.client.get(f"/v1/webhooks/subscriptions/{subscription}/deliveries"))
+    assert [d["state"] for d in dead["items"]] == ["dead", "dead"], dead
+    return subscription, int(dead["items"][0]["id"])
+
+
+def connector_delivery(product_id: int, delivery_id: str) -> tuple[bytes, dict[str, str]]:
+    """A WooCommerce order webhook for the world's connector, signed: (body, headers)."""
+    line = {"product_id": product_id, "quantity": 1, "subtotal": PRICE, "total": PRICE}
+    order = {"id": product_id, "currency": "EUR", "total": PRICE, "line_items": [line]}
+    body = orjson.dumps(order)
+    digest = hmac.new(CONNECTOR_SECRET.encode(), body, hashlib.sha256).digest()
+    headers = {
+        "X-WC-Webhook-Topic": "order.created",
+        "X-WC-Webhook-Signature": base64.b64encode(digest).decode(),
+        "X-WC-Webhook-Delivery-ID": delivery_id,
+    }
+    return body, headers
+
+
+def _seed_connector(seed: _Seeder, db: Database, channel_id: int) -> tuple[int, int]:
+    """A WooCommerce connector of the channel, one product mapped, and a delivery for an
+    unknown product, parked: (the connector's id, the delivery's)."""
+    body = {
+        "channel_id": channel_id,
+        "vendor": "woocommerce",
+        "base_url": "http://127.0.0.1:9",
+        "credentials": {
+            "webhook_secret": CONNECTOR_SECRET,
+            "consumer_key": "ck",
+            "consumer_secret": "cs",
+        },
+    }
+    connector = int(seed.post("/v1/connectors", body, 201)["id"])
+    mapping = {"items": [{"vendor_product_id": "1", "sku": "TEE"}]}
+    seed.put(f"/v1/connectors/{connector}/mapping", mapping)
+    content, headers = connector_delivery(999, "seed-1")
+    hooks = f"/v1/connectors/{connector}/webhooks"
+    delivery = _ok(seed.client.post(hooks, content=content, headers=headers))["delivery"]
+    inbox.process_due(db, http=vendor_http())
+    return connector, int(delivery)
+
+
 def _seed_erasure(seed: _Seeder, channel_id: int) -> int:
     """A person who wrote in once and asked to be erased; the erasure's id."""
     contact = {
@@ -374,7 +450,11 @@ def build_world(db: Database) -> World:
             half.ids["spare_key_id"] = seed.key(
                 f"spare-{half.name}", role="channel", channel_id=half.channel_id
             )[0]
+            feed = seed.post(f"/v1/channels/{half.channel_id}/feed-tokens", {"name": "g"}, 201)
+            half.ids["feed_token"], half.ids["feed_token_id"] = feed["token"], feed["id"]
         erasure_id = _seed_erasure(seed, a)
+        webhooks = _seed_webhooks(seed, db)
+        connector = _seed_connector(seed, db, a)
         _, own_channel = seed.key("own-channel", role="channel", channel_id=a)
         _, other_channel = seed.key("other-channel", role="channel", channel_id=b)
         _, own_staff = seed.key("own-staff", role="staff", location_id=s1)
@@ -397,7 +477,7 @@ def build_world(db: Database) -> World:
     keys = Keys(
         ADMIN_SECRET, own_channel, other_channel, own_staff, other_staff, read_only, analyst
     )
-    return World(warehouse, pos, sides[0], sides[1], keys, erasure_id)
+    return World(warehouse, pos, sides[0], sides[1], keys, erasure_id, *webhooks, *connector)
 
 
 # ------------------------------------------------------------------ copies and the app
@@ -460,7 +540,12 @@ class Harness:
         secret = self.world.keys.secret(caller)
         headers = {"Authorization": f"Bearer {secret}"} if secret is not None else {}
         answer: Response = self.client.request(
-            method, spec.path, params=spec.params, json=spec.json, headers=headers
+            method,
+            spec.path,
+            params=spec.params,
+            json=spec.json if spec.content is None else None,
+            content=spec.content,
+            headers={**headers, **spec.headers},
         )
         return answer
 
@@ -548,6 +633,14 @@ def _s(world: World, target: Target) -> Side:
 
 def _lines(world: World, target: Target, quantity: int = 1) -> list[dict[str, Any]]:
     return [{"sku": _s(world, target).sku, "quantity": quantity}]
+
+
+def _hooks(world: World, suffix: str = "") -> str:
+    return f"/v1/webhooks/subscriptions/{world.webhook_subscription_id}{suffix}"
+
+
+def _connector(suffix: str = "") -> Callable[[World, Target], str]:
+    return lambda w, _t: f"/v1/connectors/{w.connector_id}{suffix}"
 
 
 def _channel_read(suffix: str = "", **params: Any) -> Build:
@@ -909,6 +1002,133 @@ REQUESTS: dict[tuple[str, str], Build] = {
     ),
     ("GET", "/v1/customers/{customer_id}/conversations"): _read(
         lambda w, t: f"/v1/customers/{_s(w, t).customer_id}/conversations"
+    ),
+    # --- product feeds: a vendor fetches with the channel's feed token, not an API key
+    ("GET", "/v1/feeds/{channel_id}/{format}"): lambda w, t: RequestSpec(
+        f"/v1/feeds/{_s(w, t).channel_id}/google-tsv",
+        200,
+        {"token": _s(w, t).feed_token},
+        changes=False,
+    ),
+    ("GET", "/v1/channels/{channel_id}/feeds/{format}/check"): _channel_read(
+        "/feeds/meta-csv/check"
+    ),
+    ("POST", "/v1/channels/{channel_id}/feed-tokens"): _write(
+        lambda w, t: f"/v1/channels/{_s(w, t).channel_id}/feed-tokens",
+        lambda _w, _t: {"name": "meta", "rotate": True},
+        201,
+    ),
+    ("GET", "/v1/channels/{channel_id}/feed-tokens"): _channel_read("/feed-tokens"),
+    ("DELETE", "/v1/channels/{channel_id}/feed-tokens/{token_id}"): _write(
+        lambda w, t: f"/v1/channels/{_s(w, t).channel_id}/feed-tokens/{_s(w, t).feed_token_id}",
+        success=204,
+    ),
+    ("GET", "/v1/channels/{channel_id}/feed-settings"): _channel_read("/feed-settings"),
+    ("PUT", "/v1/channels/{channel_id}/feed-settings"): _write(
+        lambda w, t: f"/v1/channels/{_s(w, t).channel_id}/feed-settings",
+        lambda _w, _t: {
+            "storefront_url": "https://shop.example",
+            "link_template": "https://shop.example/products/{handle}",
+        },
+    ),
+    # --- analytics: figures of the refreshed model
+    ("GET", "/v1/analytics/channels"): _read(
+        _fixed("/v1/analytics/channels"), **{"from": "2026-01-01", "to": "2026-12-31"}
+    ),
+    ("GET", "/v1/analytics/cohorts"): _read(
+        _fixed("/v1/analytics/cohorts"), **{"from": "2026-01-01", "to": "2026-12-31"}
+    ),
+    ("GET", "/v1/analytics/customers/omnichannel"): _read(
+        _fixed("/v1/analytics/customers/omnichannel"), **{"from": "2026-01-01", "to": "2026-12-31"}
+    ),
+    ("GET", "/v1/analytics/funnels"): _read(
+        _fixed("/v1/analytics/funnels"),
+        **{"from": "2026-01-01", "to": "2026-12-31", "steps": ["Viewed", "Order Completed"]},
+    ),
+    ("GET", "/v1/analytics/attribution"): _read(
+        _fixed("/v1/analytics/attribution"), **{"from": "2026-01-01", "to": "2026-12-31"}
+    ),
+    # The world's few buyers are too few to fit CLV's models: 409 past the access check.
+    ("GET", "/v1/analytics/clv"): lambda _w, _t: RequestSpec(
+        "/v1/analytics/clv", 409, {"from": "2026-01-01", "to": "2026-12-31"}, changes=False
+    ),
+    # --- outbound webhooks: the merchant's own systems, admins only
+    ("GET", "/v1/webhooks/event-types"): _read(_fixed("/v1/webhooks/event-types")),
+    ("POST", "/v1/webhooks/subscriptions"): _write(
+        _fixed("/v1/webhooks/subscriptions"),
+        lambda _w, _t: {"url": "https://erp.example.com/hooks", "event_types": ["order.*"]},
+        201,
+    ),
+    ("GET", "/v1/webhooks/subscriptions"): _read(_fixed("/v1/webhooks/subscriptions")),
+    ("GET", "/v1/webhooks/subscriptions/{subscription_id}"): _read(lambda w, _t: _hooks(w)),
+    ("PATCH", "/v1/webhooks/subscriptions/{subscription_id}"): _write(
+        lambda w, _t: _hooks(w), lambda _w, _t: {"enabled": False}
+    ),
+    ("DELETE", "/v1/webhooks/subscriptions/{subscription_id}"): _write(
+        lambda w, _t: _hooks(w), success=204
+    ),
+    ("POST", "/v1/webhooks/subscriptions/{subscription_id}/rotate-secret"): _write(
+        lambda w, _t: _hooks(w, "/rotate-secret")
+    ),
+    ("GET", "/v1/webhooks/subscriptions/{subscription_id}/deliveries"): _read(
+        lambda w, _t: _hooks(w, "/deliveries")
+    ),
+    ("GET", "/v1/webhooks/subscriptions/{subscription_id}/deliveries/{delivery_id}"): _read(
+        lambda w, _t: _hooks(w, f"/deliveries/{w.webhook_delivery_id}")
+    ),
+    ("POST", "/v1/webhooks/subscriptions/{subscription_id}/deliveries/{delivery_id}/replay"): (
+        _write(lambda w, _t: _hooks(w, f"/deliveries/{w.webhook_delivery_id}/replay"))
+    ),
+    ("POST", "/v1/webhooks/subscriptions/{subscription_id}/replay-dead"): _write(
+        lambda w, _t: _hooks(w, "/replay-dead")
+    ),
+    # --- connectors: admins only; a vendor calls its webhook with its signature, no key
+    ("POST", "/v1/connectors"): _write(
+        _fixed("/v1/connectors"),
+        lambda w, _t: {
+            "channel_id": w.other.channel_id,
+            "vendor": "woocommerce",
+            "base_url": "https://shop.example",
+            "credentials": {"webhook_secret": "s", "consumer_key": "k", "consumer_secret": "c"},
+        },
+        201,
+    ),
+    ("GET", "/v1/connectors"): _read(_fixed("/v1/connectors")),
+    ("GET", "/v1/connectors/attention"): _read(_fixed("/v1/connectors/attention")),
+    ("GET", "/v1/connectors/{connector_id}"): _read(_connector()),
+    ("PATCH", "/v1/connectors/{connector_id}"): _write(
+        _connector(), lambda _w, _t: {"options": {"note": "spring sale"}}
+    ),
+    # The world's vendor cannot be reached: the test answers so, and changes nothing.
+    ("POST", "/v1/connectors/{connector_id}/test"): lambda w, _t: RequestSpec(
+        _connector("/test")(w, _t), 200, changes=False
+    ),
+    ("GET", "/v1/connectors/{connector_id}/mapping"): _read(_connector("/mapping")),
+    ("PUT", "/v1/connectors/{connector_id}/mapping"): _write(
+        _connector("/mapping"),
+        lambda w, t: {"items": [{"vendor_product_id": "2", "sku": _s(w, t).sku}]},
+    ),
+    ("POST", "/v1/connectors/{connector_id}/mapping/match"): lambda w, _t: RequestSpec(
+        _connector("/mapping/match")(w, _t), 409, changes=False
+    ),
+    ("GET", "/v1/connectors/{connector_id}/deliveries"): _read(_connector("/deliveries")),
+    ("POST", "/v1/connectors/{connector_id}/deliveries/retry"): _write(
+        _connector("/deliveries/retry"), lambda _w, _t: {}
+    ),
+    ("POST", "/v1/connectors/{connector_id}/deliveries/{delivery_id}/dismiss"): _write(
+        lambda w, _t: (
+            f"/v1/connectors/{w.connector_id}/deliveries/{w.connector_delivery_id}/dismiss"
+        )
+    ),
+    ("POST", "/v1/connectors/{connector_id}/reconcile"): lambda w, _t: RequestSpec(
+        _connector("/reconcile")(w, _t), 409, changes=False
+    ),
+    ("GET", "/v1/connectors/{connector_id}/stock"): _read(_connector("/stock")),
+    ("POST", "/v1/connectors/{connector_id}/webhooks"): lambda w, t: RequestSpec(
+        _connector("/webhooks")(w, t),
+        200,
+        content=connector_delivery(1, f"hook-{t}")[0],
+        headers=connector_delivery(1, f"hook-{t}")[1],
     ),
     # --- API keys
     ("POST", "/v1/api-keys"): _write(

@@ -78,7 +78,7 @@ def test_enums_are_documented(document: dict[str, Any]) -> None:
     statuses = orders["status"]["schema"]["anyOf"][0]["enum"]
     assert "partially_fulfilled" in statuses
     key_in = document["components"]["schemas"]["ApiKeyIn"]["properties"]["role"]
-    assert key_in["enum"] == ["admin", "channel", "staff"]
+    assert key_in["enum"] == ["admin", "channel", "staff", "analyst"]
 
 
 def test_orders_list_pages_newest_first(client: TestClient) -> None:

@@ -263,7 +263,12 @@ def test_enums_are_documented_as_the_models_define_them(client: TestClient) -> N
     assert schemas["ChannelOut"]["properties"]["kind"]["enum"] == list(CHANNEL_KINDS)
     assert schemas["LocationIn"]["properties"]["kind"]["enum"] == list(LOCATION_KINDS)
     assert schemas["ApiKeyIn"]["properties"]["role"]["enum"] == list(get_args(Role))
-    assert schemas["ApiKeyOut"]["properties"]["role"]["enum"] == ["admin", "channel", "staff"]
+    assert schemas["ApiKeyOut"]["properties"]["role"]["enum"] == [
+        "admin",
+        "channel",
+        "staff",
+        "analyst",
+    ]
     assert set(schemas["OrderOut"]["properties"]["status"]["enum"]) == set(ORDER_STATUSES)
 
 
@@ -286,8 +291,10 @@ def test_patch_bodies_document_null_only_where_null_is_accepted(client: TestClie
     }
     assert {name: _nullable(schema) for name, schema in patches.items()} == {
         "ChannelPatch": set(),
+        "ConnectorPatch": set(),
         "LocationPatch": {"latitude", "longitude"},
         "ProductPatchIn": {"category"},
+        "SubscriptionChange": set(),
         "VariantPatchIn": {"gtin", "low_stock_threshold"},
     }
 

@@ -41,6 +41,10 @@ NO_API_KEY = {
     *(("POST", f"/v1/{kind}") for kind in ("identify", "track", "page", "screen", "group")),
     ("POST", "/v1/alias"),
     ("POST", "/v1/batch"),
+    # A vendor's webhook: its signature over the body authenticates it, not an API key.
+    ("POST", "/v1/connectors/{connector_id}/webhooks"),
+    # A product feed: Google or Meta fetch it with the channel's feed token.
+    ("GET", "/v1/feeds/{channel_id}/{format}"),
 }
 
 TABLE: dict[tuple[str, str], Row] = {
@@ -148,6 +152,50 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/v1/conversations/{conversation_id}/handover"): STAFF_WRITES,
     ("POST", "/v1/conversations/{conversation_id}/status"): STAFF_WRITES,
     ("GET", "/v1/customers/{customer_id}/conversations"): STAFF_READS,
+    # --- product feeds: the merchant's own people check a channel's feed (a channel's key
+    # its own); only admins make feed tokens and set where the shop lives
+    ("GET", "/v1/channels/{channel_id}/feeds/{format}/check"): OWN_CHANNEL_READ,
+    ("POST", "/v1/channels/{channel_id}/feed-tokens"): ADMIN_ONLY,
+    ("GET", "/v1/channels/{channel_id}/feed-tokens"): ADMIN_ONLY,
+    ("DELETE", "/v1/channels/{channel_id}/feed-tokens/{token_id}"): ADMIN_ONLY,
+    ("GET", "/v1/channels/{channel_id}/feed-settings"): (OK, OK, 403, 403, 403, OK),
+    ("PUT", "/v1/channels/{channel_id}/feed-settings"): ADMIN_ONLY,
+    # --- analytics: the merchant's figures, for admins and analysts only
+    ("GET", "/v1/analytics/channels"): ADMIN_ONLY,
+    ("GET", "/v1/analytics/cohorts"): ADMIN_ONLY,
+    ("GET", "/v1/analytics/customers/omnichannel"): ADMIN_ONLY,
+    ("GET", "/v1/analytics/funnels"): ADMIN_ONLY,
+    ("GET", "/v1/analytics/attribution"): ADMIN_ONLY,
+    ("GET", "/v1/analytics/clv"): ADMIN_ONLY,
+    # --- outbound webhooks: they send the merchant's data where they point, admins only
+    ("GET", "/v1/webhooks/event-types"): ADMIN_ONLY,
+    ("POST", "/v1/webhooks/subscriptions"): ADMIN_ONLY,
+    ("GET", "/v1/webhooks/subscriptions"): ADMIN_ONLY,
+    ("GET", "/v1/webhooks/subscriptions/{subscription_id}"): ADMIN_ONLY,
+    ("PATCH", "/v1/webhooks/subscriptions/{subscription_id}"): ADMIN_ONLY,
+    ("DELETE", "/v1/webhooks/subscriptions/{subscription_id}"): ADMIN_ONLY,
+    ("POST", "/v1/webhooks/subscriptions/{subscription_id}/rotate-secret"): ADMIN_ONLY,
+    ("GET", "/v1/webhooks/subscriptions/{subscription_id}/deliveries"): ADMIN_ONLY,
+    ("GET", "/v1/webhooks/subscriptions/{subscription_id}/deliveries/{delivery_id}"): ADMIN_ONLY,
+    ("POST", "/v1/webhooks/subscriptions/{subscription_id}/deliveries/{delivery_id}/replay"): (
+        ADMIN_ONLY
+    ),
+    ("POST", "/v1/webhooks/subscriptions/{subscription_id}/replay-dead"): ADMIN_ONLY,
+    # --- connectors: vendor accounts and their secrets, the merchant's admins only
+    ("POST", "/v1/connectors"): ADMIN_ONLY,
+    ("GET", "/v1/connectors"): ADMIN_ONLY,
+    ("GET", "/v1/connectors/attention"): ADMIN_ONLY,
+    ("GET", "/v1/connectors/{connector_id}"): ADMIN_ONLY,
+    ("PATCH", "/v1/connectors/{connector_id}"): ADMIN_ONLY,
+    ("POST", "/v1/connectors/{connector_id}/test"): ADMIN_ONLY,
+    ("GET", "/v1/connectors/{connector_id}/mapping"): ADMIN_ONLY,
+    ("PUT", "/v1/connectors/{connector_id}/mapping"): ADMIN_ONLY,
+    ("POST", "/v1/connectors/{connector_id}/mapping/match"): ADMIN_ONLY,
+    ("GET", "/v1/connectors/{connector_id}/deliveries"): ADMIN_ONLY,
+    ("POST", "/v1/connectors/{connector_id}/deliveries/retry"): ADMIN_ONLY,
+    ("POST", "/v1/connectors/{connector_id}/deliveries/{delivery_id}/dismiss"): ADMIN_ONLY,
+    ("POST", "/v1/connectors/{connector_id}/reconcile"): ADMIN_ONLY,
+    ("GET", "/v1/connectors/{connector_id}/stock"): ADMIN_ONLY,
     # --- keys
     ("POST", "/v1/api-keys"): ADMIN_ONLY,
     ("GET", "/v1/api-keys"): ADMIN_ONLY,
@@ -155,7 +203,14 @@ TABLE: dict[tuple[str, str], Row] = {
 }
 # An analyst's key (marketing, finance) reads figures and changes nothing: every route
 # answers it 403 but those listed here, with the status written by hand.
-ANALYST: dict[tuple[str, str], object] = {}
+ANALYST: dict[tuple[str, str], object] = {
+    ("GET", "/v1/analytics/channels"): OK,
+    ("GET", "/v1/analytics/cohorts"): OK,
+    ("GET", "/v1/analytics/customers/omnichannel"): OK,
+    ("GET", "/v1/analytics/funnels"): OK,
+    ("GET", "/v1/analytics/attribution"): OK,
+    ("GET", "/v1/analytics/clv"): OK,
+}
 KEYED = ("admin", "own_channel", "other_channel", "own_staff", "other_staff", "read_only")
 CALLERS_WITH_KEYS = (*KEYED, "analyst")
 CASES = [

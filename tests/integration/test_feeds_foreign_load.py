@@ -19,8 +19,8 @@ from omnicart.db.outbox import OutboxEvent, list_events, record_event
 from omnicart.inventory import service
 from omnicart.inventory.tables import Movement
 from omnicart.orders import service as orders
+from omnicart.tracking.flusher import open_current_store
 from omnicart.tracking.outbox import OUTBOX_SOURCE_ID
-from omnicart.tracking.store import open_store
 from tests.conftest import PG_URL, require_postgres
 from tests.integration import test_feeds
 from tests.orders_support import market_order, seed_shop
@@ -115,7 +115,7 @@ def test_orm_events_and_outbox_delivery_are_not_held_back(
     assert expected  # Order Completed, Order Routed, ...
 
     def delivered() -> list[str]:
-        with open_store(tmp_path / "events.duckdb", db=pg_db) as store:
+        with open_current_store(tmp_path / "events.duckdb", db=pg_db) as store:
             found = store.find(source_id=OUTBOX_SOURCE_ID, anonymous_id=f"order-{order.id}")
         return sorted(e.message_id for e in found)
 

@@ -14,6 +14,7 @@ from omnicart.db.engine import Database
 from omnicart.orders import service
 from omnicart.orders.model import Customer
 from omnicart.tracking.erasure import erase_people
+from omnicart.tracking.flusher import open_current_store
 from omnicart.tracking.ingest import Ingestor
 from omnicart.tracking.store import open_store, spool_dir
 from tests.orders_support import market_order, seed_shop
@@ -110,7 +111,7 @@ def test_erasure_leaves_no_personal_value_and_keeps_aggregates(
     )  # the writer stays open: its live segment still holds Ann's events
     export = root / "exports" / "2026"
     try:
-        with open_store(events, db=sqlite_db) as store:
+        with open_current_store(events, db=sqlite_db) as store:
             store.export_parquet(export)
             before = _revenue(store.conn, "events")
             total = store.count()
@@ -228,7 +229,7 @@ def test_erasure_reaches_identifying_traits_and_keeps_the_shops_data(
     ]
     ingestor.accept_sync(body=orjson.dumps({"batch": messages}), kind="batch", write_key=key)
     try:
-        with open_store(events, db=sqlite_db) as store:
+        with open_current_store(events, db=sqlite_db) as store:
             order_events = {e.message_id: e for e in store.find(source_id=0)}
         routed = [e for e in order_events.values() if e.event == "Order Routed"]
         assert routed

@@ -21,9 +21,10 @@ from omnicart.orders import service
 from omnicart.orders.model import Customer
 from omnicart.orders.service import ExternalOrder
 from omnicart.settings import Settings
+from omnicart.tracking.flusher import Flusher, open_current_store
 from omnicart.tracking.ingest import Ingestor
 from omnicart.tracking.outbox import OUTBOX_SOURCE_ID
-from omnicart.tracking.store import Flusher, open_store
+from omnicart.tracking.store import open_store
 from tests.orders_support import Shop, market_order, seed_shop
 from tests.tracking_support import add_source
 
@@ -56,7 +57,7 @@ def _stored_once(events_path: Path, db: Database) -> list[tuple[str, str, str]]:
     expected = _order_events(db)
     deadline = time.monotonic() + 30
     while True:
-        with open_store(events_path, db=db) as store:
+        with open_current_store(events_path, db=db) as store:
             rows = store.conn.execute(
                 "SELECT message_id, event, anonymous_id, count(*) OVER (PARTITION BY message_id) "
                 "FROM events WHERE source_id = ?",
@@ -90,7 +91,7 @@ def test_order_events_are_stored_once_with_customer_and_channel(
     assert _stored_once(events, db) == expected
     assert _stored_once(events, db) == expected  # a second delivery adds nothing
 
-    with open_store(events, db=db) as store:
+    with open_current_store(events, db=db) as store:
         ann = store.find(source_id=OUTBOX_SOURCE_ID, anonymous_id=f"order-{ann_id}")
         other = store.find(source_id=OUTBOX_SOURCE_ID, anonymous_id=f"order-{other_id}")
     assert {e.user_id for e in ann} == {"cust-ann"}  # also on events without a customer

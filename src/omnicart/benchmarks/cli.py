@@ -123,6 +123,23 @@ def _reachable(database_url: str | None) -> str:
     return url
 
 
+def bench_analytics(
+    json: JsonLine = False,
+    orders: Annotated[int, typer.Option(min=1_000, help="Orders in the history.")] = 1_000_000,
+    events: Annotated[
+        int, typer.Option(min=10_000, help="Tracked events in the history.")
+    ] = 10_000_000,
+    repeat: Annotated[int, typer.Option(min=1, max=20, help="Timed runs of each side.")] = 3,
+) -> None:
+    """The overview, cohorts and funnel on a generated year vs hand-written DuckDB SQL."""
+    from omnicart.benchmarks.analytics import BenchConfig, run
+
+    config = BenchConfig(orders=orders, events=events, repeat=repeat)
+    with err.status("benchmarking: generating the history, then each report and its hand SQL"):
+        result = run(config)
+    _print(result, json=json, title="omnicart bench analytics")
+
+
 def _print(result: dict[str, object], *, json: bool, title: str) -> None:
     if json:
         typer.echo(orjson.dumps(result).decode())

@@ -6,14 +6,45 @@ push) drives every adapter the same way:
 
 - `verify(connection, inbound)` checks a webhook delivery's signature over the raw bytes
   and says what it is (`Delivery`); a bad signature raises `Unauthorized`, a body that is
-  not the vendor's JSON raises `ValidationFailed`;
+  not the vendor's JSON raises `ValidationFailed`. The signature is checked first, so a
+  ValidationFailed means an authentic delivery: the core keeps it, parked with the reason;
 - `order(connection, delivery, http)` turns a delivery into the vendor's order as a
   `VendorOrder` (fetching it first when the webhook only names it, as BigCommerce and
   Square do), or None when the delivery carries no order (a ping);
 - `push_stock` / `push_prices` send figures; `read_stock` reads them back (reconcile);
 - `catalog` lists the vendor's products and variants (automatic SKU/GTIN mapping).
 
-Polling vendors (Amazon SP-API) implement `Poller` instead of webhooks.
+What the core does with each `Delivery.kind` (verify runs when the delivery arrives; the
+rest runs later, from the inbox, so `order` may fetch and may raise VendorUnavailable):
+
+- "order": `order()` gives the whole order; it is ingested (created, or updated when its
+  `updated_at` is newer than the one applied), then every refund in `refunds` is recorded
+  once (by `refund_id`);
+- "cancel": the same, with `cancelled=True`; when the vendor sends only the order's id
+  (WooCommerce's order.deleted), `order()` may answer a VendorOrder with no lines and
+  `cancelled=True`: the core cancels the order it knows by `external_id`;
+- "refund": `order()` answers a VendorOrder (`external_id`, `currency`, lines may be
+  empty) whose `refunds` hold the refund: the core records each on the order it knows;
+- "ping": answered 2xx and stored nowhere; "ignored" (a topic Omnicart does not take):
+  stored as done and answered 2xx; `order()` is called for neither.
+
+A delivery for an order the core does not know yet (a cancellation or refund that came
+before the order) is tried again later, then parked in "needs attention". An order of a
+POS channel (kind "pos", e.g. Square) is recorded as a till sale at the store the
+connector's `store` option names (a location code), idempotent on `external_id`.
+
+SKU mapping: the core matches a line to an Omnicart SKU by the vendor's
+(vendor_product_id, vendor_variant_id) in its mapping, else by `sku`, else by `gtin`.
+`catalog` answers the vendor's own SKUs/GTINs (`VendorItem.sku` is the vendor's). The
+`VendorItem`s the core hands to `read_stock`, and the figures to `push_*`, are built from
+the mapping: there `sku` is Omnicart's SKU, and `read_stock` answers {item.sku: quantity}
+for the items it could read (leave out those it could not). `stock_ref` is the vendor's
+id of the stock-bearing record when it is not the variant (Shopify's inventory_item_id);
+`catalog` fills it and the core keeps it in the mapping.
+
+Polling vendors (Amazon SP-API) implement `Poller` instead of webhooks: the core keeps
+each connector's cursor (committed only after the orders it returned are stored in the
+inbox) and processes polled orders like webhook orders.
 Amounts are Decimal in the order's currency, exactly as the vendor sent them.
 """
 
@@ -128,6 +159,7 @@ class VendorItem:
     title: str = ""
     quantity: int | None = None
     price: Decimal | None = None
+    stock_ref: str | None = None  # e.g. Shopify's inventory_item_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +170,7 @@ class StockFigure:
     vendor_product_id: str
     vendor_variant_id: str | None
     quantity: int
+    stock_ref: str | None = None  # e.g. Shopify's inventory_item_id
 
 
 @dataclass(frozen=True, slots=True)

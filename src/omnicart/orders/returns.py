@@ -26,6 +26,7 @@ from omnicart.kernel.errors import Conflict, Forbidden, NotFound, ValidationFail
 from omnicart.kernel.money import Money
 from omnicart.orders import placement
 from omnicart.orders.model import (
+    CANCELLED,
     RETURNABLE,
     LineDraft,
     OrderDraft,
@@ -37,9 +38,15 @@ from omnicart.orders.model import (
     status_after,
 )
 from omnicart.orders.placement import Fulfil
-from omnicart.orders.service import create_order, customer_of, in_transaction, lock_order
+from omnicart.orders.service import (
+    cancel_in,
+    create_order,
+    customer_of,
+    in_transaction,
+    lock_order,
+)
 from omnicart.orders.tables import Order, OrderLine, Payment, Return, ReturnLine
-from omnicart.orders.views import order_lines, segment_order
+from omnicart.orders.views import OrderView, order_lines, order_view, segment_order
 
 
 @dataclass(frozen=True, slots=True)
@@ -514,3 +521,144 @@ def get_return(db: Database, *, return_id: int) -> ReturnView:
         if row is None:
             raise NotFound(f"return {return_id} does not exist", field="return_id")
         return _return_view(session, row)
+
+
+# --- what an external channel did to its own order (connectors) -------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRefund:
+    """Money (and units) a channel gave back on one of its orders, as it reported it."""
+
+    channel_id: int
+    external_id: str
+    refund_id: str
+    amount: Decimal
+    lines: tuple[tuple[str, int], ...] = ()  # (sku, units) the channel refunded
+    restock: bool = False  # the units are coming back
+    method: str | None = None
+
+
+def _channel_order(session: Session, channel_id: int, external_id: str) -> Order:
+    order = session.scalar(
+        select(Order)
+        .where(Order.channel_id == channel_id, Order.external_id == external_id)
+        .with_for_update()
+    )
+    if order is None:
+        raise NotFound(f"the channel's order {external_id!r} is unknown", field="external_id")
+    return order
+
+
+def record_channel_refund(
+    db: Database, *, refund: ChannelRefund, actor: str = "system"
+) -> ReturnView | None:
+    """Record, once (by its refund id), a refund a channel made on its order.
+
+    Units that reached the customer become a return: restocked ones are expected back (a
+    return to receive where they arrive), the others are counted returned at once. Units
+    that had not left are flagged on the order (ship fewer, or cancel them). The money is
+    a refund payment, on the return when there is one. Answers the return, or None when
+    only money was refunded (or nothing: a refund of no money opens no return).
+    """
+    reference = f"channel refund {refund.refund_id}"[:200]
+
+    def work(session: Session) -> ReturnView | None:
+        order = _channel_order(session, refund.channel_id, refund.external_id)
+        done = session.scalar(
+            select(Payment).where(
+                Payment.order_id == order.id,
+                Payment.kind == "refund",
+                Payment.reference == reference,
+            )
+        )
+        if done is not None:
+            row = session.get(Return, done.return_id) if done.return_id else None
+            return _return_view(session, row) if row is not None else None
+        amount = Money.exact(refund.amount, order.currency, field="amount").amount
+        if amount <= 0:
+            return None
+        method = check_text(
+            refund.method or _first_method(session, order), "method", where="method", required=True
+        )
+        pending = _requested(session, order.id)
+        taken: list[tuple[OrderLine, int]] = []
+        unshipped: list[str] = []
+        lines = order_lines(session, order.id)
+        for sku, units in refund.lines:
+            remaining = units
+            for line in (line for line in lines if line.sku == sku):
+                take = min(line.fulfilled - line.returned - pending.get(line.id, 0), remaining)
+                if take > 0:
+                    taken.append((line, take))
+                    pending[line.id] = pending.get(line.id, 0) + take
+                    remaining -= take
+            if remaining > 0:
+                unshipped.append(f"{sku} x{remaining}")
+        if unshipped:
+            order.flags = [
+                *(order.flags or []),
+                {
+                    "code": "refunded_before_shipping",
+                    "detail": f"refund {refund.refund_id} by the channel covers units not "
+                    f"shipped yet: {', '.join(unshipped)}; ship fewer or cancel them",
+                },
+            ]
+        if not taken:
+            placement.record_payments(session, order, [(method, amount, reference)], kind="refund")
+            session.flush()
+            placement.announce(
+                session,
+                "Order Refunded",
+                order,
+                {**segment_order(session, order), "total": str(amount), "method": method},
+            )
+            return None
+        row = Return(
+            order_id=order.id,
+            channel_id=order.channel_id,
+            status="requested",
+            returnless=not refund.restock,
+            value=Money.rounded(
+                sum((_line_value(line, units) for line, units in taken), Decimal(0)),
+                order.currency,
+            ).amount,
+            currency=order.currency,
+            actor=actor,
+            created_at=utcnow(),
+        )
+        session.add(row)
+        session.flush()
+        session.add_all(
+            ReturnLine(
+                return_id=row.id,
+                order_line_id=line.id,
+                quantity=units,
+                reason=f"refunded by the channel (refund {refund.refund_id})"[:300],
+                restocked=0,
+                written_off=0,
+            )
+            for line, units in taken
+        )
+        session.flush()
+        if not refund.restock:
+            _close_lines(session, order, row, actor=actor, reason="refunded by the channel")
+        _refund(session, order, row, amount=amount, method=method, actor=actor, reference=reference)
+        return _return_view(session, row)
+
+    return in_transaction(db, work)
+
+
+def cancel_channel_order(
+    db: Database, *, channel_id: int, external_id: str, reason: str, actor: str = "system"
+) -> OrderView:
+    """Cancel a channel's order known only by its id there (the channel deleted it)."""
+
+    def work(session: Session) -> OrderView:
+        order = _channel_order(session, channel_id, external_id)
+        if order.status == CANCELLED:
+            return order_view(session, order, replayed=True)
+        cancel_in(session, order, actor=actor, reason=reason)
+        return order_view(session, order)
+
+    return in_transaction(db, work)

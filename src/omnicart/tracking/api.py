@@ -39,7 +39,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         ingestor = Ingestor(
             db=app.state.db,
             events_path=Path(settings.events_path),
-            flush=settings.events_flusher == "thread",
+            # With a worker process (OMNICART_BACKGROUND=worker) web workers only spool.
+            flush=settings.events_flusher == "thread" and settings.background == "inline",
             suppressed_events=settings.suppressed_events,
         )
         app.state.tracking = ingestor

@@ -17,7 +17,8 @@ from omnicart.channels.policy import channel_id_for_code
 from omnicart.cli_support import CliConsole, DatabaseUrl, open_database
 from omnicart.settings import get_settings
 from omnicart.tracking import service
-from omnicart.tracking.store import EventStore, Flusher, open_store
+from omnicart.tracking.flusher import Flusher, open_current_store
+from omnicart.tracking.store import EventStore
 
 app = typer.Typer(no_args_is_help=True, help="Tracking sources and their write keys.")
 sources_app = typer.Typer(no_args_is_help=True, help="Sources: who may send events.")
@@ -77,7 +78,10 @@ def _events_path(path: Path | None) -> Path:
 @contextlib.contextmanager
 def _store(events_path: Path | None, database_url: str | None) -> Iterator[EventStore]:
     """The store with every spooled event and every settled outbox event in it."""
-    with open_database(database_url) as db, open_store(_events_path(events_path), db=db) as store:
+    with (
+        open_database(database_url) as db,
+        open_current_store(_events_path(events_path), db=db) as store,
+    ):
         yield store
 
 

@@ -26,8 +26,7 @@ import orjson
 from omnicart.customers.events import TrackedIdentity, observe_events
 from omnicart.db.engine import Database
 from omnicart.db.feed import FeedPosition
-from omnicart.tracking.model import from_micros
-from omnicart.tracking.outbox import OUTBOX_SOURCE_ID
+from omnicart.tracking.model import OUTBOX_SOURCE_ID, from_micros
 from omnicart.tracking.store import EventStore
 
 IDENTITY_FEED = "identities"

@@ -20,6 +20,7 @@ from omnicart.db.engine import Database
 from omnicart.kernel.clock import utcnow
 from omnicart.kernel.errors import Unauthorized
 from omnicart.tracking.erasure import strip_row
+from omnicart.tracking.flusher import Flusher
 from omnicart.tracking.model import (
     MAX_BATCH_BYTES,
     MAX_CALL_BYTES,
@@ -31,7 +32,7 @@ from omnicart.tracking.model import (
 )
 from omnicart.tracking.service import SourceRef, source_for_write_key
 from omnicart.tracking.spool import SpoolWriter, segments
-from omnicart.tracking.store import Flusher, spool_dir
+from omnicart.tracking.store import spool_dir
 from omnicart.tracking.suppressed import (
     SuppressedIdentifiers,
     SuppressedMode,

@@ -41,6 +41,8 @@ MAX_ID = 1_000
 MAX_FUTURE_US = MAX_FUTURE_SKEW // timedelta(microseconds=1)
 MESSAGE_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 # One stored row, in this order (source, channel and receivedAt are per request).
+# Events the order book writes (delivered from its outbox) are stored under this source id.
+OUTBOX_SOURCE_ID = 0
 COLUMNS = (
     "message_id",
     "type",

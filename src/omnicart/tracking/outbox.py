@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -31,16 +31,27 @@ from omnicart.db.engine import Database
 from omnicart.db.feed import FeedPosition, position_of
 from omnicart.db.outbox import list_events
 from omnicart.kernel.clock import utcnow
-from omnicart.tracking.model import to_micros
+from omnicart.tracking.model import OUTBOX_SOURCE_ID, to_micros
 
-if TYPE_CHECKING:
-    from omnicart.tracking.store import EventStore
-
-OUTBOX_SOURCE_ID = 0
+__all__ = ["OUTBOX_SOURCE_ID", "deliver_outbox", "deliver_outbox_once"]
 OUTBOX_FEED = "outbox"
 OUTBOX_PAGE = 1_000
 TRACKED_AGGREGATES = frozenset({"order"})
 _CONTEXT_LIBRARY = {"name": "omnicart-outbox", "version": "1"}
+
+
+class Sink(Protocol):
+    """Where outbox events are stored: the event store (tracking.store.EventStore)."""
+
+    def feed_position(self, feed: str) -> FeedPosition: ...
+
+    def latest_of_outbox_orders(
+        self, anonymous_ids: Sequence[str]
+    ) -> dict[str, tuple[int, str | None]]: ...
+
+    def commit_rows(
+        self, rows: Sequence[Sequence[Any]], *, feed: tuple[str, FeedPosition]
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +147,7 @@ def track_rows(
     return rows
 
 
-def deliver_outbox_once(store: EventStore, *, db: Database, limit: int = OUTBOX_PAGE) -> int:
+def deliver_outbox_once(store: Sink, *, db: Database, limit: int = OUTBOX_PAGE) -> int:
     """Deliver the next page of the outbox into the store; the outbox rows read."""
     after = store.feed_position(OUTBOX_FEED)
     events, end = _read_page(db, after, limit)
@@ -150,7 +161,7 @@ def deliver_outbox_once(store: EventStore, *, db: Database, limit: int = OUTBOX_
     return len(events)
 
 
-def deliver_outbox(store: EventStore, *, db: Database) -> int:
+def deliver_outbox(store: Sink, *, db: Database) -> int:
     """Deliver every settled outbox event not delivered yet; the outbox rows read."""
     total = 0
     while read := deliver_outbox_once(store, db=db):

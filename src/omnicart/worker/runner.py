@@ -2,10 +2,11 @@
 
 While it holds the lease the worker also runs the event store's flusher (the spool into
 DuckDB, the order book's outbox into the event store, identity resolution over new
-events), so web workers only answer requests. A worker that loses its lease (it paused
-past the expiry and another took over) stops its rounds and stands by; one that is killed
-is replaced by a standby, or by the one `omnicart serve` starts again, once the lease
-lapses.
+events), the connectors' loop (vendor deliveries, polls, stock and price pushes) and the
+outbound webhook sender, so web workers only answer requests. A worker that loses its
+lease (it paused past the expiry and another took over) stops its rounds and stands by;
+one that is killed is replaced by a standby, or by the one `omnicart serve` starts again,
+once the lease lapses.
 """
 
 from __future__ import annotations
@@ -16,16 +17,33 @@ import secrets
 import socket
 import threading
 from pathlib import Path
+from typing import Protocol
 
+from omnicart.connectors.service import BackgroundLoop as ConnectorLoop
 from omnicart.db.engine import Database
 from omnicart.settings import Settings
-from omnicart.tracking.store import Flusher
+from omnicart.tracking.flusher import Flusher
+from omnicart.webhooks.delivery import WebhookSender
 from omnicart.worker.lease import Lease, release, renew, try_acquire
 from omnicart.worker.rounds import ROUNDS, Step, run_round
 
 log = logging.getLogger(__name__)
 
 LEASE_NAME = "background"
+
+
+class Loop(Protocol):
+    """Background work with a pace of its own, run in a thread while the worker leads."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def loops(db: Database, settings: Settings) -> list[Loop]:
+    """What runs faster than the rounds: vendor deliveries and stock pushes (every 0.1 s
+    while there is work), and outbound webhooks (every `OMNICART_WEBHOOKS_POLL_SECONDS`)."""
+    return [ConnectorLoop(db), WebhookSender(db, every=settings.webhooks_poll_seconds)]
 
 
 def holder_name() -> str:
@@ -72,6 +90,9 @@ def _lead(
     flusher = Flusher(Path(settings.events_path), db=db) if flush_events else None
     if flusher is not None:
         flusher.start()
+    running = loops(db, settings) if flush_events else []
+    for loop in running:
+        loop.start()
     held: Lease | None = lease
     try:
         while held is not None and not stop.is_set():
@@ -82,6 +103,8 @@ def _lead(
                 break
             stop.wait(settings.expiry_sweep_seconds)
     finally:
+        for loop in running:
+            loop.stop()
         if flusher is not None:
             flusher.stop()
         if held is not None:
