@@ -25,8 +25,9 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Two test processes: most of the suite waits on servers, subprocesses and PostgreSQL.
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 bench: install
 	$(BIN)/omnicart bench inventory --json

@@ -148,6 +148,7 @@ import_app.command("rates")(costs_cli.import_rates)
 bench_app.command("inventory")(bench_cli.bench_inventory)
 bench_app.command("ingest")(bench_cli.bench_ingest)
 bench_app.command("orders")(bench_cli.bench_orders)
+bench_app.command("connectors")(bench_cli.bench_connectors)
 bench_app.command("analytics")(bench_cli.bench_analytics)
 
 

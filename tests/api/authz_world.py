@@ -158,7 +158,9 @@ class RequestSpec:
     json: Any = None
     # Whether the admin's success changes the database. The tracking calls are writes
     # that change none: their events go to the spool of the event store, not to tables.
-    changes: bool = True
+    # None: it may (an analytics read first lets order linking and identity resolution,
+    # the background's own steps, catch up with what the world holds).
+    changes: bool | None = True
     # A raw body and headers of its own (a vendor's signed webhook), instead of `json`.
     content: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -593,6 +595,13 @@ Build = Callable[[World, Target], RequestSpec]
 def _read(path: Callable[[World, Target], str], **params: Any) -> Build:
     def build(world: World, target: Target) -> RequestSpec:
         return RequestSpec(path(world, target), 200, dict(params), changes=False)
+
+    return build
+
+
+def _figures(path: Callable[[World, Target], str], **params: Any) -> Build:
+    def build(world: World, target: Target) -> RequestSpec:
+        return RequestSpec(path(world, target), 200, dict(params), changes=None)
 
     return build
 
@@ -1032,25 +1041,25 @@ REQUESTS: dict[tuple[str, str], Build] = {
         },
     ),
     # --- analytics: figures of the refreshed model
-    ("GET", "/v1/analytics/channels"): _read(
+    ("GET", "/v1/analytics/channels"): _figures(
         _fixed("/v1/analytics/channels"), **{"from": "2026-01-01", "to": "2026-12-31"}
     ),
-    ("GET", "/v1/analytics/cohorts"): _read(
+    ("GET", "/v1/analytics/cohorts"): _figures(
         _fixed("/v1/analytics/cohorts"), **{"from": "2026-01-01", "to": "2026-12-31"}
     ),
-    ("GET", "/v1/analytics/customers/omnichannel"): _read(
+    ("GET", "/v1/analytics/customers/omnichannel"): _figures(
         _fixed("/v1/analytics/customers/omnichannel"), **{"from": "2026-01-01", "to": "2026-12-31"}
     ),
-    ("GET", "/v1/analytics/funnels"): _read(
+    ("GET", "/v1/analytics/funnels"): _figures(
         _fixed("/v1/analytics/funnels"),
         **{"from": "2026-01-01", "to": "2026-12-31", "steps": ["Viewed", "Order Completed"]},
     ),
-    ("GET", "/v1/analytics/attribution"): _read(
+    ("GET", "/v1/analytics/attribution"): _figures(
         _fixed("/v1/analytics/attribution"), **{"from": "2026-01-01", "to": "2026-12-31"}
     ),
     # The world's few buyers are too few to fit CLV's models: 409 past the access check.
     ("GET", "/v1/analytics/clv"): lambda _w, _t: RequestSpec(
-        "/v1/analytics/clv", 409, {"from": "2026-01-01", "to": "2026-12-31"}, changes=False
+        "/v1/analytics/clv", 409, {"from": "2026-01-01", "to": "2026-12-31"}, changes=None
     ),
     # --- outbound webhooks: the merchant's own systems, admins only
     ("GET", "/v1/webhooks/event-types"): _read(_fixed("/v1/webhooks/event-types")),

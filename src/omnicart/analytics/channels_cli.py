@@ -72,7 +72,8 @@ def _table(report: ChannelReport, *, own: bool) -> Table:
     for header, _ in columns:
         table.add_column(header, justify="right")
     table.add_column(f"total ({report.currency})", justify="right")
-    for definition in DEFINITIONS:
+    shown = {f.name for f in report.total}  # the channels' figures and mer, not the journeys'
+    for definition in (d for d in DEFINITIONS if d.name in shown):
         cells = [
             next((_shown(f) for f in figures if f.name == definition.name), "")
             for _, figures in columns

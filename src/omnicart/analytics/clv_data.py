@@ -33,7 +33,7 @@ import numpy as np
 
 from omnicart.analytics import clv
 from omnicart.analytics.currency import check_reporting_currency, load_rates
-from omnicart.analytics.definitions import Definition
+from omnicart.analytics.definitions import Definition, definition
 from omnicart.analytics.engine import Engine, Param
 from omnicart.analytics.period import LAST_DAY
 from omnicart.kernel.errors import Conflict, ValidationFailed
@@ -47,34 +47,15 @@ MAX_HOLDOUT_DAYS: Final = 3_653  # ten years
 DAYS_PER_WEEK: Final = 7
 FIGURES: Final = 4  # decimals of probabilities and expected purchases
 
-CLV_DEFINITIONS: tuple[Definition, ...] = (
-    Definition(
+CLV_DEFINITIONS: tuple[Definition, ...] = tuple(
+    definition(name)
+    for name in (
         "clv_frequency",
-        "count",
-        "A customer's repeat transactions in the calibration range (days with orders, "
-        "the first day not counted).",
-    ),
-    Definition(
         "clv_p_alive",
-        "ratio",
-        "BG/NBD probability that the customer still buys at the end of the range.",
-    ),
-    Definition(
         "clv_expected_purchases",
-        "count",
-        "BG/NBD expected transactions in the horizon after the range.",
-    ),
-    Definition(
         "clv_expected_spend",
-        "money",
-        "Gamma-Gamma expected value of one of the customer's future transactions.",
-    ),
-    Definition(
         "clv_expected_value",
-        "money",
-        "clv_expected_spend × clv_expected_purchases, each week discounted at the annual "
-        "rate given.",
-    ),
+    )
 )
 
 # Customer-days of valid orders, the first day of each customer, and the cohort's

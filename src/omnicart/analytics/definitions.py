@@ -208,6 +208,34 @@ DEFINITIONS: tuple[Definition, ...] = (
         "attributed_sales / ad_spend of the Omnicart channel whose code is the touch "
         "channel's name, in the same currency.",
     ),
+    # --- predictive CLV (clv_data.py, GET /v1/analytics/clv, omnicart analytics clv)
+    Definition(
+        "clv_frequency",
+        "count",
+        "A customer's repeat transactions in the calibration range (days with orders, "
+        "the first day not counted).",
+    ),
+    Definition(
+        "clv_p_alive",
+        "ratio",
+        "BG/NBD probability that the customer still buys at the end of the range.",
+    ),
+    Definition(
+        "clv_expected_purchases",
+        "count",
+        "BG/NBD expected transactions in the horizon after the range.",
+    ),
+    Definition(
+        "clv_expected_spend",
+        "money",
+        "Gamma-Gamma expected value of one of the customer's future transactions.",
+    ),
+    Definition(
+        "clv_expected_value",
+        "money",
+        "clv_expected_spend × clv_expected_purchases, each week discounted at the annual "
+        "rate given.",
+    ),
 )
 
 BY_NAME: dict[str, Definition] = {d.name: d for d in DEFINITIONS}

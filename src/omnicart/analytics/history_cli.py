@@ -244,7 +244,13 @@ def clv(
         out.print(line, highlight=False)
     out.print(_clv_table(report, limit=limit))
     if report.holdout is not None:
-        out.print(_holdout_table(report.holdout))
+        holdout = report.holdout
+        out.print(
+            f"holdout {holdout.first} to {holdout.last} ({holdout.weeks:.1f} weeks): "
+            f"{holdout.actual} purchases made, {holdout.predicted:.1f} predicted",
+            highlight=False,
+        )
+        out.print(_holdout_table(holdout))
 
 
 def _clv_lines(report: ClvReport) -> list[str]:
@@ -284,15 +290,7 @@ def _clv_table(report: ClvReport, *, limit: int) -> Table:
 
 
 def _holdout_table(holdout: Holdout) -> Table:
-    table = Table(
-        "x",
-        "customers",
-        "actual",
-        "predicted",
-        title=f"holdout {holdout.first} to {holdout.last} ({holdout.weeks} weeks): "
-        f"{holdout.actual} purchases made, {holdout.predicted} predicted",
-        title_justify="left",
-    )
+    table = Table("x", "customers", "actual per customer", "predicted per customer")
     for group in holdout.groups:
         table.add_row(
             group.frequency,

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from sys import intern
 from typing import Final, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -101,7 +102,7 @@ def read_uci(path: Path, *, timezone: str = "UTC", progress: Progress | None = N
         rejected.fail(path, 1, str(exc))
     cells_of = _columns(header)
     reading = _Reader(zone, rejected)
-    invoices: dict[str, list[_Row]] = {}
+    invoices: dict[str, _Invoice] = {}
     cancellations: list[PastCancellation] = []
     left_out: dict[str, int] = {}
     number = 1
@@ -120,7 +121,11 @@ def read_uci(path: Path, *, timezone: str = "UTC", progress: Progress | None = N
                 continue
             kind = _kind(row, rejected)
             if kind == "sale":
-                invoices.setdefault(row.invoice, []).append(row)
+                invoice = invoices.get(row.invoice)
+                if invoice is None:
+                    invoices[row.invoice] = _Invoice(row)
+                else:
+                    invoice.add(row, rejected)
             elif kind == "cancellation":
                 cancellations.append(_cancellation(row))
             elif kind is not None:
@@ -129,7 +134,7 @@ def read_uci(path: Path, *, timezone: str = "UTC", progress: Progress | None = N
         rejected.fail(path, number + 1, str(exc))
     if progress is not None:
         progress("reading", total, total)
-    orders = [_order(rows, rejected) for rows in invoices.values()]
+    orders = [invoice.order() for invoice in invoices.values()]
     rejected.raise_if_any()
     return PastHistory(
         currency=CURRENCY,
@@ -163,6 +168,7 @@ class _Reader:
         self.rejected = rejected
         self.times: dict[str, datetime | None] = {}
         self.round = Rounding(CURRENCY)
+        self.prices: dict[str, tuple[Decimal, bool]] = {}  # cell -> (penny price, rounded)
         self.rounded = 0
 
     def row(self, number: int, cells: tuple[str, ...]) -> _Row | None:
@@ -190,12 +196,24 @@ class _Reader:
                 ref = match.group(1)
         if len(self.rejected.errors) + self.rejected.more > errors or at is None:
             return None
-        amount = Decimal(price)
-        exact = self.round(amount)
-        if exact != amount:
-            self.rounded += 1
+        known = self.prices.get(price)
+        if known is None:
+            given = Decimal(price)
+            known = self.prices[price] = (self.round(given), self.round(given) != given)
+        exact, rounded = known
+        self.rounded += rounded
+        # A shop's file names the same SKUs, titles and prices over and over: one object
+        # each keeps a history of millions of lines in memory.
         return _Row(
-            number, invoice, sku, title, int(quantity), at, exact, ref, country[:100] or None
+            number,
+            invoice,
+            intern(sku),
+            intern(title),
+            int(quantity),
+            at,
+            exact,
+            ref,
+            intern(country[:100]) or None,
         )
 
     def _texts(self, number: int, invoice: str, sku: str, title: str) -> None:
@@ -260,9 +278,19 @@ def _cancellation(row: _Row) -> PastCancellation:
     )
 
 
-def _order(rows: list[_Row], rejected: RejectedRows) -> PastOrder:
-    first = rows[0]
-    for row in rows[1:]:
+class _Invoice:
+    """A sale invoice as its rows are read: only its lines are kept of each row."""
+
+    __slots__ = ("at", "first", "lines")
+
+    def __init__(self, row: _Row) -> None:
+        self.first = row
+        self.at = row.at
+        self.lines = [PastLine(row.sku, row.title, row.quantity, row.price)]
+
+    def add(self, row: _Row, rejected: RejectedRows) -> None:
+        """A further row of the invoice: the same customer's, at its earliest time."""
+        first = self.first
         if row.customer != first.customer:
             rejected.add(
                 row.number,
@@ -270,10 +298,15 @@ def _order(rows: list[_Row], rejected: RejectedRows) -> PastOrder:
                 f"invoice {first.invoice} is for customer {first.customer or '(none)'} on "
                 f"row {first.number}, not {row.customer or '(none)'}",
             )
-    return PastOrder(
-        external_id=first.invoice,
-        ordered_at=min(row.at for row in rows),
-        customer_ref=first.customer,
-        lines=tuple(PastLine(row.sku, row.title, row.quantity, row.price) for row in rows),
-        country=first.country,
-    )
+        self.at = min(self.at, row.at)
+        self.lines.append(PastLine(row.sku, row.title, row.quantity, row.price))
+
+    def order(self) -> PastOrder:
+        """The past order the invoice is."""
+        return PastOrder(
+            external_id=self.first.invoice,
+            ordered_at=self.at,
+            customer_ref=self.first.customer,
+            lines=tuple(self.lines),
+            country=self.first.country,
+        )

@@ -11,7 +11,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from psycopg.types.json import Jsonb
+from sqlalchemy import JSON, Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from omnicart.analytics.history_model import PastOrder, Progress, ReturnPlan, Rounding
@@ -114,8 +115,33 @@ class Writer:
         self.report = report
 
     def _insert(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        if self.conn.dialect.name == "postgresql":
+            _copy(self.conn, table, rows)
+            return
         for start in range(0, len(rows), _BATCH):
             self.conn.execute(insert(table), rows[start : start + _BATCH])
+
+    def _insert_orders(self, rows: list[dict[str, Any]]) -> list[int]:
+        """Insert orders; their ids in the order of `rows`."""
+        if self.conn.dialect.name != "postgresql":
+            return list(
+                self.conn.execute(
+                    insert(_orders).returning(_orders.c.id, sort_by_parameter_order=True), rows
+                ).scalars()
+            )
+        _copy(self.conn, _orders, rows)
+        numbers = [row["external_id"] for row in rows]
+        ids = {  # noqa: C416 -- rows are Row objects
+            number: order_id
+            for number, order_id in self.conn.execute(
+                select(_orders.c.external_id, _orders.c.id).where(
+                    _orders.c.channel_id == self.channel.id, _orders.c.external_id.in_(numbers)
+                )
+            )
+        }
+        return [ids[number] for number in numbers]
 
     def _event(
         self, event_type: str, order_id: int, payload: dict[str, Any], at: datetime
@@ -130,13 +156,15 @@ class Writer:
         }
 
     def orders(self, orders: Sequence[PastOrder]) -> dict[str, _Order]:
-        """Insert the orders with their lines, payment, opening transition and event."""
+        """Insert the orders with their lines, payment, opening transition and event; the
+        orders written (without their lines), by external id."""
         written: dict[str, _Order] = {}
         total = len(orders)
         self.report("writing", 0, total)
         for start in range(0, total, _ORDERS_PER_BATCH):
             batch = orders[start : start + _ORDERS_PER_BATCH]
             for order, state in zip(batch, self._write_batch(batch), strict=True):
+                state.lines = []  # read back with their ids if a return needs them
                 written[order.external_id] = state
             self.report("writing", min(start + _ORDERS_PER_BATCH, total), total)
         return written
@@ -149,9 +177,7 @@ class Writer:
             self._order_row(order, sum(t, Decimal(0)))
             for order, t in zip(batch, totals, strict=True)
         ]
-        ids = self.conn.execute(
-            insert(_orders).returning(_orders.c.id, sort_by_parameter_order=True), rows
-        ).scalars()
+        ids = self._insert_orders(rows)
         states = []
         for order, order_id, row, line_totals in zip(batch, ids, rows, totals, strict=True):
             lines = [
@@ -509,6 +535,32 @@ class Writer:
         for order_id, order in by_id.items():
             order.lines = lines[order_id]
         return found
+
+
+def _copy(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL's COPY of `rows` into `table`, in the connection's transaction: a
+    many-row INSERT is parsed as one huge statement per batch, which costs far more than
+    the rows themselves. Values are what the columns store (aware UTC times, Decimals);
+    JSON columns are sent as JSONB."""
+    columns = list(rows[0])
+    json_columns = {c.name for c in table.columns if c.name in columns and _is_json(c.type)}
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    Jsonb(row[c]) if c in json_columns and row[c] is not None else row[c]
+                    for c in columns
+                ]
+            )
+
+
+def _is_json(kind: object) -> bool:
+    return isinstance(kind, JSON) or any(
+        isinstance(variant, JSON) for variant in getattr(kind, "_variant_mapping", {}).values()
+    )
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:

@@ -116,6 +116,49 @@ def bench_orders(
     _print(result, json=json, title="omnicart bench orders")
 
 
+def bench_connectors(
+    json: JsonLine = False,
+    # At most 4 minutes: BigCommerce's signed deliveries expire after 5.
+    seconds: Annotated[float, typer.Option(min=0.5, max=240, help="Seconds the load runs.")] = 20.0,
+    rate: Annotated[
+        float,
+        typer.Option(min=1, max=2000, help="Stock changes (one-unit checkout holds) per second."),
+    ] = 100.0,
+    webhooks: Annotated[
+        float,
+        typer.Option(min=1, max=2000, help="Webhook deliveries per second, 4 vendors together."),
+    ] = 10.0,
+    workers: ServerWorkers = 2,
+    background_worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Background work in one `omnicart worker` process (production's default), "
+            "or inside the server's workers.",
+        ),
+    ] = True,
+    database_url: BenchDatabase = None,
+) -> None:
+    """Vendors' webhooks into the real server while stock moves: ack times, nothing lost
+    or doubled, how soon each vendor holds the new figures; vs a bare INSERT."""
+    from omnicart.benchmarks.connectors import BenchConfig, run
+
+    config = BenchConfig(
+        url=_reachable(database_url),
+        seconds=seconds,
+        rate=rate,
+        webhooks=webhooks,
+        workers=workers,
+        background="worker" if background_worker else "inline",
+    )
+    with err.status(
+        f"benchmarking: {seconds:g}s of webhooks into a bare INSERT, then {seconds:g}s into "
+        "Omnicart while stock moves, then checks"
+    ):
+        result = run(config)
+    _print(result, json=json, title="omnicart bench connectors")
+
+
 def _reachable(database_url: str | None) -> str:
     """The benchmark's PostgreSQL URL, once it is known to answer."""
     url = database_url or get_settings().bench_database_url

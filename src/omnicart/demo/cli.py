@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from typing import Annotated
 
@@ -9,7 +10,8 @@ import typer
 from rich.panel import Panel
 
 from omnicart.cli_support import CliConsole
-from omnicart.demo.merchant import events_path_for, run_demo
+from omnicart.demo.history import resolve_past_year
+from omnicart.demo.merchant import DemoResult, events_path_for, run_demo
 from omnicart.kernel.errors import Conflict
 from omnicart.settings import get_settings
 
@@ -55,7 +57,23 @@ def demo(
 
 def _run(database_url: str, *, host: str, port: int, listening: socket.socket | None) -> None:
     console = CliConsole()
-    result = run_demo(database_url, console)
+    result = run_demo(database_url, console, keep_shops=listening is not None)
+    try:
+        _serve(database_url, result, console, host=host, port=port, listening=listening)
+    finally:
+        if result.shops is not None:
+            result.shops.stop()
+
+
+def _serve(
+    database_url: str,
+    result: DemoResult,
+    console: CliConsole,
+    *,
+    host: str,
+    port: int,
+    listening: socket.socket | None,
+) -> None:
     base = f"http://{host}:{port}"
     console.print(
         Panel.fit(
@@ -80,10 +98,30 @@ def _run(database_url: str, *, host: str, port: int, listening: socket.socket | 
 
     from omnicart.app import create_app
     from omnicart.db.engine import Database
+    from omnicart.worker.supervise import Supervisor
 
-    console.print(f"serving {base} (Ctrl-C to stop)")
-    # The served app reads and fills the demo's own event store.
-    settings = get_settings().model_copy(update={"events_path": str(events_path_for(database_url))})
-    app = create_app(db=Database.from_url(database_url), settings=settings)
+    db = Database.from_url(database_url)
+    # Done now rather than by the worker while the API answers: its long transactions
+    # would hold up the first requests and the pushes to the vendors' shops.
+    with console.status("linking the past year's orders to customer profiles"):
+        resolve_past_year(db, events_path=events_path_for(database_url))
+    console.print(f"serving {base} (Ctrl-C to stop); the vendors' shops keep serving too")
+    # The served app reads and fills the demo's own event store; as under `omnicart serve`,
+    # one worker process beside it runs the background rounds.
+    events = str(events_path_for(database_url))
+    settings = get_settings().model_copy(update={"events_path": events, "background": "worker"})
+    app = create_app(db=db, settings=settings)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
-    server.run(sockets=[listening])
+    supervisor = Supervisor(
+        {
+            **os.environ,
+            "OMNICART_DATABASE_URL": database_url,
+            "OMNICART_EVENTS_PATH": events,
+            "OMNICART_BACKGROUND": "worker",
+        }
+    )
+    supervisor.start()
+    try:
+        server.run(sockets=[listening])
+    finally:
+        supervisor.stop()

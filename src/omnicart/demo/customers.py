@@ -27,10 +27,11 @@ from omnicart.loyalty.feed import sync_loyalty
 from omnicart.loyalty.model import EarnRule
 from omnicart.orders import checkout, placement, returns
 from omnicart.orders.model import Customer, LineDraft, PaymentDraft
+from omnicart.tracking.flusher import open_current_store
 from omnicart.tracking.identities import resolve_identities_once
 from omnicart.tracking.ingest import Ingestor
 from omnicart.tracking.service import create_tracking_source
-from omnicart.tracking.store import open_store, remove_store
+from omnicart.tracking.store import remove_store
 
 PEOPLE = [  # name, e-mail, phone, loyalty card
     ("Ewa Nowak", "ewa.nowak@poczta.pl", "+48 601 100 201", "LC-10001"),
@@ -126,7 +127,7 @@ def _till_sale(
 
 
 def _resolve(db: Database, events_path: Path) -> None:
-    with open_store(events_path, db=db) as store:
+    with open_current_store(events_path, db=db) as store:
         while resolve_identities_once(store, db=db):
             pass
     customers.sync_customers(db)

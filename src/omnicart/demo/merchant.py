@@ -30,7 +30,9 @@ from omnicart.channels import service as channels
 from omnicart.db.engine import Database
 from omnicart.db.migrate import open_upgraded
 from omnicart.demo.customers import CustomerDay, report_customer_day, run_customer_day
+from omnicart.demo.history import PastYear, read_past_year, report_past_year, write_past_year
 from omnicart.demo.orders import OrderDay, report_order_day, run_order_day
+from omnicart.demo.vendors import Shops, VendorDay, report_vendor_day, run_vendor_day
 from omnicart.inventory import queries, service
 from omnicart.kernel.errors import InsufficientStock
 from omnicart.kernel.gtin import gtin_check_digit
@@ -84,6 +86,9 @@ class DemoResult:
     discrepancies: int = 0
     order_day: OrderDay = field(default_factory=OrderDay)
     customer_day: CustomerDay = field(default_factory=CustomerDay)
+    vendor_day: VendorDay = field(default_factory=VendorDay)
+    past_year: PastYear | None = None
+    shops: Shops | None = None  # the vendors' simulators, when kept serving
 
 
 def _gtin(n: int) -> str:
@@ -197,8 +202,11 @@ def _hammer(
     return granted, refused
 
 
-def run_demo(url: str, console: Console) -> DemoResult:
-    """Build the demo merchant, run the burst, print the report; return what happened."""
+def run_demo(url: str, console: Console, *, keep_shops: bool = False) -> DemoResult:
+    """Build the demo merchant, run the burst, print the report; return what happened.
+
+    With `keep_shops` the vendors' simulators keep serving (the caller stops them), so
+    the connectors keep pushing to them while the demo serves the API."""
     db = _fresh_database(url)
     progress = Progress(
         TextColumn("{task.description}"),
@@ -326,6 +334,24 @@ def run_demo(url: str, console: Console) -> DemoResult:
             tick=lambda: progress.advance(people),
         )
         progress.update(people, total=progress.tasks[people].completed)
+        vendors = progress.add_task("vendors: Shopify, WooCommerce, Square, Amazon", total=None)
+        vendor_day, shops = run_vendor_day(
+            db, locations=ids, channels_by_code=channel_ids, tick=lambda: progress.advance(vendors)
+        )
+        if not keep_shops:
+            shops.stop()
+        progress.update(vendors, total=progress.tasks[vendors].completed)
+        past = progress.add_task("a year of history on every channel", total=None)
+        past_year = write_past_year(
+            db,
+            events_path=events_path,
+            folder=events_path.parent / "demo-past-year",
+            skus=everything,
+            tick=lambda: progress.advance(past),
+        )
+        read_past_year(db, events_path=events_path, year=past_year)
+        progress.advance(past)
+        progress.update(past, total=progress.tasks[past].completed)
 
     result = DemoResult(
         database_url=url,
@@ -334,6 +360,9 @@ def run_demo(url: str, console: Console) -> DemoResult:
         skus=skus,
         order_day=day,
         customer_day=customer_day,
+        vendor_day=vendor_day,
+        past_year=past_year,
+        shops=shops if keep_shops else None,
     )
     for code, (granted, refused) in outcomes:
         per = result.granted.setdefault(code, defaultdict(int))
@@ -344,7 +373,10 @@ def run_demo(url: str, console: Console) -> DemoResult:
     _report(db, console, result, ids, channel_ids)
     report_order_day(console, day)
     report_customer_day(db, console, customer_day, events_path)
+    report_vendor_day(console, vendor_day)
+    report_past_year(console, past_year, database_url=url, events=events_path)
     result.discrepancies += day.discrepancies
+    result.discrepancies += sum(1 for *_, shown, says in vendor_day.figures if shown != says)
     db.dispose()
     return result
 

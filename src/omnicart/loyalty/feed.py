@@ -38,6 +38,7 @@ UPDATED = "Order Updated"
 CANCELLED = "Order Cancelled"
 REFUNDED = "Order Refunded"
 HANDLED = frozenset({PLACED, UPDATED, CANCELLED, REFUNDED})
+HISTORY = "history"  # the `source` of orders imported by `omnicart import history`
 # An order in these states is not paid (yet, or ever): it earns nothing.
 UNPAID = frozenset({"pending", "cancelled"})
 _cursors = cast(Table, LoyaltyFeedCursor.__table__)
@@ -84,6 +85,10 @@ def _paid(session: Session, event: OutboxEvent) -> int:
 
 
 def _apply(session: Session, event: OutboxEvent) -> int:
+    if event.payload.get("source") == HISTORY:
+        # Past orders imported from a file (omnicart import history) earn nothing now:
+        # the program did not promise points for them when they were placed.
+        return 0
     if event.event_type in (PLACED, UPDATED):
         return _paid(session, event)
     order_id = int(event.payload["order_id"])
