@@ -18,6 +18,13 @@ from omnicart.auth.service import create_api_key
 from omnicart.db.engine import Database
 from omnicart.db.migrate import upgrade
 
+# pytest-xdist's workers set COLUMNS=80 and LINES=24; the CLI reads COLUMNS as "a terminal
+# this wide" and would cut its tables there. Tests see the CLI as a pipe does, as when
+# the suite runs in one process.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
+
 PG_URL = os.environ.get(
     "OMNICART_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
