@@ -85,11 +85,11 @@ def run_walkthrough(workdir: Path, script: str, port: int) -> subprocess.Complet
         start_new_session=True,
     )
     try:
-        out, _ = proc.communicate(timeout=300)
+        out, _ = proc.communicate(timeout=900)
     except subprocess.TimeoutExpired:
         _stop(proc)
         out, _ = proc.communicate()
-        pytest.fail(f"the walkthrough ran past 300 s; it printed:\n{out}")
+        pytest.fail(f"the walkthrough ran past 900 s; it printed:\n{out}")
     finally:
         # The script's trap stops the server; this catches anything it left behind.
         _stop(proc)
