@@ -163,3 +163,12 @@ def test_a_failed_poll_waits_as_asked_and_keeps_the_cursor(
     assert state.next_poll_at >= utcnow() + timedelta(seconds=29)
     assert service.poll_due(sqlite_db, http=vendor_http()) == 0
     assert poller.asked == [None]  # not asked again before its time
+
+
+def test_the_process_client_is_shared_and_a_closed_one_is_replaced() -> None:
+    shared = vendor_http()
+    assert vendor_http() is shared
+    shared.close()  # a careless caller (`with vendor_http() as http:` did this in the demo)
+    fresh = vendor_http()
+    assert fresh is not shared
+    assert not fresh.is_closed

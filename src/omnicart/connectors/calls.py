@@ -26,10 +26,13 @@ _MAX_WAIT = 3600.0
 
 
 def vendor_http() -> httpx.Client:
-    """The process's client for vendors' APIs (pooled connections, the configured timeout)."""
+    """The process's client for vendors' APIs (pooled connections, the configured timeout).
+
+    Shared by every caller in the process: use it, never close it (a closed one is replaced).
+    """
     global _client  # noqa: PLW0603
     with _lock:
-        if _client is None:
+        if _client is None or _client.is_closed:
             timeout = get_settings().connector_timeout_seconds
             _client = httpx.Client(
                 timeout=httpx.Timeout(timeout),

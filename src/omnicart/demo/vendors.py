@@ -390,12 +390,12 @@ def run_vendor_day(
     try:
         _stock_shops(shops, prices)
         tick()
-        with vendor_http() as http:
-            day.connectors = _connect(db, shops, day.channels, http)
-            tick()
-            _race(db, shops, day, channels_by_code, http)
-            tick()
-            day.settled = _settle(db, http)
+        http = vendor_http()
+        day.connectors = _connect(db, shops, day.channels, http)
+        tick()
+        _race(db, shops, day, channels_by_code, http)
+        tick()
+        day.settled = _settle(db, http)
         _tally(db, shops, day, locations["store-gdansk"])
         tick()
     except BaseException:
