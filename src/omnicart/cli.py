@@ -7,48 +7,65 @@ from typing import Annotated
 import typer
 
 from omnicart import __version__
-from omnicart.analytics import cli as analytics_cli
-from omnicart.analytics import costs_cli, history_cli
-from omnicart.auth import cli as auth_cli
-from omnicart.benchmarks import cli as bench_cli
-from omnicart.catalog import cli as catalog_cli
-from omnicart.channels import cli as channels_cli
-from omnicart.cli_support import CliConsole, run
-from omnicart.connectors import cli as connectors_cli
-from omnicart.customers import cli as customers_cli
+from omnicart.cli_support import CliConsole, lazy_group, run
 from omnicart.db.migrate import open_upgraded
-from omnicart.demo import cli as demo_cli
-from omnicart.inventory import cli as inventory_cli
-from omnicart.locations import cli as locations_cli
-from omnicart.orders import cli as orders_cli
-from omnicart.productfeeds import cli as productfeeds_cli
 from omnicart.settings import get_settings
-from omnicart.tracking import cli as tracking_cli
-from omnicart.webhooks import cli as webhooks_cli
-from omnicart.worker import cli as worker_cli
 
+# Sub-commands load when used: a command pays only for its own capability's imports.
 app = typer.Typer(
-    no_args_is_help=True, help="Omnicart: one stock and one catalog for every channel."
+    no_args_is_help=True,
+    help="Omnicart: one stock and one catalog for every channel.",
+    cls=lazy_group(
+        {
+            "channels": "omnicart.channels.cli:app",
+            "locations": "omnicart.locations.cli:app",
+            "inventory": "omnicart.inventory.cli:app",
+            "orders": "omnicart.orders.cli:app",
+            "returns": "omnicart.orders.cli:returns_app",
+            "keys": "omnicart.auth.cli:app",
+            "users": "omnicart.users.cli:app",
+            "customers": "omnicart.customers.cli:app",
+            "tracking": "omnicart.tracking.cli:app",
+            "events": "omnicart.tracking.cli:events_app",
+            "connectors": "omnicart.connectors.cli:app",
+            "webhooks": "omnicart.webhooks.cli:app",
+            "feeds": "omnicart.productfeeds.cli:app",
+            "analytics": "omnicart.analytics.cli:app",
+            "demo": "omnicart.demo.cli:demo",
+            "worker": "omnicart.worker.cli:worker",
+        }
+    ),
 )
 db_app = typer.Typer(no_args_is_help=True, help="Database schema commands.")
-import_app = typer.Typer(no_args_is_help=True, help="Import CSV files (all-or-nothing).")
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks; each prints JSON lines.")
+import_app = typer.Typer(
+    no_args_is_help=True,
+    help="Import CSV files (all-or-nothing).",
+    cls=lazy_group(
+        {
+            "catalog": "omnicart.catalog.cli:import_catalog",
+            "stock": "omnicart.inventory.cli:import_stock",
+            "history": "omnicart.analytics.history_cli:import_history_command",
+            "spend": "omnicart.analytics.costs_cli:import_spend",
+            "costs": "omnicart.analytics.costs_cli:import_costs",
+            "fees": "omnicart.analytics.costs_cli:import_fees",
+            "fixed-costs": "omnicart.analytics.costs_cli:import_fixed_costs",
+            "rates": "omnicart.analytics.costs_cli:import_rates",
+        }
+    ),
+)
+bench_app = typer.Typer(
+    no_args_is_help=True,
+    help="Benchmarks; each prints JSON lines.",
+    cls=lazy_group(
+        {
+            kind: f"omnicart.benchmarks.cli:bench_{kind}"
+            for kind in ("inventory", "ingest", "orders", "connectors", "analytics")
+        }
+    ),
+)
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(bench_app, name="bench")
-app.add_typer(channels_cli.app, name="channels")
-app.add_typer(locations_cli.app, name="locations")
-app.add_typer(inventory_cli.app, name="inventory")
-app.add_typer(orders_cli.app, name="orders")
-app.add_typer(orders_cli.returns_app, name="returns")
-app.add_typer(auth_cli.app, name="keys")
-app.add_typer(customers_cli.app, name="customers")
-app.add_typer(tracking_cli.app, name="tracking")
-app.add_typer(tracking_cli.events_app, name="events")
-app.add_typer(connectors_cli.app, name="connectors")
-app.add_typer(webhooks_cli.app, name="webhooks")
-app.add_typer(productfeeds_cli.app, name="feeds")
-app.add_typer(analytics_cli.app, name="analytics")
 console = CliConsole(stderr=True)
 
 
@@ -133,23 +150,6 @@ def serve(
     finally:
         if supervisor is not None:
             supervisor.stop()
-
-
-app.command("demo")(demo_cli.demo)
-app.command("worker")(worker_cli.worker)
-import_app.command("catalog")(catalog_cli.import_catalog)
-import_app.command("stock")(inventory_cli.import_stock)
-import_app.command("history")(history_cli.import_history_command)
-import_app.command("spend")(costs_cli.import_spend)
-import_app.command("costs")(costs_cli.import_costs)
-import_app.command("fees")(costs_cli.import_fees)
-import_app.command("fixed-costs")(costs_cli.import_fixed_costs)
-import_app.command("rates")(costs_cli.import_rates)
-bench_app.command("inventory")(bench_cli.bench_inventory)
-bench_app.command("ingest")(bench_cli.bench_ingest)
-bench_app.command("orders")(bench_cli.bench_orders)
-bench_app.command("connectors")(bench_cli.bench_connectors)
-bench_app.command("analytics")(bench_cli.bench_analytics)
 
 
 def main() -> None:

@@ -4,9 +4,10 @@ importer's rejected rows are shown, and how a refusal becomes one line and an ex
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,6 +17,7 @@ import typer
 from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 from rich.table import Table
+from typer import _click as click  # Typer's own copy of Click: its groups are built on it
 from typer.core import TyperGroup, TyperOption
 
 from omnicart.db.engine import Database
@@ -96,6 +98,44 @@ def rejections_table(rejected: ImportRejected) -> Table:
     return table
 
 
+def lazy_group(entries: Mapping[str, str]) -> type[TyperGroup]:
+    """A command group whose sub-commands (`name -> "module:attribute"`, a Typer app or a
+    command function) are imported only when one is run or the group's help is shown, so
+    `omnicart orders list` does not pay for analytics' SciPy or the server's FastAPI."""
+
+    class LazyGroup(TyperGroup):
+        def list_commands(self, ctx: click.Context) -> list[str]:
+            known = super().list_commands(ctx)
+            return [*known, *(name for name in entries if name not in known)]
+
+        def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+            if cmd_name not in self.commands and cmd_name in entries:
+                self.commands[cmd_name] = _load_command(cmd_name, entries[cmd_name])
+            return super().get_command(ctx, cmd_name)
+
+    return LazyGroup
+
+
+def _load_command(name: str, target: str) -> click.Command:
+    module, _, attribute = target.partition(":")
+    found = getattr(importlib.import_module(module), attribute)
+    # Built as Typer builds a sub-command added to a group, so options, help and the
+    # exit-code rules are the same as if it had been registered eagerly.
+    holder = typer.Typer(add_completion=False)
+    if isinstance(found, typer.Typer):
+        holder.add_typer(found, name=name)
+    else:
+        holder.callback()(_no_options)
+        holder.command(name)(found)
+    group = typer.main.get_command(holder)
+    assert isinstance(group, TyperGroup)
+    return group.commands[name]
+
+
+def _no_options() -> None:
+    """(The holder group's callback; never shown.)"""
+
+
 def run(app: typer.Typer, argv: Sequence[str] | None = None) -> None:
     """Run the command line; a refusal is one line on stderr naming what the user typed,
     and exit code 2 (EXIT_REFUSED)."""
@@ -149,8 +189,11 @@ def _given(app: typer.Typer, args: list[str]) -> list[_Given]:
     """The parameters of the sub-command `args` ran, and what they were given."""
     command = typer.main.get_command(app)
     rest = args
-    while isinstance(command, TyperGroup) and rest and rest[0] in command.commands:
-        command, rest = command.commands[rest[0]], rest[1:]
+    while isinstance(command, TyperGroup) and rest:
+        sub = command.get_command(click.Context(command), rest[0])
+        if sub is None:
+            break
+        command, rest = sub, rest[1:]
     try:
         values = command.make_context("omnicart", list(rest), resilient_parsing=True).params
     except (typer.TyperException, typer.Exit):
