@@ -39,13 +39,20 @@ from omnicart.analytics.history_uci import read_uci
 from omnicart.analytics.warehouse import open_model
 from omnicart.app import create_app
 from omnicart.auth.service import create_api_key
+from omnicart.customers.service import sync_customers
 from omnicart.db.engine import Database
 from omnicart.db.outbox import OutboxEvent
 from omnicart.importing import ImportRejected, RowError
+from omnicart.loyalty.feed import sync_loyalty
+from omnicart.loyalty.model import DEFAULT_PROGRAM, Program
+from omnicart.loyalty.service import set_program
+from omnicart.loyalty.tables import LoyaltyEntry
 from omnicart.orders.tables import Order, OrderLine, Payment, Return, ReturnLine
 from omnicart.orders.views import segment_order
 from omnicart.settings import Settings
 from omnicart.tracking.store import open_store
+from omnicart.webhooks.service import create_subscription, fan_out
+from omnicart.webhooks.tables import WebhookDelivery
 from tests.cli_run import omnicart
 from tests.support import add_channel
 
@@ -802,3 +809,30 @@ def test_the_whole_uci_file_loads(
     assert orders == 20725 + 950
     with open_store(tmp_path / "events.duckdb") as store:
         assert store.count(source_id=0) == events
+
+
+def test_imported_history_earns_no_points_and_sends_no_webhooks(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    """Past orders, their returns and refunds are no news: a webhook subscriber from the
+    beginning of the outbox is sent none of them, and nobody earns or loses points."""
+    _uk(sqlite_db)
+    set_program(
+        sqlite_db, program=Program(currency="GBP", window_days=365, tiers=DEFAULT_PROGRAM.tiers)
+    )
+    create_subscription(
+        sqlite_db, url="http://127.0.0.1:9/hook", event_types=["*"], actor="t", start="beginning"
+    )
+    history = read_uci(_csv(tmp_path, SALES + LATER), timezone="Europe/London")
+    import_history(sqlite_db, history, channel_code="uk-web", source_name="uci.csv")
+    with sqlite_db.reading() as session:
+        kinds = set(session.scalars(select(OutboxEvent.event_type)))
+        assert all(e.payload["historic"] is True for e in session.scalars(select(OutboxEvent)))
+    assert {"Order Completed", "Return Received", "Order Refunded"} <= kinds
+
+    assert sync_customers(sqlite_db) > 0  # the file's customers are customers now
+    sync_loyalty(sqlite_db)
+    fan_out(sqlite_db)
+    with sqlite_db.reading() as session:
+        assert session.scalar(select(func.count()).select_from(LoyaltyEntry)) == 0
+        assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 0

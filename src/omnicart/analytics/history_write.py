@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from omnicart.analytics.history_model import PastOrder, Progress, ReturnPlan, Rounding
 from omnicart.channels.tables import Channel
-from omnicart.db.outbox import OutboxEvent
+from omnicart.db.outbox import HISTORIC, OutboxEvent
 from omnicart.kernel.money import plain
 from omnicart.orders.model import COMPLETED, check_transition, fingerprint, status_after
 from omnicart.orders.tables import Order, OrderLine, OrderTransition, Payment, Return, ReturnLine
@@ -150,7 +150,7 @@ class Writer:
             "event_type": event_type,
             "aggregate": "order",
             "aggregate_id": str(order_id),
-            "payload": payload,
+            "payload": {**payload, HISTORIC: True},
             "occurred_at": at,
             "published_at": None,
         }

@@ -33,6 +33,16 @@ class OutboxEvent(Base):
     )
 
 
+# Events a history import writes describe the past: consumers that act on news (loyalty,
+# the merchant's webhooks) pass them by, while analytics reads them like any other.
+HISTORIC = "historic"
+
+
+def is_historic(payload: dict[str, Any]) -> bool:
+    """Whether the event was imported history rather than something happening now."""
+    return payload.get(HISTORIC) is True
+
+
 def record_event(
     session: Session,
     *,

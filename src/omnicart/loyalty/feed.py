@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from omnicart.customers.linking import profile_for_order
 from omnicart.db.engine import Database
 from omnicart.db.feed import FeedPosition, position_of
-from omnicart.db.outbox import OutboxEvent, list_events
+from omnicart.db.outbox import OutboxEvent, is_historic, list_events
 from omnicart.db.retry import retrying
 from omnicart.inventory.ledger import insert_ignoring_duplicates
 from omnicart.kernel.clock import utcnow
@@ -38,7 +38,6 @@ UPDATED = "Order Updated"
 CANCELLED = "Order Cancelled"
 REFUNDED = "Order Refunded"
 HANDLED = frozenset({PLACED, UPDATED, CANCELLED, REFUNDED})
-HISTORY = "history"  # the `source` of orders imported by `omnicart import history`
 # An order in these states is not paid (yet, or ever): it earns nothing.
 UNPAID = frozenset({"pending", "cancelled"})
 _cursors = cast(Table, LoyaltyFeedCursor.__table__)
@@ -85,7 +84,7 @@ def _paid(session: Session, event: OutboxEvent) -> int:
 
 
 def _apply(session: Session, event: OutboxEvent) -> int:
-    if event.payload.get("source") == HISTORY:
+    if is_historic(event.payload):
         # Past orders imported from a file (omnicart import history) earn nothing now:
         # the program did not promise points for them when they were placed.
         return 0

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, aliased
 
 from omnicart.db.engine import Database
 from omnicart.db.feed import FeedPosition, position_of, settled
-from omnicart.db.outbox import OutboxEvent, list_events
+from omnicart.db.outbox import OutboxEvent, is_historic, list_events
 from omnicart.db.retry import retrying
 from omnicart.kernel.clock import utcnow
 from omnicart.kernel.errors import Conflict, NotFound, ValidationFailed
@@ -606,7 +606,7 @@ def _fill(db: Database, subscription_id: int, now: datetime, page: int) -> tuple
         seq = row.next_seq
         queued = []
         for event in events:
-            if event.payload.get("source") == "history":
+            if is_historic(event.payload):
                 continue  # past orders imported from a file are no news to anyone
             kind = webhook_type(
                 aggregate=event.aggregate, event_type=event.event_type, payload=event.payload
