@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from omnicart.catalog.tables import Variant
 from omnicart.db.engine import Database
 from omnicart.inventory import queries, service
 from omnicart.inventory.importer import (
@@ -16,7 +17,6 @@ from omnicart.inventory.importer import (
     StockImportSummary,
     import_stock_file,
 )
-from omnicart.catalog.tables import Variant
 from omnicart.inventory.tables import Movement, StockCount, StockCountLine, StockLevel
 from omnicart.kernel.errors import ValidationFailed
 from tests.support import add_channel, add_location, add_variant
