@@ -22,6 +22,7 @@ class SkuInfo:
     is_bundle: bool
     low_stock_threshold: int | None
     components: tuple[tuple[int, int], ...] = ()
+    listed: bool | None = None  # on the channel asked about (None: none was)
 
 
 # Built once: constructing a statement costs more than running it on a hot path.
@@ -48,14 +49,26 @@ def check_all_found(wanted: list[str], found: Collection[str], *, field: str = "
 
 
 def resolve_skus(
-    session: Executor, skus: list[str], *, field: str = "lines", share_lock: bool = False
+    session: Executor,
+    skus: list[str],
+    *,
+    field: str = "lines",
+    share_lock: bool = False,
+    listed_on_channel: int | None = None,
 ) -> dict[str, SkuInfo]:
     """Resolve SKUs (unknown ones raise NotFound naming the SKU).
 
-    `share_lock` keeps the variants from changing (becoming bundles) until commit.
+    `share_lock` keeps the variants from changing (becoming bundles) until commit;
+    `listed_on_channel` also says, in the same query, whether that channel lists each.
     """
     wanted = sorted(set(skus))
-    rows = session.execute(_by_sku_shared if share_lock else _by_sku, {"skus": wanted}).all()
+    params: dict[str, Any] = {"skus": wanted}
+    if listed_on_channel is None:
+        query = _by_sku_shared if share_lock else _by_sku
+    else:
+        query = _by_sku_listed_shared if share_lock else _by_sku_listed
+        params["channel_id"] = listed_on_channel
+    rows = session.execute(query, params).all()
     found = {r.sku: r for r in rows}
     check_all_found(wanted, found, field=field)
     bundle_ids = [r.id for r in rows if r.is_bundle]
@@ -70,6 +83,7 @@ def resolve_skus(
             is_bundle=r.is_bundle,
             low_stock_threshold=r.low_stock_threshold,
             components=tuple(parts.get(r.id, ())),
+            listed=None if listed_on_channel is None else bool(r.listed),
         )
         for r in rows
     }
@@ -101,6 +115,8 @@ def listed_on(channel_id: Any) -> ColumnElement[bool]:
     )
 
 
+_by_sku_listed = _by_sku.add_columns(listed_on(bindparam("channel_id")).label("listed"))
+_by_sku_listed_shared = _by_sku_listed.with_for_update(read=True)
 _unlisted = select(Variant.sku).where(
     Variant.sku.in_(bindparam("skus", expanding=True)), ~listed_on(bindparam("channel_id"))
 )
@@ -120,11 +136,15 @@ def check_listed(
 ) -> None:
     """Refuse to sell on a channel what it does not list: a Conflict naming the first
     unlisted line (`lines.<i>.sku`, `skus` as given, in line order) and every such SKU."""
-    unlisted = unlisted_skus(session, channel_id=channel_id, skus=skus)
+    refuse_unlisted(channel_code, skus, unlisted_skus(session, channel_id=channel_id, skus=skus))
+
+
+def refuse_unlisted(channel_code: str, skus: Sequence[str], unlisted: Sequence[str]) -> None:
+    """The refusal `check_listed` makes, given the unlisted ones of `skus`."""
     if unlisted:
         raise Conflict(
             f"not listed on channel {channel_code!r}, so it cannot be sold there: "
             f"{', '.join(unlisted)}",
             field=f"lines.{list(skus).index(unlisted[0])}.sku",
-            skus=unlisted,
+            skus=list(unlisted),
         )

@@ -13,12 +13,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -85,11 +86,31 @@ def digest(kind: str, value: str, *, key: bytes) -> str:
     return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
 
 
+# The stored key of each database, once read: it is made once and never changes, so
+# every order need not read it again (a database without one yet is asked each time).
+# Only a session that did not make it keeps it: one made in a transaction that may
+# still roll back is not the database's key yet.
+_known_keys: weakref.WeakKeyDictionary[Engine, bytes] = weakref.WeakKeyDictionary()
+_MADE_HERE = "made_suppression_key"
+
+
 def _key_row(bind: Session | Connection) -> bytes | None:
+    found = bind.get_bind() if isinstance(bind, Session) else None
+    engine = found if isinstance(found, Engine) else None
+    cacheable = isinstance(bind, Session) and not bind.info.get(_MADE_HERE)
+    if engine is not None and cacheable:
+        known = _known_keys.get(engine)
+        if known is not None:
+            return known
     secret = bind.execute(
         select(CustomerSuppressionKey.secret).where(CustomerSuppressionKey.id == _KEY_ROW)
     ).scalar()
-    return None if secret is None else bytes.fromhex(secret)
+    if secret is None:
+        return None
+    key = bytes.fromhex(secret)
+    if engine is not None and cacheable:
+        _known_keys[engine] = key
+    return key
 
 
 def _dialect(bind: Session | Connection) -> str:
@@ -111,6 +132,7 @@ def suppression_key(session: Session | Connection) -> bytes:
     if stored is not None:
         return stored
     insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+    session.info[_MADE_HERE] = True
     session.execute(
         insert(CustomerSuppressionKey)
         .values(id=_KEY_ROW, secret=secrets.token_hex(32), created_at=utcnow())

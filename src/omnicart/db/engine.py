@@ -72,11 +72,13 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False, autoflush=False)
-        self._read_sessions = sessionmaker(
-            engine.execution_options(**{READ_ONLY: True}),
-            expire_on_commit=False,
-            autoflush=False,
-        )
+        reads = engine.execution_options(**{READ_ONLY: True})
+        if engine.dialect.name == "postgresql":
+            # Each query its own statement-level transaction: no BEGIN and ROLLBACK round
+            # trips around a lookup. Under READ COMMITTED every statement of a reading
+            # session already saw its own snapshot, so nothing a reader sees changes.
+            reads = reads.execution_options(isolation_level="AUTOCOMMIT")
+        self._read_sessions = sessionmaker(reads, expire_on_commit=False, autoflush=False)
 
     @classmethod
     def from_url(cls, url: str, *, pool_size: int = 20, schema: str | None = None) -> Database:

@@ -18,7 +18,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from omnicart.catalog.lookup import check_listed, describe_variants, resolve_skus, unlisted_skus
+from omnicart.catalog.lookup import describe_variants, refuse_unlisted, resolve_skus
 from omnicart.catalog.tables import Variant
 from omnicart.channels.policy import ChannelPolicy, load_channel_policy
 from omnicart.db.engine import Database
@@ -119,12 +119,31 @@ def _reservation_view(
     )
 
 
+def _this_transaction(session: Session, name: str) -> dict[int, Any]:
+    """A cache that lives as long as the session's current transaction (what it holds
+    was read under locks that last exactly that long)."""
+    transaction = session.get_transaction()
+    kept = session.info.get(name)
+    if kept is None or kept[0] is not transaction:
+        kept = (transaction, {})
+        session.info[name] = kept
+    cache: dict[int, Any] = kept[1]
+    return cache
+
+
 def _lock_reservation(
     session: Session, reservation_id: int, *, channel_id: int | None
 ) -> Reservation:
-    row = session.scalar(
-        select(Reservation).where(Reservation.id == reservation_id).with_for_update()
-    )
+    # Locked once per transaction: the steps of one use case (is the hold live, move
+    # it, allocate it) share the row and its lock instead of asking again.
+    locked = _this_transaction(session, "locked_reservations")
+    row = locked.get(reservation_id)
+    if row is None:
+        row = session.scalar(
+            select(Reservation).where(Reservation.id == reservation_id).with_for_update()
+        )
+        if row is not None:
+            locked[reservation_id] = row
     # A channel asking about another channel's reservation learns nothing about it.
     if row is None or (channel_id is not None and row.channel_id != channel_id):
         raise NotFound(f"reservation {reservation_id} does not exist", field="reservation_id")
@@ -132,13 +151,21 @@ def _lock_reservation(
 
 
 def _holds_of(session: Session, reservation_id: int) -> list[ReservationLine]:
-    return list(
-        session.scalars(
-            select(ReservationLine)
-            .where(ReservationLine.reservation_id == reservation_id)
-            .order_by(ReservationLine.id)
+    """A locked reservation's lines (read once per transaction: only `_move` adds or
+    removes lines of an existing reservation, and it forgets them; changes to a line's
+    figures show in the session's own objects)."""
+    known = _this_transaction(session, "reservation_holds")
+    holds: list[ReservationLine] | None = known.get(reservation_id)
+    if holds is None:
+        holds = list(
+            session.scalars(
+                select(ReservationLine)
+                .where(ReservationLine.reservation_id == reservation_id)
+                .order_by(ReservationLine.id)
+            )
         )
-    )
+        known[reservation_id] = holds
+    return list(holds)
 
 
 def reserve_stock(
@@ -266,12 +293,10 @@ def reserve_in(
     if policy is None or policy.channel_id != channel_id:
         policy = load_channel_policy(conn, channel_id=channel_id)
     skus = [sku for sku, _ in lines]
-    infos = resolve_skus(conn, skus)
-    unlisted: tuple[str, ...] = ()
-    if request.flag_unlisted:
-        unlisted = tuple(unlisted_skus(conn, channel_id=channel_id, skus=skus))
-    else:
-        check_listed(conn, channel_id=channel_id, channel_code=policy.code, skus=skus)
+    infos = resolve_skus(conn, skus, listed_on_channel=channel_id)
+    unlisted = tuple(sku for sku in dict.fromkeys(skus) if not infos[sku].listed)
+    if not request.flag_unlisted:
+        refuse_unlisted(policy.code, skus, unlisted)
     demand, parts = demand_of(lines, infos)
     pool = pool_for(policy, request.location_id, routed=request.pool)
     by_id = {info.variant_id: info for info in infos.values()}
@@ -572,6 +597,7 @@ def _move(
         variants=variants,
     )
     staying = {(h.requested_sku, h.variant_id, h.location_id): h for h in holds if h not in moving}
+    _this_transaction(session, "reservation_holds").pop(row.id, None)
     for hold in moving:
         session.delete(hold)
     parts = [(h.requested_sku, h.variant_id, h.quantity) for h in moving]
@@ -818,6 +844,7 @@ def ship_in(
         if units is None
         else _chosen_units(session, holds, units)
     )
+    variants = describe_variants(session, [h.variant_id for h, _ in leaving])
     apply_changes(
         session.connection(),
         [
@@ -831,11 +858,9 @@ def ship_in(
             reservation_id=row.id,
             reason=reason,
         ),
+        variants=variants,
     )
-    skus = {
-        v: info.sku
-        for v, info in describe_variants(session, [h.variant_id for h, _ in leaving]).items()
-    }
+    skus = {v: info.sku for v, info in variants.items()}
     shipped = [
         ReservationLineView(
             sku=skus[h.variant_id],

@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from omnicart.catalog.lookup import check_listed
-from omnicart.channels.policy import load_channel_policy
 from omnicart.channels.tables import Channel
 from omnicart.db.engine import Database
 from omnicart.inventory.checks import check_lines
@@ -42,8 +41,8 @@ from omnicart.orders.model import (
 )
 from omnicart.orders.placement import Fulfil
 from omnicart.orders.service import check_fulfil, create_order, in_transaction
-from omnicart.orders.tables import Cart, Fulfilment, Order, OrderLine
-from omnicart.orders.views import OrderView, order_view
+from omnicart.orders.tables import Cart, Fulfilment, Order
+from omnicart.orders.views import OrderView, order_view, view_of
 from omnicart.settings import get_settings
 
 CART_KINDS = ("web", "app", "social", "messaging")
@@ -297,12 +296,12 @@ def checkout(
         live = hold_id is not None and live_hold_in(
             session, reservation_id=hold_id, channel_id=channel.id
         )
-        policy = load_channel_policy(session.connection(), channel_id=channel.id)
-        placement.lock_for_replacement(session, policy=policy, skus=skus, holds=[hold_id])
+        setup = placement.load_setup(session, channel.id)
+        placement.lock_for_replacement(session, policy=setup.policy, skus=skus, holds=[hold_id])
         if not live:  # a lapsed hold promises nothing: free it, place the order anew
             _release_hold(session, cart, actor=actor, reason=f"cart {cart.id} hold lapsed")
         try:
-            order, _ = create_order(
+            order, written = create_order(
                 session,
                 channel=channel,
                 source="checkout",
@@ -312,7 +311,7 @@ def checkout(
                 actor=actor,
                 payload_hash=fingerprint({"cart": cart.id}),
                 cart_id=cart.id,
-                policy=policy,
+                setup=setup,
                 hold_id=hold_id if live else None,
             )
         except InsufficientStock as exc:
@@ -329,7 +328,9 @@ def checkout(
         cart.order_id = order.id
         cart.updated_at = utcnow()
         session.flush()
-        return order_view(session, order, channel_code=channel.code)
+        if written is None:  # the cart's order, made by a concurrent twin of this request
+            return order_view(session, order, channel_code=channel.code, replayed=True)
+        return view_of(written, channel_code=channel.code)
 
     return in_transaction(db, work)
 
@@ -375,7 +376,7 @@ def record_sale(db: Database, *, sale: TillSale, actor: str = "system") -> Order
                 field="payments",
             )
         fulfil = Fulfil(mode="in_store", pickup_location_id=sale.location_id)
-        order, replayed = create_order(
+        order, written = create_order(
             session,
             channel=channel,
             source="pos",
@@ -386,7 +387,7 @@ def record_sale(db: Database, *, sale: TillSale, actor: str = "system") -> Order
             payload_hash=fingerprint({"receipt": sale.receipt}),
             external_id=sale.receipt,
         )
-        if replayed:
+        if written is None:
             return order_view(session, order, replayed=True)
         _redeem(session, order, sale.redeem_points, points_value, actor)
         assert order.reservation_id is not None
@@ -398,23 +399,29 @@ def record_sale(db: Database, *, sale: TillSale, actor: str = "system") -> Order
         )
         now = utcnow()
         items = [{"sku": s.requested_sku, "quantity": s.shipped} for s in shipped]
-        session.add(
-            Fulfilment(
-                order_id=order.id,
-                location_id=sale.location_id,
-                kind="in_store",
-                status="picked_up",
-                items=items,
-                actor=actor,
-                created_at=now,
-                closed_at=now,
-            )
+        handed_over = Fulfilment(
+            order_id=order.id,
+            location_id=sale.location_id,
+            kind="in_store",
+            status="picked_up",
+            carrier="",
+            tracking_number="",
+            pickup_code=None,
+            pickup_deadline=None,
+            items=items,
+            actor=actor,
+            created_at=now,
+            closed_at=now,
         )
-        for line in session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)):
+        session.add(handed_over)
+        written.fulfilments.append(handed_over)
+        for line in written.lines:
             line.fulfilled = line.quantity
-        placement.move(session, order, FULFILLED, actor=actor, reason="handed over at the till")
-        placement.move(session, order, COMPLETED, actor=actor, reason="till sale")
+        for status, reason in ((FULFILLED, "handed over at the till"), (COMPLETED, "till sale")):
+            written.transitions.append(
+                placement.move(session, order, status, actor=actor, reason=reason)
+            )
         session.flush()
-        return order_view(session, order, channel_code=channel.code)
+        return view_of(written, channel_code=channel.code)
 
     return in_transaction(db, work)

@@ -269,7 +269,7 @@ def mark_ready(
                 field="status",
                 status_now=order.status,
             )
-        _, row = placement.order_rules(session, order.channel_id)
+        row = placement.order_rules(session, order.channel_id)
         hours = row.pickup_window_hours if row is not None else DEFAULT_PICKUP_WINDOW_HOURS
         now = utcnow()
         pickup = Fulfilment(

@@ -13,10 +13,10 @@ from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import Table, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from omnicart.catalog.tables import ChannelPrice, Variant
-from omnicart.channels.policy import ChannelPolicy
+from omnicart.channels.policy import POLICY_QUERY, ChannelPolicy, policy_from_rows
 from omnicart.channels.tables import Channel
 from omnicart.db.outbox import record_event
 from omnicart.inventory.ledger import insert_ignoring_duplicates
@@ -105,44 +105,89 @@ def channel_prices(session: Session, channel_id: int, skus: Sequence[str]) -> di
     return {sku: amount for sku, amount in rows}  # noqa: C416 -- rows are Row objects
 
 
-def order_rules(session: Session, channel_id: int) -> tuple[routing.Rules, OrderRules | None]:
-    """The channel's routing rules (defaults when it set none) and its stored row."""
-    row = session.get(OrderRules, channel_id)
-    if row is None:
-        return routing.Rules(), None
-    return (
-        routing.Rules(
-            ranking=tuple(row.rules),
-            prefer_single_location=row.prefer_single_location,
-            costs={code: Decimal(str(cost)) for code, cost in row.location_costs.items()},
-        ),
-        row,
+def order_rules(session: Session, channel_id: int) -> OrderRules | None:
+    """The channel's stored order rules (None: it set none, the defaults apply)."""
+    return session.get(OrderRules, channel_id)
+
+
+def _site(row: Any) -> routing.Site:
+    return routing.Site(
+        id=row.location_id,
+        code=row.location_code,
+        kind=row.location_kind,
+        ships=row.ships,
+        ship_from_store=row.ship_from_store,
+        pickup=row.pickup,
+        priority=row.priority,
+        latitude=row.latitude,
+        longitude=row.longitude,
     )
 
 
+_SITE_COLUMNS = (
+    Location.code.label("location_code"),
+    Location.kind.label("location_kind"),
+    Location.ships,
+    Location.ship_from_store,
+    Location.pickup,
+    Location.latitude,
+    Location.longitude,
+)
+
+
 def _sites(session: Session, ids: Sequence[int]) -> list[routing.Site]:
-    rows = session.scalars(select(Location).where(Location.id.in_(ids)))
-    by_id = {
-        row.id: routing.Site(
-            id=row.id,
-            code=row.code,
-            kind=row.kind,
-            ships=row.ships,
-            ship_from_store=row.ship_from_store,
-            pickup=row.pickup,
-            priority=row.priority,
-            latitude=row.latitude,
-            longitude=row.longitude,
+    rows = session.execute(
+        select(Location.id.label("location_id"), Location.priority, *_SITE_COLUMNS).where(
+            Location.id.in_(ids)
         )
-        for row in rows
-    }
+    )
+    by_id = {row.location_id: _site(row) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
+
+
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """What placing an order on a channel needs: its stock policy, routing rules and the
+    locations serving it."""
+
+    policy: ChannelPolicy
+    rules: routing.Rules
+    sites: dict[int, routing.Site]
+
+
+# The channel's policy query, widened by its routing rules and its serving locations'
+# routing facts: one round trip for all three.
+_SETUP_QUERY = POLICY_QUERY.add_columns(
+    *_SITE_COLUMNS,
+    OrderRules.channel_id.label("rules_of"),
+    OrderRules.rules,
+    OrderRules.prefer_single_location,
+    OrderRules.location_costs,
+).outerjoin(OrderRules, OrderRules.channel_id == Channel.id)
+
+
+def load_setup(session: Session, channel_id: int) -> Setup:
+    """The channel's placement setup, read in one query (NotFound / Conflict: inactive)."""
+    rows = session.execute(_SETUP_QUERY, {"channel_id": channel_id}).all()
+    policy = policy_from_rows(rows, channel_id=channel_id)
+    first = rows[0]
+    rules = (
+        routing.Rules()
+        if first.rules_of is None
+        else routing.Rules(
+            ranking=tuple(first.rules),
+            prefer_single_location=first.prefer_single_location,
+            costs={code: Decimal(str(cost)) for code, cost in first.location_costs.items()},
+        )
+    )
+    sites = {row.location_id: _site(row) for row in rows if row.location_id is not None}
+    return Setup(policy, rules, sites)
 
 
 def place_stock(
     session: Session,
     *,
-    policy: ChannelPolicy,
+    setup: Setup,
     lines: Sequence[tuple[str, int]],
     fulfil: Fulfil,
     key: str,
@@ -159,7 +204,8 @@ def place_stock(
     only the rest is placed again. With `flag_unlisted` (an order another channel
     already sold) SKUs the channel does not list are taken, and flagged on the order.
     """
-    rules, sites, ranked = _route(session, policy, fulfil)
+    policy, rules = setup.policy, setup.rules
+    sites, ranked = _route(session, setup, fulfil)
     flags: list[dict[str, Any]] = []
     if hold_id is not None:
         holds = allocate_hold_in(
@@ -221,17 +267,17 @@ def place_stock(
 
 
 def _route(
-    session: Session, policy: ChannelPolicy, fulfil: Fulfil
-) -> tuple[routing.Rules, list[routing.Site], routing.Ranked]:
-    """The channel's rules, the candidate sites and their ranking for this order."""
-    rules, _ = order_rules(session, policy.channel_id)
-    if fulfil.mode == "pickup":
-        candidates = policy.pickup_locations
-    elif fulfil.mode == "in_store":
-        candidates = (fulfil.pickup_location_id,) if fulfil.pickup_location_id else ()
+    session: Session, setup: Setup, fulfil: Fulfil
+) -> tuple[list[routing.Site], routing.Ranked]:
+    """The candidate sites and their ranking for this order."""
+    policy, rules = setup.policy, setup.rules
+    if fulfil.mode == "in_store":
+        store = fulfil.pickup_location_id
+        known = setup.sites.get(store) if store else None
+        sites = [known] if known else _sites(session, (store,) if store else ())
     else:
-        candidates = policy.ship_locations
-    sites = _sites(session, candidates)
+        candidates = policy.pickup_locations if fulfil.mode == "pickup" else policy.ship_locations
+        sites = [setup.sites[i] for i in candidates]
     if fulfil.mode == "in_store":
         # A till sells what is on its own shelves, whatever the store's other flags say.
         if not sites:
@@ -239,7 +285,7 @@ def _route(
                 f"location {fulfil.pickup_location_id} does not serve channel {policy.code!r}",
                 field="location_id",
             )
-        return rules, sites, routing.Ranked((sites[0].id,), ({"location": sites[0].code},), ())
+        return sites, routing.Ranked((sites[0].id,), ({"location": sites[0].code},), ())
     ranked = routing.rank(
         sites,
         mode=fulfil.mode,
@@ -247,7 +293,7 @@ def _route(
         pickup_location_id=fulfil.pickup_location_id,
         destination=fulfil.destination,
     )
-    return rules, sites, ranked
+    return sites, ranked
 
 
 def lock_for_replacement(
@@ -285,6 +331,15 @@ def claim_order(session: Session, values: dict[str, Any]) -> int | None:
     ).scalar()
 
 
+def claimed(session: Session, order_id: int, values: dict[str, Any]) -> Order:
+    """The order just claimed with `values`, as this session's own object: every column
+    is known, so nothing is read back."""
+    order = Order(id=order_id, **values)
+    make_transient_to_detached(order)
+    session.add(order)
+    return order
+
+
 def order_values(
     *,
     channel: Channel,
@@ -318,6 +373,7 @@ def order_values(
         "shipping_address": fulfil.address,
         "reservation_id": None,
         "routing": None,
+        "flags": None,
         "payload_hash": payload_hash,
         "source_updated_at": source_updated_at,
         "exchange_of_id": exchange_of_id,
@@ -340,9 +396,9 @@ def amounts_of(totals: Totals) -> dict[str, Decimal]:
     }
 
 
-def write_lines(session: Session, order_id: int, totals: Totals) -> None:
+def write_lines(session: Session, order_id: int, totals: Totals) -> list[OrderLine]:
     """The order's lines as checked."""
-    session.add_all(
+    lines = [
         OrderLine(
             order_id=order_id,
             line_no=index + 1,
@@ -357,7 +413,9 @@ def write_lines(session: Session, order_id: int, totals: Totals) -> None:
             returned=0,
         )
         for index, line in enumerate(totals.lines)
-    )
+    ]
+    session.add_all(lines)
+    return lines
 
 
 def record_payments(
@@ -367,10 +425,10 @@ def record_payments(
     *,
     kind: str = "payment",
     return_id: int | None = None,
-) -> None:
+) -> list[Payment]:
     """Payments (or refunds) of (method, amount, reference) in the order's currency."""
     now = utcnow()
-    session.add_all(
+    rows = [
         Payment(
             order_id=order.id,
             kind=kind,
@@ -382,7 +440,9 @@ def record_payments(
             created_at=now,
         )
         for method, amount, reference in payments
-    )
+    ]
+    session.add_all(rows)
+    return rows
 
 
 def move(
@@ -393,22 +453,22 @@ def move(
     actor: str,
     reason: str = "",
     opening: bool = False,
-) -> None:
+) -> OrderTransition:
     """Record a status change (the caller has checked it is allowed); the `opening`
     transition of a new order comes from no status."""
     now = utcnow()
-    session.add(
-        OrderTransition(
-            order_id=order.id,
-            from_status=None if opening else order.status,
-            to_status=to_status,
-            actor=actor,
-            reason=reason[:300],
-            at=now,
-        )
+    transition = OrderTransition(
+        order_id=order.id,
+        from_status=None if opening else order.status,
+        to_status=to_status,
+        actor=actor,
+        reason=reason[:300],
+        at=now,
     )
+    session.add(transition)
     order.status = to_status
     order.updated_at = now
+    return transition
 
 
 def paid_in_full(paid: Decimal, total: Decimal) -> bool:

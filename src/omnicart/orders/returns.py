@@ -195,7 +195,7 @@ def open_return(
             value += _line_value(line, request.quantity)
             rows.append((line, request))
         value = Money.rounded(value, order.currency).amount
-        _, order_rules = placement.order_rules(session, order.channel_id)
+        order_rules = placement.order_rules(session, order.channel_id)
         threshold = order_rules.returnless_below if order_rules is not None else None
         returnless = threshold is not None and value < threshold and not exchange
         now = utcnow()

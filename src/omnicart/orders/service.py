@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from omnicart.channels.policy import ChannelPolicy, load_channel_policy
 from omnicart.channels.tables import Channel
 from omnicart.db.engine import Database
 from omnicart.db.retry import retrying
@@ -42,7 +41,14 @@ from omnicart.orders.model import (
 from omnicart.orders.placement import Fulfil
 from omnicart.orders.privacy import screen_customer
 from omnicart.orders.tables import Order, OrderLine, OrderRules, Payment
-from omnicart.orders.views import OrderView, order_view, segment_order
+from omnicart.orders.views import (
+    OrderRows,
+    OrderView,
+    order_view,
+    segment_order,
+    segment_payload,
+    view_of,
+)
 
 T = TypeVar("T")
 # Channels whose orders arrive from elsewhere; a till's sales come through POS.
@@ -96,12 +102,13 @@ def create_order(
     cart_id: int | None = None,
     source_updated_at: datetime | None = None,
     exchange_of_id: int | None = None,
-    policy: ChannelPolicy | None = None,
+    setup: placement.Setup | None = None,
     hold_id: int | None = None,
-) -> tuple[Order, bool]:
-    """Claim, place and write a new order; (existing order, True) when already there.
+) -> tuple[Order, OrderRows | None]:
+    """Claim, place and write a new order: (the order, its rows as written), or (the
+    order already there, locked, None).
 
-    `policy` is the channel's, when the caller has just read it in this transaction;
+    `setup` is the channel's, when the caller has just read it in this transaction;
     `hold_id` a live hold of the order's lines (a cart's), which becomes its allocation."""
     now = utcnow()
     customer, address = screen_customer(
@@ -112,23 +119,21 @@ def create_order(
         address=fulfil.address,
     )
     fulfil = replace(fulfil, address=address)
-    new_id = placement.claim_order(
-        session,
-        placement.order_values(
-            channel=channel,
-            source=source,
-            totals=totals,
-            customer=customer,
-            fulfil=fulfil,
-            payload_hash=payload_hash,
-            now=now,
-            taxes_included=draft.taxes_included,
-            external_id=external_id,
-            cart_id=cart_id,
-            source_updated_at=source_updated_at,
-            exchange_of_id=exchange_of_id,
-        ),
+    values = placement.order_values(
+        channel=channel,
+        source=source,
+        totals=totals,
+        customer=customer,
+        fulfil=fulfil,
+        payload_hash=payload_hash,
+        now=now,
+        taxes_included=draft.taxes_included,
+        external_id=external_id,
+        cart_id=cart_id,
+        source_updated_at=source_updated_at,
+        exchange_of_id=exchange_of_id,
     )
+    new_id = placement.claim_order(session, values)
     if new_id is None:
         clause = (
             Order.cart_id == cart_id
@@ -138,13 +143,11 @@ def create_order(
         existing = session.scalar(select(Order).where(clause).with_for_update())
         if existing is None:  # a concurrent twin rolled back after our insert was refused
             raise Conflict("a concurrent request for this order failed; retry", field="order")
-        return existing, True
-    order = session.get_one(Order, new_id)
-    if policy is None:
-        policy = load_channel_policy(session.connection(), channel_id=channel.id)
+        return existing, None
+    order = placement.claimed(session, new_id, values)
     placed = placement.place_stock(
         session,
-        policy=policy,
+        setup=setup or placement.load_setup(session, channel.id),
         lines=[(line.sku, line.quantity) for line in totals.lines],
         fulfil=fulfil,
         key=f"order:{order.id}:v1",
@@ -156,22 +159,27 @@ def create_order(
     order.reservation_id = placed.reservation_id
     order.routing = placed.routing
     order.flags = placed.flags or None
-    placement.write_lines(session, order.id, totals)
-    placement.record_payments(
+    rows = OrderRows(order)
+    rows.lines = placement.write_lines(session, order.id, totals)
+    rows.payments = placement.record_payments(
         session, order, [(p.method.strip(), p.amount, p.reference.strip()) for p in draft.payments]
     )
-    placement.move(
-        session, order, PENDING, actor=actor, reason=f"received from {source}", opening=True
+    rows.transitions.append(
+        placement.move(
+            session, order, PENDING, actor=actor, reason=f"received from {source}", opening=True
+        )
     )
     if placement.paid_in_full(totals.paid, totals.total):
-        placement.move(session, order, CONFIRMED, actor=actor, reason="paid in full")
+        rows.transitions.append(
+            placement.move(session, order, CONFIRMED, actor=actor, reason="paid in full")
+        )
     session.flush()
-    described = segment_order(session, order, channel_code=channel.code)
+    described = segment_payload(order, rows.lines, channel_code=channel.code)
     placement.announce(session, "Order Completed", order, described)
     placement.announce(
         session, "Order Routed", order, {"order_id": str(order.id), **placed.routing}
     )
-    return order, False
+    return order, rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,18 +218,19 @@ def ingest_order(db: Database, order: ExternalOrder, *, actor: str = "system") -
                 field="currency",
             )
         totals = check_totals(order.draft)
-        existing = session.scalar(
-            select(Order)
-            .where(Order.channel_id == channel.id, Order.external_id == external_id)
-            .with_for_update()
-        )
-        if existing is None:
-            if order.cancelled:
+        if order.cancelled:  # only ever a change of an order already here
+            existing = session.scalar(
+                select(Order)
+                .where(Order.channel_id == channel.id, Order.external_id == external_id)
+                .with_for_update()
+            )
+            if existing is None:
                 raise Conflict(
                     f"order {external_id!r} is unknown, so it cannot be cancelled",
                     field="status",
                 )
-            created, replayed = create_order(
+        else:  # most deliveries are new orders: claim first, look only when taken
+            existing, written = create_order(
                 session,
                 channel=channel,
                 source="external",
@@ -233,9 +242,8 @@ def ingest_order(db: Database, order: ExternalOrder, *, actor: str = "system") -
                 external_id=external_id,
                 source_updated_at=order.updated_at,
             )
-            if not replayed:
-                return order_view(session, created, channel_code=channel.code)
-            existing = created
+            if written is not None:
+                return view_of(written, channel_code=channel.code)
         return _redelivered(session, existing, order, totals, payload_hash, actor)
 
     return in_transaction(db, work)
@@ -297,10 +305,10 @@ def _apply_update(
     if moved:
         # Free the old units and hold the new ones in this one transaction: the rows
         # stay locked between the two, so nobody else can take what is freed meanwhile.
-        policy = load_channel_policy(session.connection(), channel_id=existing.channel_id)
+        setup = placement.load_setup(session, existing.channel_id)
         placement.lock_for_replacement(
             session,
-            policy=policy,
+            policy=setup.policy,
             skus=sorted({sku for sku, _ in units} | {sku for sku, _ in wanted}),
             holds=[existing.reservation_id],
         )
@@ -309,7 +317,7 @@ def _apply_update(
         )
         placed = placement.place_stock(
             session,
-            policy=policy,
+            setup=setup,
             lines=[(line.sku, line.quantity) for line in totals.lines],
             fulfil=order.fulfil,
             key=f"order:{existing.id}:v{existing.version}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -127,26 +128,58 @@ def _channel_code(session: Session, order: Order, known: str | None) -> str:
     return session.scalar(select(Channel.code).where(Channel.id == order.channel_id)) or ""
 
 
+@dataclass(slots=True)
+class OrderRows:
+    """An order and all its rows, as this transaction holds them: read once (`read_rows`),
+    or kept by the use case that just wrote them, so the answer needs no read-back."""
+
+    order: Order
+    lines: list[OrderLine] = field(default_factory=list)
+    payments: list[Payment] = field(default_factory=list)
+    transitions: list[OrderTransition] = field(default_factory=list)
+    fulfilments: list[Fulfilment] = field(default_factory=list)
+
+
+def read_rows(session: Session, order: Order) -> OrderRows:
+    """The order's rows, read in the caller's transaction."""
+    return OrderRows(
+        order=order,
+        lines=order_lines(session, order.id),
+        payments=list(
+            session.scalars(
+                select(Payment).where(Payment.order_id == order.id).order_by(Payment.id)
+            )
+        ),
+        transitions=list(
+            session.scalars(
+                select(OrderTransition)
+                .where(OrderTransition.order_id == order.id)
+                .order_by(OrderTransition.id)
+            )
+        ),
+        fulfilments=list(
+            session.scalars(
+                select(Fulfilment).where(Fulfilment.order_id == order.id).order_by(Fulfilment.id)
+            )
+        ),
+    )
+
+
 def order_view(
     session: Session, order: Order, *, replayed: bool = False, channel_code: str | None = None
 ) -> OrderView:
     """Everything about one order, read in the caller's transaction."""
     code = _channel_code(session, order, channel_code)
-    payments = list(
-        session.scalars(select(Payment).where(Payment.order_id == order.id).order_by(Payment.id))
-    )
-    transitions = session.scalars(
-        select(OrderTransition)
-        .where(OrderTransition.order_id == order.id)
-        .order_by(OrderTransition.id)
-    )
-    fulfilments = session.scalars(
-        select(Fulfilment).where(Fulfilment.order_id == order.id).order_by(Fulfilment.id)
-    )
+    return view_of(read_rows(session, order), channel_code=code, replayed=replayed)
+
+
+def view_of(rows: OrderRows, *, channel_code: str, replayed: bool = False) -> OrderView:
+    """The order as the services hand it out, from its rows (nothing is read)."""
+    order, payments = rows.order, rows.payments
     return OrderView(
         id=order.id,
         channel_id=order.channel_id,
-        channel_code=code,
+        channel_code=channel_code,
         source=order.source,
         external_id=order.external_id,
         status=order.status,
@@ -186,7 +219,7 @@ def order_view(
                 fulfilled=line.fulfilled,
                 returned=line.returned,
             )
-            for line in order_lines(session, order.id)
+            for line in sorted(rows.lines, key=lambda line: line.line_no)
         ],
         payments=[
             PaymentView(
@@ -202,7 +235,8 @@ def order_view(
             for p in payments
         ],
         transitions=[
-            TransitionView(t.from_status, t.to_status, t.actor, t.reason, t.at) for t in transitions
+            TransitionView(t.from_status, t.to_status, t.actor, t.reason, t.at)
+            for t in rows.transitions
         ],
         fulfilments=[
             FulfilmentView(
@@ -218,7 +252,7 @@ def order_view(
                 created_at=f.created_at,
                 closed_at=f.closed_at,
             )
-            for f in fulfilments
+            for f in rows.fulfilments
         ],
         replayed=replayed,
     )
@@ -227,18 +261,25 @@ def order_view(
 def segment_order(
     session: Session, order: Order, *, channel_code: str | None = None
 ) -> dict[str, Any]:
+    """An order as Segment's e-commerce v2 spec shapes it, read in the caller's
+    transaction (see `segment_payload`)."""
+    code = _channel_code(session, order, channel_code)
+    return segment_payload(order, order_lines(session, order.id), channel_code=code)
+
+
+def segment_payload(
+    order: Order, lines: Sequence[OrderLine], *, channel_code: str
+) -> dict[str, Any]:
     """An order as Segment's e-commerce v2 spec shapes it (Order Completed and kin).
 
     `affiliation` is the channel's code; amounts are decimal strings so that no cent is
     lost on the way (a consumer that wants the spec's numbers converts them).
     """
-    code = _channel_code(session, order, channel_code)
-    lines = order_lines(session, order.id)
     revenue = order.subtotal - order.discount_total
     return {
         "order_id": str(order.id),
         "external_id": order.external_id,
-        "affiliation": code,
+        "affiliation": channel_code,
         "channel_id": order.channel_id,
         "source": order.source,
         "status": order.status,
@@ -263,6 +304,6 @@ def segment_order(
                 "quantity": line.quantity,
                 "position": line.line_no,
             }
-            for line in lines
+            for line in sorted(lines, key=lambda line: line.line_no)
         ],
     }
