@@ -287,8 +287,12 @@ def test_events_carry_the_order_as_segment_order_describes_it(
                 .where(OutboxEvent.aggregate_id == str(order.id))
                 .order_by(OutboxEvent.id)
             )
-            # Placed as completed: the payload is the order as it was then.
-            assert completed.payload == {**segment_order(session, order), "status": "completed"}
+            # Placed as completed (the payload is the order as it was then), and history.
+            assert completed.payload == {
+                **segment_order(session, order),
+                "status": "completed",
+                "historic": True,
+            }
             if number == "536365":
                 received, refunded = later
                 assert received.payload["products"] == [
@@ -306,6 +310,7 @@ def test_events_carry_the_order_as_segment_order_describes_it(
                     "return_id": received.payload["return_id"],
                     "method": "history",
                     "actor": "history import",
+                    "historic": True,
                 }
 
 

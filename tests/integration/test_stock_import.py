@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from omnicart.catalog.tables import Variant
 from omnicart.db.engine import Database
@@ -20,6 +21,20 @@ from omnicart.inventory.importer import (
 from omnicart.inventory.tables import Movement, StockCount, StockCountLine, StockLevel
 from omnicart.kernel.errors import ValidationFailed
 from tests.support import add_channel, add_location, add_variant
+
+
+def _ledger(session: Session) -> list[tuple[Movement, str]]:
+    """Every ledger entry with its SKU, read from the table itself, not the feed: the feed
+    holds back rows while any other transaction in the database is in flight
+    (pytest-xdist's other worker, say)."""
+    return [
+        (m, sku)
+        for m, sku in session.execute(
+            select(Movement, Variant.sku)
+            .join(Variant, Variant.id == Movement.variant_id)
+            .order_by(Movement.id)
+        )
+    ]
 
 
 @pytest.fixture
@@ -84,7 +99,7 @@ def test_receipt_file_is_applied_through_the_ledger(
     with db.reading() as s:
         rows = [
             (sku, m.location_id, m.delta_on_hand, m.reason, m.actor, m.kind)
-            for m, sku in queries.list_movements(s, limit=1000)
+            for m, sku in _ledger(s)
             if m.id > 2
         ]
         assert queries.reconcile(s) == []
@@ -210,15 +225,10 @@ def test_count_mode_records_variances(db: Database, shop: dict[str, int], tmp_pa
             (ln.count_id, ln.variant_id, ln.expected, ln.counted, ln.variance)
             for ln in s.scalars(select(StockCountLine).order_by(StockCountLine.id))
         ]
-        # The ledger itself, not the feed: the feed holds back rows while any other
-        # transaction in the database is in flight (pytest-xdist's other worker, say).
         moves = [
             (sku, m.kind, m.delta_on_hand, m.count_id, m.reason)
-            for m, sku in s.execute(
-                select(Movement, Variant.sku)
-                .join(Variant, Variant.id == Movement.variant_id)
-                .where(Movement.kind == "count")
-            )
+            for m, sku in _ledger(s)
+            if m.kind == "count"
         ]
         assert queries.reconcile(s) == []
     wh_count, store_count = summary.count_ids
