@@ -13,4 +13,11 @@ def test_every_report_equals_the_hand_written_query_on_a_small_history() -> None
         assert result[report]["equal"] is True, report
         assert result[report]["ms"] > 0
         assert result[report]["hand_sql_ms"] > 0
+    # The model's sessions are those a hand sessionization of every event finds.
+    assert result["sessions"] > 0
+    assert result["sessions_check"] == {
+        "hand_sql_ms": result["sessions_check"]["hand_sql_ms"],
+        "differing_rows": 0,
+        "equal": True,
+    }
     assert result["equal"] is True

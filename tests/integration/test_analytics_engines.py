@@ -27,6 +27,7 @@ from omnicart.analytics.engine import (
     sync_model,
 )
 from omnicart.analytics.schema import TABLES
+from omnicart.analytics.sessions import build_sessions
 
 D = Decimal
 START = date(2026, 1, 1)
@@ -153,8 +154,10 @@ def pair(request: pytest.FixtureRequest) -> Iterator[tuple[DuckDBEngine, ClickHo
     rows = generated(request.param)
     duck = DuckDBEngine()
     _load(duck, rows)
+    build_sessions(duck)
     with ClickHouseEngine.in_process() as clickhouse:
         _load(clickhouse, rows)
+        build_sessions(clickhouse)  # the same SQL, sessionizing on ClickHouse
         yield duck, clickhouse
 
 
@@ -197,7 +200,17 @@ def _typed(rows: list[tuple[Any, ...]]) -> list[tuple[tuple[type, Any], ...]]:
 
 
 @pytest.mark.parametrize(
-    "statement", ["MONEY", "FIXED_COSTS", "COUNTS", "CUSTOMERS", "SESSIONS", "CHANNELS"]
+    "statement",
+    [
+        "SALES_DAYS",
+        "FEE_PERIODS",
+        "UNIT_DAYS",
+        "AD_SPEND",
+        "FIXED_COSTS",
+        "CUSTOMERS",
+        "SESSIONS",
+        "CHANNELS",
+    ],
 )
 def test_each_statement_gives_the_same_rows_and_types(
     pair: tuple[DuckDBEngine, ClickHouseEngine], statement: str
@@ -208,6 +221,17 @@ def test_each_statement_gives_the_same_rows_and_types(
     rows = duck.query(sql, params)
     assert rows
     assert _typed(clickhouse.query(sql, params)) == _typed(rows)
+
+
+def test_both_engines_sessionize_the_events_alike(
+    pair: tuple[DuckDBEngine, ClickHouseEngine],
+) -> None:
+    duck, clickhouse = pair
+    sessions = duck.query("SELECT * FROM wh_sessions")
+    # Not vacuous: bursts of 5 and 29 minutes join a session, 31 and 95 open new ones.
+    assert len(sessions) > 1000
+    assert {row[4] for row in sessions} >= {1, 2, 3}
+    assert _typed(clickhouse.query("SELECT * FROM wh_sessions")) == _typed(sessions)
 
 
 def test_every_model_type_comes_back_the_same() -> None:

@@ -371,6 +371,15 @@ def test_refresh_fills_every_model_table_exactly(
         # The store's tablet is shared by strangers: its device id names nobody.
         (_m(15), pos, None, "tablet-1", "track", "Product Viewed", *none5[:4], None),
     ]
+    # Bob's three events are one session that ordered; the tablet's device is the visitor.
+    assert model["wh_sessions"] == sorted(
+        [
+            (web, bob, _m(10), _m(12), 3, 1, 0),
+            (web, "ad9", _m(13), _m(13), 1, 0, 0),
+            (web, "uzed", _m(14), _m(14), 1, 0, 0),
+            (pos, "atablet-1", _m(15), _m(15), 1, 0, 0),
+        ]
+    )
     march3, march4 = date(2025, 3, 3), date(2025, 3, 4)
     assert model["wh_spend"] == [
         (march3, web, "spring", Decimal("25.5"), EUR),
@@ -469,6 +478,15 @@ def test_a_second_refresh_reads_only_new_events_and_brings_rows_up_to_date(
             (_m(170), web, zed, "d9", "identify", None, *none4, None),
         ]
     )
+    # d9's and zed's sessions became one of zed's; the identify call, 156 minutes later,
+    # opened another.
+    assert after["wh_sessions"] == sorted(
+        [
+            *(r for r in before["wh_sessions"] if r[1] not in ("ad9", "uzed")),
+            (web, zed, _m(13), _m(14), 2, 0, 0),
+            (web, zed, _m(170), _m(170), 1, 0, 0),
+        ]
+    )
     for table in ("wh_channels", "wh_spend", "wh_unit_costs", "wh_fees", "wh_fixed_costs"):
         assert after[table] == before[table]
 
@@ -520,6 +538,28 @@ def test_a_store_without_the_model_is_rebuilt_and_the_model_copies_to_another_en
         )
 
 
+def test_a_session_open_when_a_refresh_ends_is_extended_by_the_next(
+    db: Database, tmp_path: Path, clock: list[datetime]
+) -> None:
+    w = _world(db, tmp_path, clock)
+    _settle(db, w.events)
+    web = w.shop.web
+    assert (web, "ad9", _m(13), _m(13), 1, 0, 0) in _model(db, w.events)["wh_sessions"]
+    # 27 minutes after d9's last event, then exactly 30 after that: one session; then 31.
+    added = {"type": "track", "event": "Product Added", "anonymousId": "d9", "timestamp": _at(40)}
+    _track(db, w.events, w.web_key, [added])
+    _settle(db, w.events)
+    viewed = {"type": "page", "anonymousId": "d9", "timestamp": _at(70)}
+    later = {"type": "page", "anonymousId": "d9", "timestamp": _at(101)}
+    _track(db, w.events, w.web_key, [viewed, later])
+    _settle(db, w.events)
+    d9 = [r for r in _model(db, w.events)["wh_sessions"] if r[1] == "ad9"]
+    assert d9 == [
+        (web, "ad9", _m(13), _m(70), 3, 0, 1),
+        (web, "ad9", _m(101), _m(101), 1, 0, 0),
+    ]
+
+
 def test_links_are_read_for_new_orders(db: Database, tmp_path: Path, clock: list[datetime]) -> None:
     """An order linked before its events reach the store is keyed all the same."""
     w = _world(db, tmp_path, clock)
@@ -568,4 +608,9 @@ def test_after_an_erasure_the_model_is_rebuilt_without_the_persons_identifiers(
         (*before["wh_events"][2][:2], erased, *before["wh_events"][2][3:]),
         *before["wh_events"][3:],
     ]
+    bobs = f"c{bob}"
+    assert after["wh_sessions"] == sorted(
+        (r[0], erased, *r[2:]) if r[1] == bobs else r for r in before["wh_sessions"]
+    )
+    assert any(r[1] == bobs for r in before["wh_sessions"])
     assert not any("bob" in str(row) for rows in after.values() for row in rows)

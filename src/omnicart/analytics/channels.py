@@ -1,8 +1,9 @@
 """What every channel earns in a date range: the figures of `definitions.py`, per channel.
 
 One read of the analytic model (`channels_sql.py`, the same SQL on DuckDB and ClickHouse)
-gives exact sums per channel, day and currency; Python then converts each day's amount
-(`currency.Rates.convert`, the one conversion rule), prorates fixed costs and computes the
+gives exact sums per channel, day and currency; Python then applies each day's fees,
+converts each day's amount (`currency.Rates.convert`, the one conversion rule), prorates
+fixed costs and computes the
 derived figures and ratios from exact Decimals. Each channel's figures are given in its own
 currency and in the reporting currency; the total, across channels, in the reporting one.
 """
@@ -120,17 +121,82 @@ class _Part:
     amount: Decimal
 
 
-def _money_parts(engine: Engine, period: Period, params: Mapping[str, Param]) -> list[_Part]:
-    parts = []
-    for channel_id, day, currency, figure, amount in engine.query(sql.MONEY, params):
-        if figure == "fee_percent_base":  # percentages: the SQL leaves out the / 100
-            parts.append(_Part(channel_id, day, currency, "fees", amount / HUNDRED))
-        else:
-            parts.append(_Part(channel_id, day, currency, figure, amount))
+@dataclass(frozen=True, slots=True)
+class _Fees:
+    """A channel's fees from `valid_from` until `valid_until` (None: still in force)."""
+
+    valid_from: date
+    valid_until: date | None
+    commission_pct: Decimal
+    payment_pct: Decimal
+    payment_fixed: Decimal
+    currency: str
+
+    def holds(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_until is None or day < self.valid_until)
+
+
+def _read(
+    engine: Engine, period: Period, params: Mapping[str, Param]
+) -> tuple[list[_Part], dict[int, dict[str, int]]]:
+    """The exact amounts of every money figure by channel, day and currency, and the
+    counts by channel (channel 0: customers across channels)."""
+    parts: list[_Part] = []
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    fees: dict[int, list[_Fees]] = defaultdict(list)
+    for channel_id, *terms in engine.query(sql.FEE_PERIODS):
+        fees[channel_id].append(_Fees(*terms))
+    for (
+        channel_id,
+        day,
+        currency,
+        orders,
+        units,
+        gross,
+        discount,
+        shipping,
+        total,
+        refunds,
+    ) in engine.query(sql.SALES_DAYS, params):
+        tally = counts[channel_id]
+        tally["orders"] += orders
+        tally["units"] += units
+        parts.append(_Part(channel_id, day, currency, "gross_sales", gross))
+        parts.append(_Part(channel_id, day, currency, "discounts", discount))
+        parts.append(_Part(channel_id, day, currency, "shipping", shipping))
+        if refunds is not None:
+            parts.append(_Part(channel_id, day, currency, "refunds", refunds))
+        net = gross - discount - (refunds or 0)
+        for fee in fees[channel_id]:
+            if fee.holds(day):
+                with localcontext() as context:
+                    context.prec = 60
+                    percent = (fee.commission_pct * net + fee.payment_pct * total) / HUNDRED
+                    fixed = fee.payment_fixed * orders
+                parts.append(_Part(channel_id, day, currency, "fees", percent))
+                parts.append(_Part(channel_id, day, fee.currency, "fees", fixed))
+    for channel_id, day, currency, cogs, line_units, costed, returned in engine.query(
+        sql.UNIT_DAYS, params
+    ):
+        tally = counts[channel_id]
+        tally["line_units"] += line_units
+        tally["costed_units"] += costed
+        tally["returned_units"] += returned
+        if cogs is not None:
+            parts.append(_Part(channel_id, day, currency, "cogs", cogs))
+    for channel_id, day, currency, amount in engine.query(sql.AD_SPEND, params):
+        parts.append(_Part(channel_id, day, currency, "ad_spend", amount))
     for channel_id, month, currency, amount in engine.query(sql.FIXED_COSTS, params):
         day, share = prorate(amount, month=month, period=period)
         parts.append(_Part(channel_id, day, currency, "fixed_costs", share))
-    return parts
+    for channel_id, customers, new in engine.query(sql.CUSTOMERS, params):
+        counts[channel_id]["customers"] = int(customers)
+        counts[channel_id]["new_customers"] = int(new)
+    for channel_id, *values in engine.query(sql.SESSIONS, params):
+        names = ("sessions", "ordering_sessions", "cart_sessions", "abandoned_carts")
+        for name, value in zip(names, values, strict=True):
+            counts[channel_id][name] = int(value)
+    return parts, counts
 
 
 def prorate(amount: Decimal, *, month: date, period: Period) -> tuple[date, Decimal]:
@@ -162,25 +228,12 @@ def _converted(
     report = {c: dict.fromkeys(SUMMED_MONEY, Decimal(0)) for c in channels}
     for (channel_id, day, currency, figure), amount in days.items():
         target = channels[channel_id].currency
-        own[channel_id][figure] += rates.convert(amount, source=currency, target=target, day=day)
-        report[channel_id][figure] += rates.convert(
-            amount, source=currency, target=reporting, day=day
-        )
+        converted = rates.convert(amount, source=currency, target=target, day=day)
+        own[channel_id][figure] += converted
+        if target != reporting:
+            converted = rates.convert(amount, source=currency, target=reporting, day=day)
+        report[channel_id][figure] += converted
     return own, report
-
-
-def _counts(engine: Engine, params: Mapping[str, Param]) -> dict[int, dict[str, int]]:
-    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for channel_id, figure, value in engine.query(sql.COUNTS, params):
-        counts[channel_id][figure] += int(value)
-    for channel_id, customers, new in engine.query(sql.CUSTOMERS, params):
-        counts[channel_id]["customers"] = int(customers)
-        counts[channel_id]["new_customers"] = int(new)
-    for channel_id, *values in engine.query(sql.SESSIONS, params):
-        names = ("sessions", "ordering_sessions", "cart_sessions", "abandoned_carts")
-        for name, value in zip(names, values, strict=True):
-            counts[channel_id][name] = int(value)
-    return counts
 
 
 # --------------------------------------------------------------------------- figures
@@ -269,7 +322,7 @@ def channel_figures(engine: Engine, *, first: date, last: date, currency: str) -
         "last": period.last,
         "first_month": period.first.replace(day=1),
     }
-    parts = _money_parts(engine, period, params)
+    parts, counts = _read(engine, period, params)
     # Every currency an amount is in or goes to: costs may be in neither the channel's
     # currency nor the report's.
     currencies = {reporting, *(c.currency for c in channels.values())}
@@ -281,7 +334,6 @@ def channel_figures(engine: Engine, *, first: date, last: date, currency: str) -
     )
     check_reporting_currency(reporting, rates)
     own, report = _converted(parts, channels, rates, reporting)
-    counts = _counts(engine, params)
     result = []
     for channel_id, channel in channels.items():
         tally = counts.get(channel_id, {})

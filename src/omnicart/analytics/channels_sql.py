@@ -25,7 +25,8 @@ sales AS (
 _COST_PERIODS = """
 cost_periods AS (
     SELECT c.sku, c.valid_from, c.cost, c.currency,
-           MIN(CASE WHEN n.valid_from > c.valid_from THEN n.valid_from END) AS valid_until
+           MIN(CASE WHEN n.valid_from > c.valid_from THEN n.valid_from END) AS valid_until,
+           MIN(n.valid_from) AS first_from
     FROM wh_unit_costs AS c
     JOIN wh_unit_costs AS n ON n.sku = c.sku
     GROUP BY c.sku, c.valid_from, c.cost, c.currency
@@ -42,82 +43,81 @@ fee_periods AS (
              f.currency
 )"""
 
-# Refunds are in their order's currency.
-_REFUNDED = """
-refunded AS (
-    SELECT r.order_id, SUM(r.amount) AS amount
-    FROM wh_refunds AS r
-    JOIN sales AS s ON s.order_id = r.order_id
-    GROUP BY r.order_id
-)"""
-
 _IN_COST_PERIOD = (
     "s.order_day >= p.valid_from AND (p.valid_until IS NULL OR s.order_day < p.valid_until)"
 )
-_IN_FEE_PERIOD = (
-    "s.order_day >= f.valid_from AND (f.valid_until IS NULL OR s.order_day < f.valid_until)"
-)
 
-# Money by channel, day, currency and figure. `fee_percent_base` is the fees' percentage
-# part × 100 (commission % × net sales + payment % × total): Python divides it by 100.
-MONEY = f"""
-WITH {_SALES}, {_REFUNDED}, {_COST_PERIODS}, {_FEE_PERIODS}
-SELECT channel_id, order_day AS day, currency, 'gross_sales' AS figure,
-       CAST(SUM(gross) AS DECIMAL(38, 8)) AS amount
-FROM sales GROUP BY channel_id, order_day, currency
-UNION ALL
-SELECT channel_id, order_day, currency, 'discounts', CAST(SUM(discount) AS DECIMAL(38, 8))
-FROM sales GROUP BY channel_id, order_day, currency
-UNION ALL
-SELECT channel_id, order_day, currency, 'shipping', CAST(SUM(shipping) AS DECIMAL(38, 8))
-FROM sales GROUP BY channel_id, order_day, currency
-UNION ALL
-SELECT s.channel_id, s.order_day, s.currency, 'refunds', CAST(SUM(r.amount) AS DECIMAL(38, 8))
-FROM sales AS s JOIN refunded AS r ON r.order_id = s.order_id
-GROUP BY s.channel_id, s.order_day, s.currency
-UNION ALL
-SELECT s.channel_id, s.order_day, p.currency, 'cogs',
-       CAST(SUM(l.quantity * CAST(p.cost AS DECIMAL(38, 4))) AS DECIMAL(38, 8))
+# Orders by channel, day and currency: counts and exact sums (refunds are in their order's
+# currency; NULL where none of the day's orders was refunded). Fees are computed from these
+# sums with `FEE_PERIODS`: commission % × net sales + payment % × total + the fixed fee,
+# summed over a day's orders, is the same rates × the day's sums, since a channel's fees
+# hold for whole days.
+SALES_DAYS = f"""
+WITH {_SALES},
+refunded AS (
+    SELECT order_id, SUM(amount) AS amount FROM wh_refunds GROUP BY order_id
+)
+SELECT s.channel_id, s.order_day AS day, s.currency,
+       CAST(COUNT(*) AS BIGINT) AS orders,
+       CAST(SUM(s.units) AS BIGINT) AS units,
+       CAST(SUM(s.gross) AS DECIMAL(38, 4)) AS gross,
+       CAST(SUM(s.discount) AS DECIMAL(38, 4)) AS discount,
+       CAST(SUM(s.shipping) AS DECIMAL(38, 4)) AS shipping,
+       CAST(SUM(s.total) AS DECIMAL(38, 4)) AS total,
+       CAST(SUM(r.amount) AS DECIMAL(38, 4)) AS refunds
 FROM sales AS s
-JOIN wh_order_lines AS l ON l.order_id = s.order_id
-JOIN cost_periods AS p ON p.sku = l.sku
-WHERE {_IN_COST_PERIOD}
-GROUP BY s.channel_id, s.order_day, p.currency
-UNION ALL
-SELECT s.channel_id, s.order_day, p.currency, 'cogs',
-       CAST(SUM(-1 * t.quantity * CAST(p.cost AS DECIMAL(38, 4))) AS DECIMAL(38, 8))
-FROM sales AS s
-JOIN wh_returns AS t ON t.order_id = s.order_id
-JOIN cost_periods AS p ON p.sku = t.sku
-WHERE {_IN_COST_PERIOD}
-GROUP BY s.channel_id, s.order_day, p.currency
-UNION ALL
-SELECT s.channel_id, s.order_day, s.currency, 'fee_percent_base',
-       CAST(SUM(
-           CAST(f.commission_pct AS DECIMAL(38, 4)) * (
-               CAST(s.gross AS DECIMAL(38, 4)) - CAST(s.discount AS DECIMAL(38, 4))
-               - COALESCE(CAST(r.amount AS DECIMAL(38, 4)), CAST(0 AS DECIMAL(38, 4)))
-           )
-           + CAST(f.payment_pct AS DECIMAL(38, 4)) * CAST(s.total AS DECIMAL(38, 4))
-       ) AS DECIMAL(38, 8))
-FROM sales AS s
-JOIN fee_periods AS f ON f.channel_id = s.channel_id
 LEFT JOIN refunded AS r ON r.order_id = s.order_id
-WHERE {_IN_FEE_PERIOD}
 GROUP BY s.channel_id, s.order_day, s.currency
-UNION ALL
-SELECT s.channel_id, s.order_day, f.currency, 'fees',
-       CAST(SUM(f.payment_fixed) AS DECIMAL(38, 8))
-FROM sales AS s
-JOIN fee_periods AS f ON f.channel_id = s.channel_id
-WHERE {_IN_FEE_PERIOD}
-GROUP BY s.channel_id, s.order_day, f.currency
-UNION ALL
-SELECT channel_id, day, currency, 'ad_spend', CAST(SUM(spend) AS DECIMAL(38, 8))
+"""  # noqa: S608 -- built of this module's constants only
+
+# Each channel's fees and the days they hold: from valid_from until the channel's next row.
+FEE_PERIODS = f"""
+WITH {_FEE_PERIODS}
+SELECT channel_id, valid_from, valid_until, commission_pct, payment_pct, payment_fixed, currency
+FROM fee_periods
+"""  # noqa: S608 -- built of this module's constants only
+
+# Units sold and returned with their unit cost, by channel, day and the cost's currency, in
+# one pass: every line (and returned line, negative) meets every cost row of its SKU, and
+# counts where the row holds on the order day (`costed`, `cogs`); `units` counts each line
+# once (at its SKU's first cost row, or where the SKU has none). `cogs` is NULL where no
+# cost row holds (lines of SKUs without one have a NULL currency).
+UNIT_DAYS = f"""
+WITH {_SALES}, {_COST_PERIODS},
+moved AS (
+    SELECT order_id, sku, quantity, 1 AS sold FROM wh_order_lines
+    UNION ALL
+    SELECT order_id, sku, -1 * quantity, 0 FROM wh_returns
+),
+costed AS (
+    SELECT s.channel_id AS channel_id, s.order_day AS order_day, m.quantity AS quantity,
+           m.sold AS sold, p.currency AS currency, p.cost AS cost,
+           CASE WHEN p.sku IS NULL OR p.valid_from = p.first_from THEN 1 ELSE 0 END AS once,
+           CASE WHEN p.sku IS NOT NULL AND {_IN_COST_PERIOD} THEN 1 ELSE 0 END AS holds
+    FROM sales AS s
+    JOIN moved AS m ON m.order_id = s.order_id
+    LEFT JOIN cost_periods AS p ON p.sku = m.sku
+)
+SELECT channel_id, order_day AS day, currency,
+       CAST(SUM(CASE WHEN holds = 1 THEN quantity * CAST(cost AS DECIMAL(38, 4)) END)
+            AS DECIMAL(38, 4)) AS cogs,
+       CAST(SUM(CASE WHEN sold = 1 AND once = 1 THEN quantity ELSE 0 END) AS BIGINT)
+           AS line_units,
+       CAST(SUM(CASE WHEN sold = 1 AND holds = 1 THEN quantity ELSE 0 END) AS BIGINT)
+           AS costed_units,
+       CAST(SUM(CASE WHEN sold = 0 AND once = 1 THEN -1 * quantity ELSE 0 END) AS BIGINT)
+           AS returned_units
+FROM costed
+GROUP BY channel_id, order_day, currency
+"""  # noqa: S608 -- built of this module's constants only
+
+# Ad spend by channel, day and currency.
+AD_SPEND = """
+SELECT channel_id, day, currency, CAST(SUM(spend) AS DECIMAL(38, 4)) AS amount
 FROM wh_spend
 WHERE day >= $first AND day <= $last
 GROUP BY channel_id, day, currency
-"""  # noqa: S608 -- built of this module's constants only
+"""
 
 # Fixed costs of the months the range touches (Python prorates them by days).
 FIXED_COSTS = """
@@ -127,39 +127,14 @@ WHERE month >= $first_month AND month <= $last
 GROUP BY channel_id, month, currency
 """
 
-# Counts by channel and figure.
-COUNTS = f"""
-WITH {_SALES}, {_COST_PERIODS}
-SELECT channel_id, 'orders' AS figure, CAST(COUNT(*) AS BIGINT) AS value
-FROM sales GROUP BY channel_id
-UNION ALL
-SELECT channel_id, 'units', CAST(SUM(units) AS BIGINT) FROM sales GROUP BY channel_id
-UNION ALL
-SELECT s.channel_id, 'returned_units', CAST(SUM(t.quantity) AS BIGINT)
-FROM sales AS s JOIN wh_returns AS t ON t.order_id = s.order_id
-GROUP BY s.channel_id
-UNION ALL
-SELECT s.channel_id, 'line_units', CAST(SUM(l.quantity) AS BIGINT)
-FROM sales AS s JOIN wh_order_lines AS l ON l.order_id = s.order_id
-GROUP BY s.channel_id
-UNION ALL
-SELECT s.channel_id, 'costed_units', CAST(SUM(l.quantity) AS BIGINT)
-FROM sales AS s
-JOIN wh_order_lines AS l ON l.order_id = s.order_id
-JOIN cost_periods AS p ON p.sku = l.sku
-WHERE {_IN_COST_PERIOD}
-GROUP BY s.channel_id
-"""  # noqa: S608 -- built of this module's constants only
-
-# Known buyers by channel, new or returning by their first order on any channel; the row
-# of channel 0 counts each buyer once across channels.
+# Known buyers by channel; new ones have no order (not cancelled) on any channel before
+# the range. The row of channel 0 counts each buyer once across channels.
 CUSTOMERS = f"""
 WITH {_SALES},
-firsts AS (
-    SELECT customer_key, MIN(ordered_at) AS first_at
+earlier AS (
+    SELECT DISTINCT customer_key
     FROM wh_orders
-    WHERE cancelled_at IS NULL AND customer_key IS NOT NULL AND ordered_at < $end
-    GROUP BY customer_key
+    WHERE cancelled_at IS NULL AND customer_key IS NOT NULL AND ordered_at < $start
 ),
 buyers AS (
     SELECT DISTINCT channel_id, customer_key FROM sales WHERE customer_key IS NOT NULL
@@ -168,56 +143,26 @@ everyone AS (
     SELECT DISTINCT customer_key FROM buyers
 )
 SELECT b.channel_id, CAST(COUNT(*) AS BIGINT) AS customers,
-       CAST(SUM(CASE WHEN f.first_at >= $start THEN 1 ELSE 0 END) AS BIGINT) AS new_customers
-FROM buyers AS b JOIN firsts AS f ON f.customer_key = b.customer_key
+       CAST(SUM(CASE WHEN e.customer_key IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS new_customers
+FROM buyers AS b LEFT JOIN earlier AS e ON e.customer_key = b.customer_key
 GROUP BY b.channel_id
 UNION ALL
 SELECT CAST(0 AS BIGINT), CAST(COUNT(*) AS BIGINT),
-       CAST(COALESCE(SUM(CASE WHEN f.first_at >= $start THEN 1 ELSE 0 END), 0) AS BIGINT)
-FROM everyone AS b JOIN firsts AS f ON f.customer_key = b.customer_key
+       CAST(COALESCE(SUM(CASE WHEN e.customer_key IS NULL THEN 1 ELSE 0 END), 0) AS BIGINT)
+FROM everyone AS b LEFT JOIN earlier AS e ON e.customer_key = b.customer_key
 """  # noqa: S608 -- built of this module's constants only
 
-# Sessions by channel: a visitor's run of events with no gap over 30 minutes. A gap is
-# tested against the previous event; the first event of a visitor starts a session.
+# Sessions by channel (`sessions.py` keeps them in the model): those that started in the
+# range, with whether they ordered and whether they had a cart.
 SESSIONS = """
-WITH visits AS (
-    SELECT channel_id, COALESCE(customer_key, 'a' || anonymous_id) AS visitor, occurred_at,
-           CASE WHEN type = 'track' AND event = 'Order Completed' THEN 1 ELSE 0 END AS orders,
-           CASE WHEN type = 'track' AND event IN ('Product Added', 'Checkout Started')
-                THEN 1 ELSE 0 END AS carts
-    FROM wh_events
-    WHERE occurred_at >= $start AND occurred_at < $end
-      AND (customer_key IS NOT NULL OR anonymous_id IS NOT NULL)
-),
-marked AS (
-    SELECT channel_id, visitor, occurred_at, orders, carts,
-           CASE WHEN LAG(occurred_at) OVER (
-                         PARTITION BY channel_id, visitor ORDER BY occurred_at) IS NULL
-                  OR occurred_at > LAG(occurred_at) OVER (
-                         PARTITION BY channel_id, visitor ORDER BY occurred_at)
-                     + INTERVAL 30 MINUTE
-                THEN 1 ELSE 0 END AS opens
-    FROM visits
-),
-numbered AS (
-    SELECT channel_id, visitor, orders, carts,
-           SUM(opens) OVER (
-               PARTITION BY channel_id, visitor ORDER BY occurred_at
-               RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS session_no
-    FROM marked
-),
-sessions AS (
-    SELECT channel_id, visitor, session_no, MAX(orders) AS ordered, MAX(carts) AS carted
-    FROM numbered
-    GROUP BY channel_id, visitor, session_no
-)
 SELECT channel_id,
        CAST(COUNT(*) AS BIGINT) AS sessions,
-       CAST(SUM(ordered) AS BIGINT) AS ordering_sessions,
-       CAST(SUM(carted) AS BIGINT) AS cart_sessions,
-       CAST(SUM(CASE WHEN carted = 1 AND ordered = 0 THEN 1 ELSE 0 END) AS BIGINT)
+       CAST(SUM(CASE WHEN order_events > 0 THEN 1 ELSE 0 END) AS BIGINT) AS ordering_sessions,
+       CAST(SUM(CASE WHEN cart_events > 0 THEN 1 ELSE 0 END) AS BIGINT) AS cart_sessions,
+       CAST(SUM(CASE WHEN cart_events > 0 AND order_events = 0 THEN 1 ELSE 0 END) AS BIGINT)
            AS abandoned_carts
-FROM sessions
+FROM wh_sessions
+WHERE started_at >= $start AND started_at < $end
 GROUP BY channel_id
 """
 

@@ -18,11 +18,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Context, Decimal
+from functools import cache
 
 from omnicart.analytics.engine import Engine, Param
 from omnicart.kernel.errors import Conflict, ValidationFailed
-from omnicart.kernel.money import Money, validate_currency
+from omnicart.kernel.money import MAX_INTEGER_DIGITS, Money, minor_units, validate_currency
 
 EUR = "EUR"
 _PRECISION = 60
@@ -58,10 +59,31 @@ class Rates:
     def convert(self, amount: Decimal, *, source: str, target: str, day: date) -> Decimal:
         """`amount` in `source` on `day` as `target`, rounded to its minor units (half-even)."""
         if source != target:
-            with localcontext() as context:
-                context.prec = _PRECISION
-                amount = amount * self.rate(target, day) / self.rate(source, day)
-        return Money.rounded(amount, target).amount
+            amount = _EXACT.divide(
+                _EXACT.multiply(amount, self.rate(target, day)), self.rate(source, day)
+            )
+        return _rounded(amount, target)
+
+
+# A report converts tens of thousands of day sums: the context and each currency's minor
+# units are made once, not per amount.
+_EXACT = Context(prec=_PRECISION, rounding=ROUND_HALF_EVEN)
+# Below this an amount rounds to money Money.rounded accepts (15 integer digits at most).
+_PLAIN = Decimal(10) ** (MAX_INTEGER_DIGITS - 1)
+
+
+@cache
+def _quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-minor_units(currency))
+
+
+def _rounded(amount: Decimal, currency: str) -> Decimal:
+    """What `Money.rounded(amount, currency).amount` gives, without parsing the amount
+    and the currency again for every one of a report's sums."""
+    if not abs(amount) < _PLAIN:
+        return Money.rounded(amount, currency).amount  # refuses what money cannot hold
+    value = amount.quantize(_quantum(currency), rounding=ROUND_HALF_EVEN)
+    return value.copy_abs() if value.is_zero() else value
 
 
 _LATEST_SQL = """

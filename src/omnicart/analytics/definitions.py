@@ -100,8 +100,9 @@ DEFINITIONS: tuple[Definition, ...] = (
     Definition(
         "sessions",
         "count",
-        "Runs of one visitor's tracked events on the channel in the range with no gap over "
-        "30 minutes (a visitor: the customer, else the anonymous id).",
+        "Runs of one visitor's tracked events on the channel with no gap over 30 minutes, "
+        "counted in the range their first event is in (a visitor: the customer, else the "
+        "anonymous id).",
     ),
     Definition("ordering_sessions", "count", "Sessions with an Order Completed event."),
     Definition("conversion_rate", "percent", "ordering_sessions / sessions × 100."),

@@ -83,6 +83,19 @@ TABLES: dict[str, str] = {
         referrer VARCHAR,
         order_id BIGINT
     """,
+    # Sessions (sessions.py): a visitor's run of tracked events on a channel with no gap
+    # over 30 minutes, derived from wh_events by the refresh; `visitor` is the events'
+    # customer_key, else `a<anonymous_id>`; counts of its events, of its Order Completed
+    # events and of its cart events (Product Added, Checkout Started).
+    "wh_sessions": """
+        channel_id BIGINT NOT NULL,
+        visitor VARCHAR NOT NULL,
+        started_at TIMESTAMP NOT NULL,
+        ended_at TIMESTAMP NOT NULL,
+        events BIGINT NOT NULL,
+        order_events BIGINT NOT NULL,
+        cart_events BIGINT NOT NULL
+    """,
     # Ad spend per channel, campaign and day (imported).
     "wh_spend": f"""
         day DATE NOT NULL,

@@ -11,6 +11,8 @@ Where rows come from:
   a return's refund); `wh_returns`: `Return Received`, one row per product line;
 - `wh_events`: every tracked event (any other source), with UTM `context.campaign`,
   `context.page.referrer`, and the `order_id` of a tracked `Order Completed`;
+- `wh_sessions`: the visitors' sessions of those events (`sessions.py`), sessionized again
+  where new events or re-keyed ones fall;
 - `customer_key` of both from identity resolution (`warehouse_people.py`);
 - `wh_channels` and the cost tables copied from the operational database
   (`warehouse_costs.py`).
@@ -34,11 +36,12 @@ from pathlib import Path
 import duckdb
 from sqlalchemy.orm import Session
 
-from omnicart.analytics import warehouse_costs, warehouse_people
+from omnicart.analytics import sessions, warehouse_costs, warehouse_people
 from omnicart.analytics.engine import DuckDBEngine, Engine, copy_model
 from omnicart.analytics.schema import TABLES
 from omnicart.analytics.warehouse_store import (
     WINDOW_SQL,
+    WINDOW_TRACKED,
     is_current,
     rebuild,
     set_state,
@@ -172,6 +175,8 @@ def _events(conn: duckdb.DuckDBPyConnection, *, collect_orders: bool) -> _Read:
         with _transaction(conn):
             for statement in WINDOW_SQL:
                 conn.execute(statement, {"lo": lo, "hi": hi} if "$lo" in statement else None)
+            sessions.touch(conn, WINDOW_TRACKED)
+            sessions.update_sessions(conn)
             orders = [
                 int(r[0]) for r in conn.execute("SELECT order_id FROM wh_b_orders").fetchall()
             ]

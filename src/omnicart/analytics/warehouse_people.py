@@ -24,7 +24,9 @@ import pyarrow as pa
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from omnicart.analytics import sessions
 from omnicart.analytics.import_files import CHUNK
+from omnicart.analytics.sessions import visitor_sql
 from omnicart.analytics.warehouse_store import customer_key_sql, people_joins
 from omnicart.customers.tables import CustomerIdentity, CustomerOrderLink, CustomerProfile
 
@@ -124,7 +126,7 @@ def replace_survivors(conn: duckdb.DuckDBPyConnection, moved: dict[int, int]) ->
 
 def replace_people(conn: duckdb.DuckDBPyConnection, rows: list[tuple[str, str, str]]) -> int:
     """Store the identity map and re-key the stored events whose userId or anonymousId
-    now resolves differently; the events re-keyed."""
+    now resolves differently, their sessions following them; the events re-keyed."""
     kinds, values, keys = (list(c) for c in zip(*rows, strict=True)) if rows else ([], [], [])
     _register(conn, "wh_new_people", {"kind": kinds, "value": values, "customer_key": keys})
     try:
@@ -145,21 +147,38 @@ def replace_people(conn: duckdb.DuckDBPyConnection, rows: list[tuple[str, str, s
     if not changed or not changed[0]:
         return 0
     # A key depends on (userId, anonymousId, channel) only: recompute it per distinct one.
-    row = conn.execute(
+    conn.execute(
         f"""
+        CREATE OR REPLACE TEMP TABLE wh_b_rekeyed AS
+        SELECT DISTINCT e.user_id, e.anonymous_id, e.channel_id, {customer_key_sql("e")} AS key
+        FROM wh_x_events e {people_joins("e")}
+        WHERE trim(e.user_id) IN (SELECT value FROM wh_b_changed WHERE kind = 'user_id')
+           OR e.anonymous_id IN (SELECT value FROM wh_b_changed WHERE kind = 'anonymous_id')
+        """  # noqa: S608
+    )
+    moved = (
+        "FROM wh_x_events e JOIN wh_b_rekeyed k ON e.user_id IS NOT DISTINCT FROM k.user_id "
+        "AND e.anonymous_id IS NOT DISTINCT FROM k.anonymous_id AND e.channel_id = k.channel_id "
+        "WHERE e.customer_key IS DISTINCT FROM k.key"
+    )
+    # A moved event leaves its old visitor's sessions and joins its new visitor's.
+    sessions.touch(
+        conn,
+        f"SELECT e.channel_id, {visitor_sql('e')} AS visitor, e.occurred_at {moved} "
+        f"UNION ALL SELECT e.channel_id, coalesce(k.key, 'a' || e.anonymous_id), "
+        f"e.occurred_at {moved}",
+    )
+    row = conn.execute(
+        """
         UPDATE wh_x_events SET customer_key = k.key
-        FROM (SELECT DISTINCT e.user_id, e.anonymous_id, e.channel_id,
-                     {customer_key_sql("e")} AS key
-              FROM wh_x_events e {people_joins("e")}
-              WHERE trim(e.user_id) IN (SELECT value FROM wh_b_changed WHERE kind = 'user_id')
-                 OR e.anonymous_id IN (SELECT value FROM wh_b_changed
-                                       WHERE kind = 'anonymous_id')) k
+        FROM wh_b_rekeyed k
         WHERE wh_x_events.user_id IS NOT DISTINCT FROM k.user_id
           AND wh_x_events.anonymous_id IS NOT DISTINCT FROM k.anonymous_id
           AND wh_x_events.channel_id = k.channel_id
           AND wh_x_events.customer_key IS DISTINCT FROM k.key
-        """  # noqa: S608
+        """
     ).fetchone()
+    sessions.update_sessions(conn)
     return int(row[0]) if row else 0
 
 

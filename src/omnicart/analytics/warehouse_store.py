@@ -15,13 +15,14 @@ import duckdb
 
 from omnicart.analytics.engine import model_columns
 from omnicart.analytics.schema import TABLES
+from omnicart.analytics.sessions import visitor_sql
 from omnicart.customers.erasure import ERASED
 from omnicart.customers.model import SHARED_DEVICE_CHANNEL_KINDS
 from omnicart.tracking.outbox import OUTBOX_SOURCE_ID
 
 # Raised whenever what the model's rows mean changes: a store built by another version
 # is rebuilt from its first event.
-MODEL_VERSION = "1"
+MODEL_VERSION = "2"
 WORK_TABLES = {
     "wh_orders": (
         "wh_x_orders",
@@ -235,12 +236,12 @@ SELECT order_id, return_id, event_at, line.sku, line.quantity, line.reason
 FROM (SELECT order_id, p.return_id AS return_id, event_at, unnest(p.products) AS line
       FROM wh_b_order_events WHERE event = 'Return Received')
 """,
-    # Tracked behaviour: every event but the outbox's.
+    # Tracked behaviour: every event but the outbox's (kept a while: sessions follow it).
     f"""
-INSERT INTO wh_x_events
-SELECT e.occurred_at, e.channel_id, {customer_key_sql("e")}, e.anonymous_id, e.type, e.event,
-       e.c.campaign.source, e.c.campaign.medium, e.c.campaign.name, e.c.page.referrer,
-       e.order_id, e.user_id
+CREATE OR REPLACE TEMP TABLE wh_b_tracked AS
+SELECT e.occurred_at, e.channel_id, {customer_key_sql("e")} AS customer_key, e.anonymous_id,
+       e.type, e.event, e.c.campaign.source, e.c.campaign.medium, e.c.campaign.name,
+       e.c.page.referrer, e.order_id, e.user_id
 FROM (SELECT timezone('UTC', timestamp) AS occurred_at, channel_id, anonymous_id, type, event,
              from_json(context, '{_CONTEXT}') AS c,
              CASE WHEN event = 'Order Completed'
@@ -251,4 +252,9 @@ FROM (SELECT timezone('UTC', timestamp) AS occurred_at, channel_id, anonymous_id
       WHERE rowid >= $lo AND rowid < $hi AND source_id <> {OUTBOX_SOURCE_ID}) e
 {people_joins("e")}
 """,  # noqa: S608
+    "INSERT INTO wh_x_events SELECT * FROM wh_b_tracked",
+)
+# The window's tracked events, for `sessions.touch`.
+WINDOW_TRACKED = (
+    f"SELECT channel_id, {visitor_sql('t')} AS visitor, occurred_at FROM wh_b_tracked AS t"  # noqa: S608
 )

@@ -6,13 +6,16 @@ default) is written into the analytic model of a DuckDB file. Then, for the year
 
 - **overview**: `channel_figures` (every channel's figures in its own currency and in EUR)
   against hand SQL that sums the same money by channel, day and currency, counts orders,
-  units, customers and sessions, and converts with the day's ECB rate in plain Python;
+  units, customers and the sessions of the model's wh_sessions, and converts with the
+  day's ECB rate in plain Python;
 - **cohorts**: `cohort_table` against one hand query over first orders;
 - **funnel**: `funnel` (Product Viewed → Product Added → Checkout Started → Order
   Completed, a one-hour window) against a hand query over each visitor's steps.
 
 Each side runs `repeat` times after one warm-up; the figure is the median. `equal` says
-the two computed the same numbers (compared figure by figure). One JSON line.
+the two computed the same numbers (compared figure by figure). The sessions in the model
+(sessionized once, as the warehouse's refresh keeps them: `sessions_s`) are checked once
+against a hand sessionization of every stored event (`sessions_check`). One JSON line.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from omnicart.analytics.cohorts import CohortTable, cohort_table
 from omnicart.analytics.engine import DuckDBEngine
 from omnicart.analytics.funnels import Funnel, funnel
 from omnicart.analytics.period import Period
+from omnicart.analytics.sessions import build_sessions
 from omnicart.benchmarks.analytics_data import DAYS, FIRST_DAY, HistorySize, generate
 
 FUNNEL = ("Product Viewed", "Product Added", "Checkout Started", "Order Completed")
@@ -144,14 +148,24 @@ SELECT s.channel_id, count(*), sum(s.units),
 FROM sales s GROUP BY s.channel_id
 """
 
+# Sessions are in the model (wh_sessions, kept by the refresh): by hand, one would count them.
 _HAND_SESSIONS = """
+SELECT channel_id, count(*), count(*) FILTER (WHERE order_events > 0),
+       count(*) FILTER (WHERE cart_events > 0),
+       count(*) FILTER (WHERE cart_events > 0 AND order_events = 0)
+FROM wh_sessions WHERE started_at >= ? AND started_at < ? GROUP BY channel_id
+"""
+
+# ... and wh_sessions itself, sessionized by hand from every stored event: the rows that
+# one side has and the other has not (0: the model's sessions are right). Not part of any
+# ratio: it shows what the materialized table spares every overview.
+_HAND_SESSIONIZED = """
 WITH e AS (
     SELECT channel_id, coalesce(customer_key, 'a' || anonymous_id) AS visitor, occurred_at,
-           type = 'track' AND event = 'Order Completed' AS ordered,
-           type = 'track' AND event IN ('Product Added', 'Checkout Started') AS carted
+           (type = 'track' AND event = 'Order Completed')::INT AS ordered,
+           (type = 'track' AND event IN ('Product Added', 'Checkout Started'))::INT AS carted
     FROM wh_events
-    WHERE occurred_at >= ? AND occurred_at < ?
-      AND (customer_key IS NOT NULL OR anonymous_id IS NOT NULL)
+    WHERE customer_key IS NOT NULL OR anonymous_id IS NOT NULL
 ), gaps AS (
     SELECT *, coalesce(occurred_at - lag(occurred_at) OVER w > INTERVAL 30 MINUTE, true)
               AS opens
@@ -160,14 +174,20 @@ WITH e AS (
     SELECT *, sum(opens::INT) OVER (PARTITION BY channel_id, visitor ORDER BY occurred_at
                                     RANGE UNBOUNDED PRECEDING) AS session
     FROM gaps
-), sessions AS (
-    SELECT channel_id, bool_or(ordered) AS ordered, bool_or(carted) AS carted
+), hand AS (
+    SELECT channel_id, visitor, min(occurred_at), max(occurred_at), count(*), sum(ordered),
+           sum(carted)
     FROM numbered GROUP BY channel_id, visitor, session
 )
-SELECT channel_id, count(*), count(*) FILTER (WHERE ordered),
-       count(*) FILTER (WHERE carted), count(*) FILTER (WHERE carted AND NOT ordered)
-FROM sessions GROUP BY channel_id
+SELECT (SELECT count(*) FROM (FROM hand EXCEPT ALL FROM wh_sessions))
+     + (SELECT count(*) FROM (FROM wh_sessions EXCEPT ALL FROM hand))
 """
+
+
+def sessions_differ(conn: duckdb.DuckDBPyConnection) -> int:
+    """Sessions in wh_sessions or in a hand sessionization of wh_events but not both."""
+    row = conn.execute(_HAND_SESSIONIZED).fetchone()
+    return int(row[0]) if row else -1
 
 
 def _rate_lookup(
@@ -398,7 +418,20 @@ def run(config: BenchConfig) -> dict[str, Any]:
         engine = DuckDBEngine(conn)
         started = time.perf_counter()
         rows = generate(conn, HistorySize(orders=config.orders, events=config.events))
+        generated = time.perf_counter()
+        build_sessions(engine)  # as the warehouse's refresh keeps them
+        sessions_s = time.perf_counter() - generated
         generate_s = time.perf_counter() - started
+        rows["wh_sessions"] = int(
+            (conn.execute("SELECT count(*) FROM wh_sessions").fetchone() or (0,))[0]
+        )
+        started = time.perf_counter()
+        differ = sessions_differ(conn)
+        sessions_check = {
+            "hand_sql_ms": round((time.perf_counter() - started) * 1000, 1),
+            "differing_rows": differ,
+            "equal": differ == 0,
+        }
         codes: dict[int, str] = dict(
             conn.execute("SELECT channel_id, code FROM wh_channels").fetchall()
         )
@@ -425,11 +458,17 @@ def run(config: BenchConfig) -> dict[str, Any]:
         "orders": rows["wh_orders"],
         "events": rows["wh_events"],
         "order_lines": rows["wh_order_lines"],
+        "sessions": rows["wh_sessions"],
         "generate_s": round(generate_s, 1),
+        "sessions_s": round(sessions_s, 1),
         "overview": overview,
         "cohorts": cohort,
         "funnel": funnel_result,
-        "equal": overview["equal"] and cohort["equal"] and funnel_result["equal"],
+        "sessions_check": sessions_check,
+        "equal": overview["equal"]
+        and cohort["equal"]
+        and funnel_result["equal"]
+        and sessions_check["equal"],
     }
 
 
