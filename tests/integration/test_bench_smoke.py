@@ -28,3 +28,15 @@ def test_inventory_bench_reports_every_field_and_no_oversell() -> None:
     assert result["rejected_for_stock"] > 0  # 3 units a row: the hot SKUs sell out
     for key in ("requests_per_s", "p50_ms", "p99_ms", "ratio_to_raw_sql", "raw_sql_requests_per_s"):
         assert result[key] >= 0
+    assert result["same_writes_requests_per_s"] > 0
+    assert result["same_writes_rejected_for_stock"] > 0  # its guard refuses too
+    assert result["ratio_to_same_writes"] > 0
+    # One reservation of 2 SKUs: its row, 2 lines, 2 stock rows and 2 ledger rows, and
+    # the same-writes baseline writes the same rows and columns.
+    assert result["writes_per_2_line_request"] == {
+        "reservations": 1,
+        "reservation_lines": 2,
+        "stock_levels": 2,
+        "stock_movements": 2,
+    }
+    assert result["same_writes"] is True

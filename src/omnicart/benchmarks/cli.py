@@ -95,23 +95,42 @@ def bench_orders(
     workers: ServerWorkers = 2,
     clients: Clients = 2,
     threads: Connections = 8,
+    connections: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=256, help="Client connections in all (overrides --threads), each side."
+        ),
+    ] = None,
+    mix: Annotated[
+        str,
+        typer.Option(help="all (checkouts, till sales, marketplace orders), or one kind alone."),
+    ] = "all",
     skus: Annotated[int, typer.Option(min=10)] = 2_000,
     stock: Annotated[int, typer.Option(min=1, help="Units per SKU and location.")] = 20,
     database_url: BenchDatabase = None,
 ) -> None:
-    """Checkouts, till sales and marketplace orders over HTTP into the real server."""
+    """Checkouts, till sales and marketplace orders over HTTP into the real server, vs the
+    same writes sent to PostgreSQL as one statement per request, on identical data."""
     from omnicart.benchmarks.orders import BenchConfig, run
+    from omnicart.benchmarks.orders_load import MIXES
 
+    if mix not in MIXES:
+        raise typer.BadParameter(" or ".join(MIXES), param_hint="--mix")
     config = BenchConfig(
         url=_reachable(database_url),
         seconds=seconds,
         workers=workers,
         clients=clients,
         threads=threads,
+        connections=connections,
+        mix=mix,
         skus=skus,
         stock_per_location=stock,
     )
-    with err.status(f"benchmarking: {seconds:g}s of orders, then checks"):
+    with err.status(
+        f"benchmarking: {seconds:g}s of raw-SQL orders, then {seconds:g}s of Omnicart's, "
+        "then checks"
+    ):
         result = run(config)
     _print(result, json=json, title="omnicart bench orders")
 

@@ -8,7 +8,9 @@ import random
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
+import psycopg
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -73,3 +75,34 @@ def oversold_rows(session: Session) -> int:
         )
     )
     return int(bad or 0)
+
+
+# table -> (rows written, the columns filled in them)
+Footprint = dict[str, tuple[int, tuple[str, ...]]]
+
+
+def current_xid(conn: psycopg.Connection[Any]) -> int:
+    """A transaction id; every transaction that begins afterwards has a larger one."""
+    row = conn.execute("SELECT pg_current_xact_id()::text::bigint % 4294967296").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def written_since(conn: psycopg.Connection[Any], xid: int) -> Footprint:
+    """Rows of every table of the connection's schema written (inserted or updated) by
+    transactions from `xid` on, read from each row's `xmin`; for small, quiet schemas."""
+    tables = conn.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"
+    ).fetchall()
+    out: Footprint = {}
+    for (table,) in tables:
+        cur = conn.execute(
+            f'SELECT * FROM "{table}" WHERE xmin::text::bigint >= %s',  # noqa: S608 -- catalog names
+            (xid,),
+        )
+        rows = cur.fetchall()
+        if rows:
+            names = [c.name for c in cur.description or ()]
+            filled = {n for row in rows for n, v in zip(names, row, strict=True) if v is not None}
+            out[table] = (len(rows), tuple(sorted(filled)))
+    return out

@@ -1,5 +1,7 @@
-"""`omnicart bench inventory`: concurrent reservations on PostgreSQL, against a raw-SQL
-baseline doing the same conditional updates on the same data in the same run.
+"""`omnicart bench inventory`: concurrent reservations on PostgreSQL, against two
+baselines on identical data in the same run: the raw conditional stock updates alone
+(`raw`), and the same writes as Omnicart's (reservation, lines, guarded updates and
+ledger) sent as one statement per request (`same`, see `inventory_raw`).
 
 Each worker is a process with its own connection. A request reserves 3 distinct SKUs
 drawn from a Zipf(1.1) distribution over 10,000 SKUs stocked at 5 locations; hot SKUs
@@ -23,13 +25,19 @@ import psycopg
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 
+from omnicart.benchmarks import orders_raw
 from omnicart.benchmarks.common import (
+    Footprint,
     Zipf,
+    current_xid,
     oversold_rows,
     percentile,
     require_postgres,
     scratch_schema,
+    written_since,
 )
+from omnicart.benchmarks.inventory_raw import SameWrites
+from omnicart.benchmarks.orders_raw import connect
 from omnicart.catalog.tables import Listing, Product, Variant
 from omnicart.channels.tables import Channel, ChannelLocation
 from omnicart.db.engine import Database
@@ -208,7 +216,7 @@ class WorkerJob:
 
     config: BenchConfig
     schema: str
-    kind: str  # "omnicart" or "raw"
+    kind: str  # "omnicart", "raw" or "same"
     channel_id: int
     worker: int
     location_ids: tuple[int, ...]
@@ -264,10 +272,23 @@ def _raw_request(job: WorkerJob) -> Callable[[int, list[tuple[int, int]]], bool]
     return reserve
 
 
+def _same_writes_request(job: WorkerJob) -> Callable[[int, list[tuple[int, int]]], bool]:
+    same = SameWrites(
+        url=job.config.url, schema=job.schema, channel_id=job.channel_id, ttl_seconds=3600
+    )
+
+    def reserve(n: int, lines: list[tuple[int, int]]) -> bool:
+        return same.reserve(f"w{job.worker}-{n}", [(sku_name(rank), qty) for rank, qty in lines])
+
+    return reserve
+
+
+_REQUESTS = {"omnicart": _omnicart_request, "raw": _raw_request, "same": _same_writes_request}
+
+
 def _loop(job: WorkerJob, go: Any, out: list[tuple[list[float], int, int]]) -> None:
     """One worker: its own connection, its own request stream, until the deadline."""
-    make = _omnicart_request if job.kind == "omnicart" else _raw_request
-    reserve = make(job)
+    reserve = _REQUESTS[job.kind](job)
     rng = random.Random(job.config.seed * 1000 + job.worker)
     zipf = Zipf(job.config.skus, job.config.zipf_s)
     go.wait()
@@ -365,7 +386,8 @@ def run(config: BenchConfig) -> dict[str, Any]:
     """Run the raw-SQL baseline and Omnicart on identical data; one result dict."""
     require_postgres(config.url)
     outcome: dict[str, Any] = {}
-    for kind in ("raw", "omnicart"):
+    writes: dict[str, Footprint] = {}
+    for kind in ("raw", "same", "omnicart"):
         with scratch_schema(config.url, f"bench_inventory_{kind}_{os.getpid()}") as schema:
             db = Database.from_url(config.url, schema=schema)
             upgrade(db.engine)
@@ -376,9 +398,15 @@ def run(config: BenchConfig) -> dict[str, Any]:
                 )
                 session.execute(text("ANALYZE"))
             db.dispose()  # no pooled connections may cross the fork
+            if kind == "same":
+                orders_raw.install(config.url, schema)
+            if kind != "raw":
+                probe = WorkerJob(config, schema, kind, channel_ids[0], -1, location_ids)
+                writes[kind] = _probe_writes(probe)
             stats = _run_workers(config, schema, kind, channel_ids, location_ids)
             bad_rows, held = _oversold(db)
-            stats["oversold"] = bad_rows + abs(held - stats["granted_units"])
+            probed = sum(q for _, q in _PROBE_LINES) if kind in writes else 0
+            stats["oversold"] = bad_rows + abs(held - probed - stats["granted_units"])
             if kind == "omnicart":
                 with db.reading() as session:
                     stats["ledger_discrepancies"] = len(queries.reconcile(session))
@@ -387,7 +415,7 @@ def run(config: BenchConfig) -> dict[str, Any]:
                     )
             db.dispose()
             outcome[kind] = stats
-    ours, raw = outcome["omnicart"], outcome["raw"]
+    ours, raw, same = outcome["omnicart"], outcome["raw"], outcome["same"]
     return {
         "bench": "inventory",
         "database": "postgresql",
@@ -403,9 +431,53 @@ def run(config: BenchConfig) -> dict[str, Any]:
         "requests_per_s": ours["requests_per_s"],
         "p50_ms": ours["p50_ms"],
         "p99_ms": ours["p99_ms"],
-        "oversold": ours["oversold"] + raw["oversold"],
+        "oversold": ours["oversold"] + raw["oversold"] + same["oversold"],
         "ledger_discrepancies": ours["ledger_discrepancies"],
         "raw_sql_requests_per_s": raw["requests_per_s"],
         "raw_sql_p99_ms": raw["p99_ms"],
         "ratio_to_raw_sql": round(ours["requests_per_s"] / max(raw["requests_per_s"], 1e-9), 3),
+        "same_writes_requests_per_s": same["requests_per_s"],
+        "same_writes_p99_ms": same["p99_ms"],
+        "same_writes_rejected_for_stock": same["rejected"],
+        "ratio_to_same_writes": round(
+            ours["requests_per_s"] / max(same["requests_per_s"], 1e-9), 3
+        ),
+        # Rows a reservation of 2 lines writes, per table (probed before the load); the
+        # same-writes baseline must write the same.
+        "writes_per_2_line_request": {
+            table: rows for table, (rows, _) in writes["omnicart"].items()
+        },
+        "same_writes": writes["omnicart"] == writes["same"],
     }
+
+
+# The probe's reservation: one unit of each of the two coldest SKUs (by rank from the end).
+_PROBE_LINES = ((0, 1), (1, 1))
+
+
+def _probe_writes(job: WorkerJob) -> Footprint:
+    """What one reservation of two cold SKUs writes on this side, before the load."""
+    lines = [(sku_name(job.config.skus - 1 - rank), qty) for rank, qty in _PROBE_LINES]
+    with connect(job.config.url, job.schema) as conn:
+        xid = current_xid(conn)
+        if job.kind == "same":
+            same = SameWrites(
+                url=job.config.url, schema=job.schema, channel_id=job.channel_id, ttl_seconds=3600
+            )
+            try:
+                same.reserve("probe", lines)
+            finally:
+                same.close()
+        else:
+            db = Database.from_url(job.config.url, schema=job.schema, pool_size=1)
+            try:
+                service.reserve_stock(
+                    db,
+                    channel_id=job.channel_id,
+                    ttl_seconds=3600,
+                    lines=lines,
+                    idempotency_key="probe",
+                )
+            finally:
+                db.dispose()  # no pooled connections may cross the fork
+        return written_since(conn, xid)
