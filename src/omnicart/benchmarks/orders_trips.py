@@ -4,8 +4,9 @@ for the raw baseline, on their own copies of the bench data.
 Omnicart's side runs in this process: the real app (`create_app`) behind Starlette's
 test client, on an engine whose SQLAlchemy events count every statement sent to
 PostgreSQL plus every BEGIN (one per transaction that runs a statement: psycopg sends
-it before the first one), COMMIT and ROLLBACK; that is the count of round trips the
-server process makes, taken at the driver. Each kind is placed once to warm the
+it before the first one), COMMIT and ROLLBACK outside autocommit (reading sessions run in
+autocommit and send none); that is the count of round trips the server process makes,
+taken at the driver. Each kind is placed once to warm the
 process's caches, then measured on a second order. A checkout counts both requests.
 The baseline sends one statement per request on an autocommit connection.
 
@@ -20,7 +21,7 @@ from typing import Any
 
 import psycopg
 from fastapi.testclient import TestClient
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 
 from omnicart.app import create_app
 from omnicart.benchmarks import inventory
@@ -35,17 +36,27 @@ def counting(db: Database) -> Iterator[list[int]]:
     """A one-item list holding the round trips `db`'s engine made inside the block."""
     trips = [0]
 
-    def one(*_args: Any, **_kwargs: Any) -> None:
+    def statement(*_args: Any, **_kwargs: Any) -> None:
         trips[0] += 1
 
-    hooks = ("before_cursor_execute", "begin", "commit", "rollback")
-    for name in hooks:
-        event.listen(db.engine, name, one)
+    def boundary(conn: Connection, *_args: Any) -> None:
+        # In autocommit (the reading sessions) psycopg sends no BEGIN, COMMIT or ROLLBACK.
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            trips[0] += 1
+
+    hooks: tuple[tuple[str, Callable[..., None]], ...] = (
+        ("before_cursor_execute", statement),
+        ("begin", boundary),
+        ("commit", boundary),
+        ("rollback", boundary),
+    )
+    for name, hook in hooks:
+        event.listen(db.engine, name, hook)
     try:
         yield trips
     finally:
-        for name in hooks:
-            event.remove(db.engine, name, one)
+        for name, hook in hooks:
+            event.remove(db.engine, name, hook)
 
 
 def _cold_lines(skus: int, n: int) -> list[tuple[str, int]]:
