@@ -24,6 +24,7 @@ from omnicart.catalog import api as catalog_api
 from omnicart.channels import api as channels_api
 from omnicart.connectors import api as connectors_api
 from omnicart.connectors.service import BackgroundLoop as ConnectorLoop
+from omnicart.console import install_console
 from omnicart.conversations import api as conversations_api
 from omnicart.customers import api as customers_api
 from omnicart.db.engine import Database
@@ -99,6 +100,9 @@ def create_app(
         lifespan=lifespan,
         responses=PROBLEM_RESPONSES,
         dependencies=[Depends(check_url)],
+        # Served by the console with their assets from a package, never from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.db = database
     app.state.settings = config
@@ -140,5 +144,8 @@ def create_app(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    # The web console's pages (left out of the schema) and the offline /docs and /redoc;
+    # its pages declare who may open them as routes do, so verify_routes checks them too.
+    install_console(app)
     verify_routes(app)
     return app

@@ -152,6 +152,14 @@ class Settings(BaseSettings):
             "`clickhouse://user:password@host:8123/database` (`clickhouses://` for HTTPS)."
         ),
     )
+    console_key: str | None = Field(
+        default=None,
+        min_length=32,
+        description=(
+            "Secret signing the web console's session and CSRF cookies; unset: a random key "
+            "made once and kept in the database. Changing it signs everybody out."
+        ),
+    )
     host: str = "127.0.0.1"
     port: int = 8000
 

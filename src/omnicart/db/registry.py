@@ -17,6 +17,7 @@ from omnicart.loyalty import tables as loyalty_tables
 from omnicart.orders import tables as order_tables
 from omnicart.productfeeds import tables as productfeed_tables
 from omnicart.tracking import tables as tracking_tables
+from omnicart.users import tables as user_tables
 from omnicart.webhooks import tables as webhook_tables
 from omnicart.worker import tables as worker_tables
 
@@ -37,6 +38,7 @@ __all__ = [
     "outbox",
     "productfeed_tables",
     "tracking_tables",
+    "user_tables",
     "webhook_tables",
     "worker_tables",
 ]

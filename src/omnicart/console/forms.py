@@ -1,0 +1,42 @@
+"""HTML forms into the API's own input models, and errors back onto the form's fields."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from pydantic import ValidationError
+
+_WHOLE = re.compile(r"-?[0-9]{1,19}")
+
+
+def whole_number(raw: object) -> object:
+    """A form's text as an int when it is a whole number, else as it came (so the model's
+    strict integer rule refuses it and names the field)."""
+    if isinstance(raw, str) and _WHOLE.fullmatch(raw.strip()):
+        return int(raw.strip())
+    return raw
+
+
+def text(raw: object) -> str:
+    """A form's text field ("" when missing or a file)."""
+    return raw if isinstance(raw, str) else ""
+
+
+def field_errors(exc: ValidationError, fields: Mapping[str, str]) -> dict[str, str]:
+    """The model's errors by form field (`fields` maps the API's names to the form's)."""
+    found: dict[str, str] = {}
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"])
+        found.setdefault(fields.get(name, name), _sentence(error["msg"]))
+    return found
+
+
+def _sentence(message: str) -> str:
+    message = message.removeprefix("Value error, ")
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def sentence(message: str) -> str:
+    """A service's message as a sentence for the page."""
+    return _sentence(message)
