@@ -432,23 +432,49 @@ def close_in(
     only_if_expired_at: datetime | None = None,
     refuse_if_expired: bool = False,
 ) -> ReservationView:
-    """Move a reservation as `closing` says, in the caller's transaction.
+    """Move a reservation as `closing` says, in the caller's transaction, and describe it.
 
     Its holds change by the closing's kind (release, expiry, allocation or deallocation)
     through the ledger; asking again for the state it is already in is a replay.
     """
+    row, replayed = close_quietly(
+        session,
+        closing,
+        reservation_id=reservation_id,
+        channel_id=channel_id,
+        actor=actor,
+        reason=reason,
+        only_if_expired_at=only_if_expired_at,
+        refuse_if_expired=refuse_if_expired,
+    )
+    return _reservation_view(session, row, replayed=replayed)
+
+
+def close_quietly(
+    session: Session,
+    closing: Closing,
+    *,
+    reservation_id: int,
+    channel_id: int | None,
+    actor: str,
+    reason: str,
+    only_if_expired_at: datetime | None = None,
+    refuse_if_expired: bool = False,
+) -> tuple[Reservation, bool]:
+    """`close_in` for a caller that needs no description: (the row, whether it was
+    already so)."""
     kind, from_status, to_status = closing.kind, closing.from_status, closing.to_status
     row = _lock_reservation(session, reservation_id, channel_id=channel_id)
     if row.status != from_status:
         if row.status == to_status:
-            return _reservation_view(session, row, replayed=True)
+            return row, True
         raise Conflict(
             f"reservation {reservation_id} is {row.status}, not {from_status}",
             field="reservation_id",
             status_now=row.status,
         )
     if only_if_expired_at is not None and row.expires_at > only_if_expired_at:
-        return _reservation_view(session, row)
+        return row, False
     if refuse_if_expired and row.expires_at <= utcnow():
         # Checked under the row lock: a hold that has lapsed is not an order's stock,
         # even if the sweeper has not freed it yet.
@@ -486,7 +512,7 @@ def close_in(
     if to_status != "allocated":
         row.closed_at = utcnow()
     session.flush()
-    return _reservation_view(session, row)
+    return row, False
 
 
 Hold = tuple[str, int, int, int]  # requested sku, variant, location, units
@@ -654,7 +680,7 @@ def allocate_hold_in(
         actor=actor,
         reason=reason,
     )
-    close_in(
+    close_quietly(
         session,
         ALLOCATE,
         reservation_id=reservation_id,

@@ -22,7 +22,13 @@ from omnicart.channels.tables import Channel
 from omnicart.db.engine import Database
 from omnicart.inventory.checks import check_lines
 from omnicart.inventory.planning import HoldRequest
-from omnicart.inventory.reservations import RELEASE, close_in, live_hold_in, reserve_in, ship_in
+from omnicart.inventory.reservations import (
+    RELEASE,
+    close_quietly,
+    live_hold_in,
+    reserve_in,
+    ship_in,
+)
 from omnicart.inventory.tables import Reservation
 from omnicart.kernel.clock import utcnow
 from omnicart.kernel.errors import Conflict, InsufficientStock, NotFound, ValidationFailed
@@ -97,7 +103,7 @@ def _release_hold(session: Session, cart: Cart, *, actor: str, reason: str) -> N
         return
     hold = session.get(Reservation, cart.reservation_id)
     if hold is not None and hold.status == "active":
-        close_in(
+        close_quietly(
             session,
             RELEASE,
             reservation_id=hold.id,

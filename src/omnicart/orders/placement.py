@@ -24,7 +24,7 @@ from omnicart.inventory.planning import HoldRequest, NewHolds
 from omnicart.inventory.reservations import (
     DEALLOCATE,
     allocate_hold_in,
-    close_in,
+    close_quietly,
     lock_rows,
     reserve_in,
 )
@@ -313,7 +313,7 @@ def release_placement(session: Session, order: Order, *, actor: str, reason: str
     """Put an order's unshipped units back on sale (cancelled, or replaced by an update)."""
     if order.reservation_id is None:
         return
-    close_in(
+    close_quietly(
         session,
         DEALLOCATE,
         reservation_id=order.reservation_id,
