@@ -12,13 +12,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, literal, select, union_all, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from omnicart.catalog.tables import ChannelPrice, Variant
 from omnicart.channels.policy import POLICY_QUERY, ChannelPolicy, policy_from_rows
 from omnicart.channels.tables import Channel
-from omnicart.db.outbox import record_event
+from omnicart.db.outbox import OutboxEvent, record_event
 from omnicart.inventory.ledger import insert_ignoring_duplicates
 from omnicart.inventory.planning import HoldRequest, NewHolds
 from omnicart.inventory.reservations import (
@@ -34,6 +36,7 @@ from omnicart.locations.tables import Location
 from omnicart.orders import routing
 from omnicart.orders.model import PENDING, Customer, Totals
 from omnicart.orders.tables import Order, OrderLine, OrderRules, OrderTransition, Payment
+from omnicart.orders.views import OrderRows
 
 order_table = cast(Table, Order.__table__)
 # A hold that became an allocation no longer expires; this only bounds the claim row.
@@ -397,8 +400,15 @@ def amounts_of(totals: Totals) -> dict[str, Decimal]:
 
 
 def write_lines(session: Session, order_id: int, totals: Totals) -> list[OrderLine]:
-    """The order's lines as checked."""
-    lines = [
+    """The order's lines as checked, added to the session."""
+    lines = lines_of(order_id, totals)
+    session.add_all(lines)
+    return lines
+
+
+def lines_of(order_id: int, totals: Totals) -> list[OrderLine]:
+    """The order's lines as checked (not yet in any session)."""
+    return [
         OrderLine(
             order_id=order_id,
             line_no=index + 1,
@@ -414,8 +424,6 @@ def write_lines(session: Session, order_id: int, totals: Totals) -> list[OrderLi
         )
         for index, line in enumerate(totals.lines)
     ]
-    session.add_all(lines)
-    return lines
 
 
 def record_payments(
@@ -427,8 +435,21 @@ def record_payments(
     return_id: int | None = None,
 ) -> list[Payment]:
     """Payments (or refunds) of (method, amount, reference) in the order's currency."""
+    rows = payments_of(order, payments, kind=kind, return_id=return_id)
+    session.add_all(rows)
+    return rows
+
+
+def payments_of(
+    order: Order,
+    payments: Sequence[tuple[str, Decimal, str]],
+    *,
+    kind: str = "payment",
+    return_id: int | None = None,
+) -> list[Payment]:
+    """The payment rows of (method, amount, reference) (not yet in any session)."""
     now = utcnow()
-    rows = [
+    return [
         Payment(
             order_id=order.id,
             kind=kind,
@@ -441,8 +462,6 @@ def record_payments(
         )
         for method, amount, reference in payments
     ]
-    session.add_all(rows)
-    return rows
 
 
 def move(
@@ -456,8 +475,17 @@ def move(
 ) -> OrderTransition:
     """Record a status change (the caller has checked it is allowed); the `opening`
     transition of a new order comes from no status."""
+    made = transition(order, to_status, actor=actor, reason=reason, opening=opening)
+    session.add(made)
+    return made
+
+
+def transition(
+    order: Order, to_status: str, *, actor: str, reason: str = "", opening: bool = False
+) -> OrderTransition:
+    """Move the order to `to_status`; the transition's row (not yet in any session)."""
     now = utcnow()
-    transition = OrderTransition(
+    made = OrderTransition(
         order_id=order.id,
         from_status=None if opening else order.status,
         to_status=to_status,
@@ -465,10 +493,93 @@ def move(
         reason=reason[:300],
         at=now,
     )
-    session.add(transition)
     order.status = to_status
     order.updated_at = now
-    return transition
+    return made
+
+
+# What placing changes on a claimed order; written with its other rows.
+_PLACED = ("status", "reservation_id", "routing", "flags", "updated_at")
+_line_table = cast(Table, OrderLine.__table__)
+_payment_table = cast(Table, Payment.__table__)
+_transition_table = cast(Table, OrderTransition.__table__)
+_outbox_table = cast(Table, OutboxEvent.__table__)
+
+
+def write_new_order(
+    session: Session, rows: OrderRows, events: Sequence[tuple[str, dict[str, Any]]]
+) -> None:
+    """Write a claimed order as placed, with its lines, payments, transitions and events.
+
+    On PostgreSQL in one statement (data-modifying CTEs), the rows then joining the
+    session as written; elsewhere through the session's unit of work.
+    """
+    order = rows.order
+    if session.get_bind().dialect.name != "postgresql":
+        session.add_all([*rows.lines, *rows.payments, *rows.transitions])
+        for event_type, payload in events:
+            announce(session, event_type, order, payload)
+        session.flush()
+        return
+    placed = {key: getattr(order, key) for key in _PLACED}
+    now = utcnow()
+    lines = (
+        pg_insert(_line_table)
+        .values([_columns(_line_table, line) for line in rows.lines])
+        .returning(_line_table.c.id, _line_table.c.line_no)
+        .cte("lines")
+    )
+    # One INSERT per payment (an order has one or two): each id comes back with its index.
+    payments = [
+        pg_insert(_payment_table)
+        .values(_columns(_payment_table, payment))
+        .returning(_payment_table.c.id)
+        .cte(f"payment_{index}")
+        for index, payment in enumerate(rows.payments)
+    ]
+    written = union_all(
+        select(literal("line").label("kind"), lines.c.id, lines.c.line_no.label("n")),
+        *(
+            select(literal("payment"), payment.c.id, literal(index))
+            for index, payment in enumerate(payments)
+        ),
+    ).add_cte(
+        update(order_table).where(order_table.c.id == order.id).values(placed).cte("placed"),
+        pg_insert(_transition_table)
+        .values([_columns(_transition_table, t) for t in rows.transitions])
+        .cte("transitions"),
+        pg_insert(_outbox_table)
+        .values(
+            [
+                {
+                    "event_type": event_type,
+                    "aggregate": "order",
+                    "aggregate_id": str(order.id),
+                    "payload": payload,
+                    "occurred_at": now,
+                    "published_at": None,
+                }
+                for event_type, payload in events
+            ]
+        )
+        .cte("events"),
+    )
+    ids: dict[tuple[str, int], int] = {
+        (kind, n): row_id for kind, row_id, n in session.execute(written)
+    }
+    for line in rows.lines:
+        line.id = ids["line", line.line_no]
+    for index, payment in enumerate(rows.payments):
+        payment.id = ids["payment", index]
+    for row in [*rows.lines, *rows.payments]:
+        make_transient_to_detached(row)
+        session.add(row)
+    for key, value in placed.items():  # written above: nothing left for the session to do
+        set_committed_value(order, key, value)
+
+
+def _columns(table: Table, row: Any) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in table.columns if c.key != "id"}
 
 
 def paid_in_full(paid: Decimal, total: Decimal) -> bool:

@@ -160,24 +160,26 @@ def create_order(
     order.routing = placed.routing
     order.flags = placed.flags or None
     rows = OrderRows(order)
-    rows.lines = placement.write_lines(session, order.id, totals)
-    rows.payments = placement.record_payments(
-        session, order, [(p.method.strip(), p.amount, p.reference.strip()) for p in draft.payments]
+    rows.lines = placement.lines_of(order.id, totals)
+    rows.payments = placement.payments_of(
+        order, [(p.method.strip(), p.amount, p.reference.strip()) for p in draft.payments]
     )
     rows.transitions.append(
-        placement.move(
-            session, order, PENDING, actor=actor, reason=f"received from {source}", opening=True
+        placement.transition(
+            order, PENDING, actor=actor, reason=f"received from {source}", opening=True
         )
     )
     if placement.paid_in_full(totals.paid, totals.total):
         rows.transitions.append(
-            placement.move(session, order, CONFIRMED, actor=actor, reason="paid in full")
+            placement.transition(order, CONFIRMED, actor=actor, reason="paid in full")
         )
-    session.flush()
-    described = segment_payload(order, rows.lines, channel_code=channel.code)
-    placement.announce(session, "Order Completed", order, described)
-    placement.announce(
-        session, "Order Routed", order, {"order_id": str(order.id), **placed.routing}
+    placement.write_new_order(
+        session,
+        rows,
+        [
+            ("Order Completed", segment_payload(order, rows.lines, channel_code=channel.code)),
+            ("Order Routed", {"order_id": str(order.id), **placed.routing}),
+        ],
     )
     return order, rows
 
