@@ -56,6 +56,8 @@ def test_connectors_bench_loses_doubles_and_stales_nothing() -> None:
     assert (result["final_mismatches"], result["unsynced_changes"]) == (0, 0)
     # Every change was timed at every one of the four vendors.
     assert result["lag_samples"] == 4 * result["stock_changes"] > 0
+    assert set(result["load_average"]) == {"before", "after"}
+    assert all(len(result["load_average"][when]) == 3 for when in ("before", "after"))
     assert set(result["lag_p99_ms_by_vendor"]) == {
         "shopify",
         "woocommerce",

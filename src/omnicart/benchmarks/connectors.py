@@ -2,8 +2,9 @@
 moves, and how soon every vendor holds the new figures.
 
 The world (`connectors_world`): one store serving five channels over a fresh PostgreSQL
-schema; Shopify, WooCommerce, BigCommerce and Square simulators on loopback, each the
-connector of a channel, their catalogs mapped by SKU. The server is `uvicorn
+database (the run's own, made and dropped on the server of the URL given); Shopify,
+WooCommerce, BigCommerce and Square simulators on loopback, each the connector of a
+channel, their catalogs mapped by SKU. The server is `uvicorn
 omnicart.app:create_app` with two worker processes and, as in production, one `omnicart
 worker` process doing the background work (`background="inline"`: the web workers do it).
 
@@ -26,6 +27,9 @@ Omnicart says its channel may sell (`final_mismatches`).
 The baseline, in the same run before it: the same webhooks on the same schedule to a bare
 ASGI endpoint (`connectors_bare`) storing each raw body with one INSERT into a copy of the
 inbox table, served the same way, with no stock changes and no background work beside it.
+
+The machine's load average before and after the run is in the figures (`load_average`):
+on a shared machine, what else ran shows there.
 """
 
 from __future__ import annotations
@@ -42,12 +46,14 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from omnicart.benchmarks.common import percentile, require_postgres, scratch_schema
 from omnicart.benchmarks.connectors_bare import BARE_TABLE
@@ -129,13 +135,19 @@ def run(config: BenchConfig) -> dict[str, Any]:
     moving = [moving_sku(n) for n in range(config.moving_skus)]
     ordered = [order_sku(n) for n in range(config.order_skus)]
     sims = vendors()
-    # A schema of this run's own: two runs at once (a smoke test beside a benchmark) never meet.
+    # The machine may be shared: what else ran is part of the figures.
+    load_before = _load_average()
+    # A database of this run's own, as a shop has: the stock feed waits for every running
+    # transaction of its database (omnicart.db.feed), so another user's transaction left
+    # open in a shared one would hold every figure back. A schema in it, as every run has.
     schema = f"bench_connectors_{os.getpid()}"
     with (
-        scratch_schema(config.url, schema),
+        _scratch_database(config.url) as url,
+        scratch_schema(url, schema),
         tempfile.TemporaryDirectory(prefix="omnicart-bench-connectors-") as tmp,
         _serving(sims),
     ):
+        config = replace(config, url=url)
         db = Database.from_url(config.url, schema=schema, pool_size=4)
         try:
             upgrade(db.engine)
@@ -157,7 +169,35 @@ def run(config: BenchConfig) -> dict[str, Any]:
             measured = _measure(world, port=port, workdir=Path(tmp))
         finally:
             db.dispose()
-    return _report(config, measured, bare)
+    report = _report(config, measured, bare)
+    report["load_average"] = {"before": load_before, "after": _load_average()}
+    return report
+
+
+@contextlib.contextmanager
+def _scratch_database(url: str) -> Iterator[str]:
+    """A database of its own on the server of `url` for the block; its URL."""
+    name = f"omnicart_bench_connectors_{os.getpid()}"
+    server = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with server.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield make_url(url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with server.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        server.dispose()
+
+
+def _load_average() -> list[float]:
+    """The machine's load average over 1, 5 and 15 minutes ([] where there is none)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
 
 
 @contextlib.contextmanager

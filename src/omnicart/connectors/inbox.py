@@ -20,17 +20,20 @@ that is not the channel's, stock that is not there) is parked with its reason: v
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
+from weakref import WeakKeyDictionary
 
 import httpx
 import orjson
-from sqlalchemy import Table, and_, or_, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine, Table, and_, or_, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from omnicart.channels.tables import Channel
 from omnicart.connectors import registry
@@ -56,6 +59,7 @@ from omnicart.kernel.errors import (
     InsufficientStock,
     NotFound,
     OmnicartError,
+    Unauthorized,
     ValidationFailed,
 )
 from omnicart.locations.service import location_id_for_code
@@ -141,13 +145,24 @@ def _clean(text: str, limit: int) -> str:
 # --- receiving ---------------------------------------------------------------------------
 
 
-def receive(db: Database, *, connector_id: int, inbound: Inbound) -> Receipt:
-    """Verify a webhook delivery and store it durably; raise Unauthorized (nothing stored)
-    when its signature is wrong.
+# What verifying a delivery needs of its connector, kept per process for a few seconds:
+# the ack answers from it with one INSERT and no read. A delivery that fails to verify
+# against a kept copy is checked again against the stored connector (a secret or URL
+# just changed), so a change never refuses an authentic delivery; a revoked secret may
+# still verify for up to this long.
+KEPT_SECONDS = 5.0
+_kept: WeakKeyDictionary[Engine, dict[int, tuple[float, Connection]]] = WeakKeyDictionary()
+_kept_lock = threading.Lock()
 
-    An authentic delivery that cannot be read (not JSON, no order id) is stored parked with
-    the reason, so nothing the vendor sent is lost; a ping is answered and not stored.
-    """
+
+def _webhook_connection(db: Database, connector_id: int, *, fresh: bool) -> Connection:
+    """The connector's connection as a webhook is verified against it."""
+    now = time.monotonic()
+    if not fresh:
+        with _kept_lock:
+            found = _kept.get(db.engine, {}).get(connector_id)
+        if found is not None and now - found[0] < KEPT_SECONDS:
+            return found[1]
     with db.reading() as session:
         connector = session.get(Connector, connector_id)
         if connector is None:
@@ -160,9 +175,37 @@ def receive(db: Database, *, connector_id: int, inbound: Inbound) -> Receipt:
                 field="connector_id",
             )
         connection = connection_of(session, connector)
-    adapter = registry.adapter(connection.vendor)
+    with _kept_lock:
+        _kept.setdefault(db.engine, {})[connector_id] = (now, connection)
+    return connection
+
+
+def forget_connection(db: Database, connector_id: int) -> None:
+    """Verify the connector's next delivery against the stored connector."""
+    with _kept_lock:
+        _kept.get(db.engine, {}).pop(connector_id, None)
+
+
+def _verify(db: Database, connector_id: int, inbound: Inbound) -> tuple[Connection, Delivery]:
+    connection = _webhook_connection(db, connector_id, fresh=False)
     try:
-        delivery = adapter.verify(connection, inbound)
+        return connection, registry.adapter(connection.vendor).verify(connection, inbound)
+    except Unauthorized:
+        fresh = _webhook_connection(db, connector_id, fresh=True)
+        if fresh == connection:
+            raise
+        return fresh, registry.adapter(fresh.vendor).verify(fresh, inbound)
+
+
+def receive(db: Database, *, connector_id: int, inbound: Inbound) -> Receipt:
+    """Verify a webhook delivery and store it durably; raise Unauthorized (nothing stored)
+    when its signature is wrong.
+
+    An authentic delivery that cannot be read (not JSON, no order id) is stored parked with
+    the reason, so nothing the vendor sent is lost; a ping is answered and not stored.
+    """
+    try:
+        _, delivery = _verify(db, connector_id, inbound)
     except ValidationFailed as exc:
         # Adapters check the signature before anything else: this delivery is authentic.
         topic = next(
@@ -214,12 +257,17 @@ def _store(
         "reason": _clean(reason, 1000) if reason else None,
         "processed_at": now if status == DONE else None,
     }
-    with db.connection() as conn:
-        new_id = conn.execute(
-            insert_ignoring_duplicates(conn, inbox_table).returning(inbox_table.c.id), values
-        ).scalar()
-        if new_id is not None:
-            return Receipt(int(new_id), False, status, reason)
+    try:
+        with db.connection() as conn:
+            new_id = conn.execute(
+                insert_ignoring_duplicates(conn, inbox_table).returning(inbox_table.c.id), values
+            ).scalar()
+    except IntegrityError:  # the connector is gone (a kept copy outlived it)
+        forget_connection(db, connector_id)
+        raise NotFound(f"connector {connector_id} does not exist", field="connector_id") from None
+    if new_id is not None:
+        return Receipt(int(new_id), False, status, reason)
+    with db.connection() as conn:  # a redelivery: answer what became of the first
         first = conn.execute(
             select(inbox_table.c.id, inbox_table.c.status, inbox_table.c.reason).where(
                 inbox_table.c.connector_id == connector_id,
@@ -283,17 +331,16 @@ def claim(db: Database, *, limit: int = 20) -> tuple[str, list[int]]:
     with db.reading() as session:  # idle rounds take no write lock (SQLite has one)
         if session.scalar(candidates) is None:
             return token, []
+    until = now + _lease()
     with db.transaction() as session:
         if session.get_bind().dialect.name == "postgresql":
             candidates = candidates.with_for_update(of=InboxDelivery, skip_locked=True)
-        ids = list(session.scalars(candidates))
-        if not ids:
-            return token, []
-        until = now + _lease()
-        session.execute(
+        # One UPDATE ... RETURNING takes them; the condition again, so a row another
+        # claimer took since the subquery read it is left to that one.
+        taken = session.scalars(
             update(InboxDelivery)
             .where(
-                InboxDelivery.id.in_(ids),
+                InboxDelivery.id.in_(candidates.scalar_subquery()),
                 InboxDelivery.status == PENDING,
                 InboxDelivery.next_attempt_at <= now,
             )
@@ -303,40 +350,56 @@ def claim(db: Database, *, limit: int = 20) -> tuple[str, list[int]]:
                 claim_token=token,
                 attempts=InboxDelivery.attempts + 1,
             )
+            .returning(InboxDelivery.id)
+            .execution_options(synchronize_session=False)
         )
-        taken = list(
-            session.scalars(
-                select(InboxDelivery.id)
-                .where(InboxDelivery.claim_token == token)
-                .order_by(InboxDelivery.id)
-            )
-        )
-    return token, taken
+        return token, sorted(taken)
 
 
 def process_due(db: Database, *, http: httpx.Client, limit: int = 20) -> int:
     """Claim and process due deliveries; how many were processed."""
     token, ids = claim(db, limit=limit)
-    for delivery in ids:
-        process_claimed(db, delivery=delivery, token=token, http=http)
-    return len(ids)
-
-
-def process_claimed(db: Database, *, delivery: int, token: str, http: httpx.Client) -> str:
-    """Process one claimed delivery and record what became of it; its new status."""
+    if not ids:
+        return 0
+    # One read for the whole claim: the rows, and each connector's connection and kind.
     with db.reading() as session:
-        row = session.get_one(InboxDelivery, delivery)
-        connector = session.get_one(Connector, row.connector_id)
-        kind = session.get_one(Channel, connector.channel_id).kind
-        try:
-            connection = connection_of(session, connector)
-        except RuntimeError as exc:
-            connection = None
-            failure = str(exc)
-    if connection is None:
-        outcome = _Outcome(PARKED, "credentials", failure)
+        rows = list(
+            session.scalars(
+                select(InboxDelivery).where(InboxDelivery.id.in_(ids)).order_by(InboxDelivery.id)
+            )
+        )
+        found = session.execute(
+            select(Connector, Channel.kind)
+            .join(Channel, Channel.id == Connector.channel_id)
+            .where(Connector.id.in_({row.connector_id for row in rows}))
+        ).all()
+        targets: dict[int, tuple[Connection | str, str]] = {}
+        for connector, kind in found:
+            try:
+                targets[connector.id] = (connection_of(session, connector), kind)
+            except RuntimeError as exc:
+                targets[connector.id] = (str(exc), kind)
+    for row in rows:
+        connection, kind = targets[row.connector_id]
+        _process(db, row, token, connection, channel_kind=kind, http=http)
+    return len(rows)
+
+
+def _process(
+    db: Database,
+    row: InboxDelivery,
+    token: str,
+    connection: Connection | str,
+    *,
+    channel_kind: str,
+    http: httpx.Client,
+) -> str:
+    """Handle one claimed delivery (`connection`: the reason it cannot be opened) and
+    record the outcome; its new status."""
+    if isinstance(connection, str):
+        outcome = _Outcome(PARKED, "credentials", connection)
     else:
-        outcome = _handle(db, row, connection, channel_kind=kind, http=http)
+        outcome = _handle(db, row, connection, channel_kind=channel_kind, http=http)
     _finish(db, row, token, outcome)
     return outcome.status
 

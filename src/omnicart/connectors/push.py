@@ -23,18 +23,40 @@ of `wanted` first locks the one feed row, so a figure computed later is written 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal, cast
+from weakref import WeakKeyDictionary
 
 import httpx
-from sqlalchemy import ColumnElement, Table, func, select, update
+import orjson
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    Engine,
+    String,
+    Subquery,
+    Table,
+    case,
+    column,
+    func,
+    insert,
+    literal,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy import cast as cast_
 from sqlalchemy.orm import Session
 
-from omnicart.catalog.lookup import resolve_skus
+from omnicart.catalog.tables import BundleComponent, Variant
 from omnicart.channels.tables import Channel
 from omnicart.connectors import registry
 from omnicart.connectors.base import PriceFigure, StockFigure
@@ -64,13 +86,35 @@ STOCK, PRICE = "stock", "price"
 Kind = Literal["stock", "price"]
 KINDS = (STOCK, PRICE)
 _FEED_ID = 1
-BATCH = 50  # figures per call of an adapter
+SENDERS = 4  # vendors' batches sent at once
+BATCH = 100  # figures per call of an adapter (each adapter splits further as its API needs)
 STOCK_REFRESH = timedelta(seconds=60)
 PRICE_REFRESH = timedelta(seconds=5)
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 60.0
 REFUSED_WAIT = timedelta(hours=1)
 push_table = cast(Table, PushState.__table__)
+
+
+def _figures(session: Session, rows: Sequence[tuple[str, str, int]]) -> Subquery:
+    """(sku, wanted, seq) rows as a table to UPDATE ... FROM: one JSON parameter, so the
+    statement is the same (and compiled once) whatever the number of rows."""
+    payload = orjson.dumps([{"sku": s, "wanted": w, "seq": q} for s, w, q in rows]).decode()
+    if session.get_bind().dialect.name == "postgresql":
+        found = (
+            func.json_to_recordset(cast_(literal(payload, String), JSON))
+            .table_valued(
+                column("sku", String), column("wanted", String), column("seq", BigInteger)
+            )
+            .render_derived(name="figures", with_types=True)
+        )
+        return select(found.c.sku, found.c.wanted, found.c.seq).subquery("given")
+    each = func.json_each(payload).table_valued("value")
+    return select(
+        func.json_extract(each.c.value, "$.sku").label("sku"),
+        func.json_extract(each.c.value, "$.wanted").label("wanted"),
+        func.json_extract(each.c.value, "$.seq").label("seq"),
+    ).subquery("given")
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,53 +195,72 @@ def _queue(
     session: Session, connector_id: int, kind: str, figures: dict[str, str], *, force: bool = False
 ) -> int:
     """Make `figures` the wanted ones; a change gets the next sequence number. `force`
-    sends them again even when unchanged (a vendor that drifted). How many changed."""
+    sends them again even when unchanged (a vendor that drifted). How many changed.
+
+    One SELECT, then one UPDATE ... FROM for every changed row and one INSERT for the
+    new ones; the caller holds the feed, so nobody else writes them."""
     if not figures:
         return 0
     now = utcnow()
-    rows = {
-        row.sku: row
-        for row in session.scalars(
-            select(PushState).where(
+    rows = session.execute(
+        select(PushState.sku, PushState.wanted).where(
+            PushState.connector_id == connector_id,
+            PushState.kind == kind,
+            PushState.sku.in_(sorted(figures)),
+        )
+    )
+    held: dict[str, str] = {row.sku: row.wanted for row in rows}
+    changed = {
+        sku: figure
+        for sku, figure in figures.items()
+        if sku in held and (force or held[sku] != figure)
+    }
+    if changed:
+        given = _figures(session, [(sku, figure, 0) for sku, figure in sorted(changed.items())])
+        session.execute(
+            update(PushState)
+            .where(
                 PushState.connector_id == connector_id,
                 PushState.kind == kind,
-                PushState.sku.in_(sorted(figures)),
+                PushState.sku == given.c.sku,
             )
+            .values(
+                wanted=given.c.wanted,
+                wanted_seq=PushState.wanted_seq + 1,
+                changed_at=now,
+                # Refused earlier: a new figure may well be taken.
+                next_attempt_at=case(
+                    (PushState.next_attempt_at > now + timedelta(seconds=BACKOFF_CAP), now),
+                    else_=PushState.next_attempt_at,
+                ),
+            )
+            .execution_options(synchronize_session=False)
         )
-    }
-    changed = 0
-    for sku, figure in sorted(figures.items()):
-        row = rows.get(sku)
-        if row is None:
-            session.add(
-                PushState(
-                    connector_id=connector_id,
-                    kind=kind,
-                    sku=sku,
-                    wanted=figure,
-                    wanted_seq=1,
-                    changed_at=now,
-                    sent_seq=0,
-                    attempts=0,
-                    next_attempt_at=now,
-                )
-            )
-            changed += 1
-            continue
-        if row.wanted == figure and not force:
-            continue
-        row.wanted = figure
-        row.wanted_seq += 1
-        row.changed_at = now
-        if row.next_attempt_at > now + timedelta(seconds=BACKOFF_CAP):
-            row.next_attempt_at = now  # refused earlier; a new figure may well be taken
-        changed += 1
-    session.flush()
-    return changed
+    new = [
+        {
+            "connector_id": connector_id,
+            "kind": kind,
+            "sku": sku,
+            "wanted": figure,
+            "wanted_seq": 1,
+            "changed_at": now,
+            "sent_seq": 0,
+            "attempts": 0,
+            "next_attempt_at": now,
+        }
+        for sku, figure in sorted(figures.items())
+        if sku not in held
+    ]
+    if new:
+        session.execute(insert(PushState), new)
+    return len(changed) + len(new)
 
 
-def _stock_figures(session: Session, connector: Connector, skus: Iterable[str]) -> dict[str, str]:
-    wanted = sorted(known_skus(session, skus))
+def _stock_figures(
+    session: Session, connector: Connector, skus: Iterable[str], *, known: bool = False
+) -> dict[str, str]:
+    """What the connector's channel may sell of each SKU (`known`: all are in the catalog)."""
+    wanted = sorted(set(skus)) if known else sorted(known_skus(session, skus))
     if not wanted:
         return {}
     store = _till_store(session, connector)
@@ -269,12 +332,24 @@ def refresh_all(
     return changed
 
 
+# Once an active connector was seen, each process asks again only after this long: the
+# push loop's every round need not.
+ACTIVE_KEPT_SECONDS = 2.0
+_active_seen: WeakKeyDictionary[Engine, float] = WeakKeyDictionary()
+
+
 def _any_connector(db: Database) -> bool:
+    seen = _active_seen.get(db.engine)
+    if seen is not None and time.monotonic() - seen < ACTIVE_KEPT_SECONDS:
+        return True
     with db.reading() as session:
-        return (
+        found = (
             session.scalar(select(Connector.id).where(Connector.active.is_(True)).limit(1))
             is not None
         )
+    if found:
+        _active_seen[db.engine] = time.monotonic()
+    return found
 
 
 def refresh_due(db: Database) -> int:
@@ -299,17 +374,22 @@ def refresh_due(db: Database) -> int:
 
 
 def _affected(session: Session, connector_id: int, variant_ids: set[int]) -> list[str]:
-    """Mapped SKUs of the connector whose stock comes from these variants."""
-    skus = _mapped_skus(session, connector_id)
-    known = sorted(known_skus(session, skus))
-    if not known:
-        return []
-    infos = resolve_skus(session, known, field="sku")
-    return [
-        sku
-        for sku, info in infos.items()
-        if info.variant_id in variant_ids or any(c in variant_ids for c, _ in info.components)
-    ]
+    """Mapped SKUs of the connector whose stock comes from these variants (themselves,
+    or bundles with one of them inside): one query."""
+    ids = sorted(variant_ids)
+    bundles = select(BundleComponent.bundle_id).where(BundleComponent.component_id.in_(ids))
+    return sorted(
+        set(
+            session.scalars(
+                select(SkuMapping.sku)
+                .join(Variant, Variant.sku == SkuMapping.sku)
+                .where(
+                    SkuMapping.connector_id == connector_id,
+                    Variant.id.in_(ids) | Variant.id.in_(bundles),
+                )
+            )
+        )
+    )
 
 
 def refresh_from_feed(db: Database, *, limit: int = 1000) -> int:
@@ -334,7 +414,8 @@ def refresh_from_feed(db: Database, *, limit: int = 1000) -> int:
             for connector in _connectors(session):
                 skus = _affected(session, connector.id, moved)
                 if skus:
-                    _queue(session, connector.id, STOCK, _stock_figures(session, connector, skus))
+                    figures = _stock_figures(session, connector, skus, known=True)
+                    _queue(session, connector.id, STOCK, figures)
         last = rows[-1][0]
         position = position_of(last.tx_id, last.id)
         feed.tx_id, feed.last_id = position.tx_id, position.id
@@ -362,6 +443,9 @@ class _Claimed:
 def _claim(
     db: Database, *, limit: int, connector_id: int | None
 ) -> tuple[str, datetime, list[_Claimed]]:
+    """Take up to `limit` due figures for a lease in one UPDATE ... RETURNING: the figure
+    and sequence number each row holds as it is taken are the ones sent (a later change
+    raises `wanted_seq` past them, so it is sent again after)."""
     now = utcnow()
     token = uuid.uuid4().hex
     until = now + _lease()
@@ -381,44 +465,67 @@ def _claim(
     with db.reading() as session:  # idle rounds take no write lock (SQLite has one)
         if session.execute(due).first() is None:
             return token, until, []
+    key = tuple_(PushState.connector_id, PushState.kind, PushState.sku)
     with db.transaction() as session:
         if session.get_bind().dialect.name == "postgresql":
+            # Two claimers never wait for each other, nor take the same row.
             due = due.with_for_update(of=PushState, skip_locked=True)
-        keys = session.execute(due).all()
-        for key in keys:
-            session.execute(
-                update(PushState)
-                .where(
-                    PushState.connector_id == key.connector_id,
-                    PushState.kind == key.kind,
-                    PushState.sku == key.sku,
-                    PushState.next_attempt_at <= now,
-                )
-                .values(next_attempt_at=until, leased_until=until, claim_token=token)
+        taken = session.execute(
+            update(PushState)
+            .where(key.in_(due.subquery().select()), PushState.next_attempt_at <= now)
+            .values(next_attempt_at=until, leased_until=until, claim_token=token)
+            .returning(
+                PushState.connector_id,
+                PushState.kind,
+                PushState.sku,
+                PushState.wanted,
+                PushState.wanted_seq,
+                PushState.attempts,
+                PushState.changed_at,
             )
-        claimed = [
-            _Claimed(r.connector_id, r.kind, r.sku, r.wanted, r.wanted_seq, r.attempts)
-            for r in session.scalars(
-                select(PushState)
-                .where(PushState.claim_token == token)
-                .order_by(PushState.changed_at)
-            )
-        ]
+            .execution_options(synchronize_session=False)
+        ).all()
+    ordered = sorted(taken, key=lambda r: (r.changed_at, r.connector_id, r.kind, r.sku))
+    claimed = [
+        _Claimed(r.connector_id, r.kind, r.sku, r.wanted, r.wanted_seq, r.attempts) for r in ordered
+    ]
     return token, until, claimed
 
 
 def push_due(
-    db: Database, *, http: httpx.Client, limit: int = 200, connector_id: int | None = None
+    db: Database, *, http: httpx.Client, limit: int = 500, connector_id: int | None = None
 ) -> int:
-    """Send the figures that are due, newest wanted each; how many were sent."""
+    """Send the figures that are due, newest wanted each; how many were sent. Each
+    vendor's batch goes at the same time as the others' (one vendor's slow answer
+    delays no other's figures)."""
     token, until, claimed = _claim(db, limit=limit, connector_id=connector_id)
-    groups: dict[tuple[int, str], list[_Claimed]] = {}
-    for row in claimed:
-        groups.setdefault((row.connector_id, row.kind), []).append(row)
-    sent = 0
-    for (connector, kind), rows in groups.items():
-        sent += _push_group(db, connector, kind, rows, token=token, until=until, http=http)
-    return sent
+    groups = _groups(claimed)
+    if len(groups) <= 1:
+        return sum(
+            _push_group(db, g[0].connector_id, g[0].kind, g, token=token, until=until, http=http)
+            for g in groups
+        )
+    futures = [
+        _senders().submit(
+            _push_group, db, g[0].connector_id, g[0].kind, g, token=token, until=until, http=http
+        )
+        for g in groups
+    ]
+    wait(futures)
+    return sum(future.result() for future in futures)
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _senders() -> ThreadPoolExecutor:
+    """The process's threads sending vendors' batches side by side."""
+    global _pool  # noqa: PLW0603
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="connectors-push")
+        return _pool
 
 
 def _push_group(
@@ -503,25 +610,46 @@ def _prices(rows: Sequence[_Claimed], items: dict[str, list[SkuMapping]]) -> lis
     return figures
 
 
-def _key(row: _Claimed) -> ColumnElement[bool]:
+def _batch(rows: Sequence[_Claimed], token: str) -> ColumnElement[bool]:
+    """The rows of one claimed batch (one connector and kind), still held by `token`."""
+    first = rows[0]
+    assert all((r.connector_id, r.kind) == (first.connector_id, first.kind) for r in rows)
     return (
-        (PushState.connector_id == row.connector_id)
-        & (PushState.kind == row.kind)
-        & (PushState.sku == row.sku)
+        (PushState.connector_id == first.connector_id)
+        & (PushState.kind == first.kind)
+        & PushState.sku.in_([row.sku for row in rows])
+        & (PushState.claim_token == token)
     )
 
 
+def _groups(rows: Sequence[_Claimed]) -> list[list[_Claimed]]:
+    found: dict[tuple[int, str], list[_Claimed]] = {}
+    for row in rows:
+        found.setdefault((row.connector_id, row.kind), []).append(row)
+    return list(found.values())
+
+
 def _done(db: Database, rows: Sequence[_Claimed], token: str) -> None:
-    """The vendor holds these figures now (of the sequence number each was sent with)."""
+    """The vendor holds these figures now (of the sequence number each was sent with):
+    one UPDATE ... FROM per connector and kind, each row given its own figure."""
+    if not rows:
+        return
     now = utcnow()
     with db.transaction() as session:
-        for row in rows:
+        for group in _groups(rows):
+            first = group[0]
+            given = _figures(session, [(row.sku, row.wanted, row.wanted_seq) for row in group])
             session.execute(
                 update(PushState)
-                .where(_key(row), PushState.claim_token == token)
+                .where(
+                    PushState.connector_id == first.connector_id,
+                    PushState.kind == first.kind,
+                    PushState.sku == given.c.sku,
+                    PushState.claim_token == token,
+                )
                 .values(
-                    sent=row.wanted,
-                    sent_seq=row.wanted_seq,
+                    sent=given.c.wanted,
+                    sent_seq=given.c.seq,
                     sent_at=now,
                     attempts=0,
                     last_error=None,
@@ -529,6 +657,7 @@ def _done(db: Database, rows: Sequence[_Claimed], token: str) -> None:
                     leased_until=None,
                     claim_token=None,
                 )
+                .execution_options(synchronize_session=False)
             )
 
 
@@ -542,25 +671,34 @@ def _failed(
     asked: float | None = None,
     release_only: bool = False,
 ) -> None:
+    """Give the rows back: at once (`release_only`), or to be tried again after a wait
+    that grows with their attempts (one UPDATE per batch and number of attempts)."""
+    if not rows:
+        return
     now = utcnow()
     with db.transaction() as session:
-        for row in rows:
-            if release_only:
-                values: dict[str, object] = {"next_attempt_at": now}
-            else:
-                wait = (
-                    REFUSED_WAIT if refused else timedelta(seconds=backoff(row.attempts + 1, asked))
+        for group in _groups(rows):
+            by_attempts: dict[int, list[_Claimed]] = {}
+            for row in group:
+                by_attempts.setdefault(0 if release_only else row.attempts, []).append(row)
+            for attempts, same in sorted(by_attempts.items()):
+                if release_only:
+                    values: dict[str, object] = {"next_attempt_at": now}
+                else:
+                    wait = (
+                        REFUSED_WAIT if refused else timedelta(seconds=backoff(attempts + 1, asked))
+                    )
+                    values = {
+                        "attempts": attempts + 1,
+                        "next_attempt_at": now + wait,
+                        "last_error": (error or "")[:300] or None,
+                    }
+                session.execute(
+                    update(PushState)
+                    .where(_batch(same, token))
+                    .values(**values, leased_until=None, claim_token=None)
+                    .execution_options(synchronize_session=False)
                 )
-                values = {
-                    "attempts": row.attempts + 1,
-                    "next_attempt_at": now + wait,
-                    "last_error": (error or "")[:300] or None,
-                }
-            session.execute(
-                update(PushState)
-                .where(_key(row), PushState.claim_token == token)
-                .values(**values, leased_until=None, claim_token=None)
-            )
 
 
 # --- reading it ----------------------------------------------------------------------------

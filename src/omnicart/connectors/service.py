@@ -257,6 +257,7 @@ def update_connector(
         row.updated_at = utcnow()
         session.flush()
         view = _full_view(session, row)
+    inbox.forget_connection(db, connector_id)
     if resumed:  # what moved while it was paused
         push.refresh_all(db, connector_id=connector_id)
     return view
@@ -442,23 +443,31 @@ def _poll_done(
 
 Step = Callable[[Database, httpx.Client], int]
 
-ROUND: tuple[tuple[str, Step], ...] = (
+# Orders in: slow (each delivery is an order ingest), so they never hold up the figures.
+INBOX: tuple[tuple[str, Step], ...] = (
     ("processing deliveries", lambda db, http: inbox.process_due(db, http=http)),
     ("polling vendors", lambda db, http: poll_due(db, http=http)),
+)
+# Figures out: a stock change reaches the vendors whatever the inbox holds.
+PUSHES: tuple[tuple[str, Step], ...] = (
     ("following stock movements", lambda db, _http: push.refresh_from_feed(db)),
     ("recomputing figures", lambda db, _http: push.refresh_due(db)),
     ("pushing stock and prices", lambda db, http: push.push_due(db, http=http)),
 )
+ROUND: tuple[tuple[str, Step], ...] = (*INBOX, *PUSHES)
 
 
-def run_round(db: Database, *, http: httpx.Client | None = None) -> int:
-    """One background round of every connector's work; how much there was (0: idle).
+def run_round(
+    db: Database, *, http: httpx.Client | None = None, steps: tuple[tuple[str, Step], ...] = ROUND
+) -> int:
+    """One background round of every connector's work (or of `steps`); how much there
+    was (0: idle).
 
     Safe in any number of processes at once: each step claims its own work.
     """
     client = http or vendor_http()
     done = 0
-    for what, step in ROUND:
+    for what, step in steps:
         try:
             done += step(db, client)
         except Exception:
@@ -479,12 +488,22 @@ def process_until_idle(
     return total
 
 
-class BackgroundLoop:
-    """A thread running `run_round` over and over: every `busy` seconds while it finds
-    work, every `idle` seconds otherwise (a server's or the worker's)."""
+class RoundLoop:
+    """A thread running `steps` over and over: every `busy` seconds while they find work,
+    every `idle` seconds otherwise."""
 
-    def __init__(self, db: Database, *, busy: float = 0.1, idle: float = 1.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        steps: tuple[tuple[str, Step], ...],
+        name: str,
+        busy: float,
+        idle: float,
+    ) -> None:
         self.db = db
+        self.steps = steps
+        self.name = name
         self.busy = busy
         self.idle = idle
         self._stop = threading.Event()
@@ -492,7 +511,7 @@ class BackgroundLoop:
 
     def start(self) -> None:
         """Start the loop in a daemon thread."""
-        self._thread = threading.Thread(target=self._run, name="connectors", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -502,10 +521,40 @@ class BackgroundLoop:
             self._thread.join(timeout=30)
 
     def _run(self) -> None:
+        http = vendor_http()
         while not self._stop.is_set():
             try:
-                done = run_round(self.db)
+                done = run_round(self.db, http=http, steps=self.steps)
             except Exception:  # run_round logs its steps; this is the database gone
-                log.exception("connectors: round failed")
+                log.exception("connectors: %s round failed", self.name)
                 done = 0
             self._stop.wait(self.busy if done else self.idle)
+
+
+def inbox_loop(db: Database) -> RoundLoop:
+    """Deliveries and polls: every 0.1 s while there is work, else every second."""
+    return RoundLoop(db, steps=INBOX, name="connectors-inbox", busy=0.1, idle=1.0)
+
+
+def push_loop(db: Database) -> RoundLoop:
+    """Stock and price figures: every 0.05 s while there is work, else every 0.2 s (a
+    change waits at most that long to be noticed)."""
+    return RoundLoop(db, steps=PUSHES, name="connectors-push", busy=0.05, idle=0.2)
+
+
+class BackgroundLoop:
+    """Every connector's background work in this process (a server's, inline): the inbox
+    loop and the push loop, each in a thread of its own."""
+
+    def __init__(self, db: Database) -> None:
+        self.loops = (inbox_loop(db), push_loop(db))
+
+    def start(self) -> None:
+        """Start both loops."""
+        for loop in self.loops:
+            loop.start()
+
+    def stop(self) -> None:
+        """Stop both after the rounds in progress."""
+        for loop in self.loops:
+            loop.stop()

@@ -1,4 +1,5 @@
-"""Shopify: order webhooks in, stock and prices out (Admin REST API).
+"""Shopify: order webhooks in, stock and prices out (Admin REST API; stock figures by
+the GraphQL Admin API's `inventorySetQuantities`, many items a call).
 
 Webhooks `orders/create`, `orders/updated`, `orders/paid`, `orders/cancelled` and
 `refunds/create` are signed in `X-Shopify-Hmac-Sha256`: the base64 HMAC-SHA256 of the
@@ -39,7 +40,7 @@ from omnicart.connectors.base import (
     VendorRefund,
 )
 from omnicart.connectors.calls import call, json_of
-from omnicart.connectors.errors import VendorRefused
+from omnicart.connectors.errors import VendorRefused, VendorUnavailable
 from omnicart.kernel.errors import Unauthorized, ValidationFailed
 
 API_VERSION = "2024-10"
@@ -57,12 +58,38 @@ TOPICS: dict[str, DeliveryKind] = {
 _PAID = frozenset({"paid", "partially_refunded", "refunded"})
 _NEXT_PAGE = re.compile(r'<([^>]+)>;\s*rel="next"')
 _INVENTORY_BATCH = 50
+_SET_QUANTITIES_BATCH = 250  # the most quantities one inventorySetQuantities takes
+SET_QUANTITIES = (
+    "mutation inventorySetQuantities($input: InventorySetQuantitiesInput!) {"
+    " inventorySetQuantities(input: $input) {"
+    " inventoryAdjustmentGroup { reason }"
+    " userErrors { code field message } } }"
+)
 
 
 def sign(body: bytes, secret: str) -> str:
     """The X-Shopify-Hmac-Sha256 of a body."""
     digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
+
+
+def _check_graphql(answer: Any, mutation: str) -> None:
+    """A GraphQL answer's failures: throttling (retried later) and errors (refused)."""
+    if not isinstance(answer, dict):
+        raise VendorUnavailable(f"Shopify answered {mutation} with no JSON object")
+    errors = answer.get("errors")
+    if errors:
+        codes = {
+            str((e.get("extensions") or {}).get("code", "")) for e in errors if isinstance(e, dict)
+        }
+        if "THROTTLED" in codes:
+            raise VendorUnavailable(f"Shopify throttled {mutation}")
+        raise VendorRefused(f"Shopify refused {mutation}: {str(errors)[:300]}")
+    found = (answer.get("data") or {}).get(mutation)
+    if not isinstance(found, dict):
+        raise VendorUnavailable(f"Shopify answered {mutation} without its result")
+    if found.get("userErrors"):
+        raise VendorRefused(f"Shopify refused {mutation}: {str(found['userErrors'])[:300]}")
 
 
 def _escape(text: str, *, key: bool) -> str:
@@ -374,20 +401,40 @@ class ShopifyAdapter:
     def push_stock(
         self, connection: Connection, http: httpx.Client, figures: Sequence[StockFigure]
     ) -> None:
-        """Set each item's available quantity at the connector's location."""
-        location = self._location(connection)
-        for figure in figures:
-            call(
-                http,
-                "POST",
-                self._url(connection, "inventory_levels/set.json"),
-                headers=self._headers(connection),
-                json={
-                    "location_id": location,
-                    "inventory_item_id": self._inventory_item(connection, http, figure),
-                    "available": figure.quantity,
-                },
+        """Set the available quantities at the connector's location, up to 250 items a
+        call (GraphQL `inventorySetQuantities`, absolute figures: Omnicart's figure is the
+        one that counts, so no compare-and-set)."""
+        location = f"gid://shopify/Location/{self._location(connection)}"
+        quantities = [
+            {
+                "inventoryItemId": f"gid://shopify/InventoryItem/"
+                f"{self._inventory_item(connection, http, figure)}",
+                "locationId": location,
+                "quantity": figure.quantity,
+            }
+            for figure in figures
+        ]
+        for start in range(0, len(quantities), _SET_QUANTITIES_BATCH):
+            answer = json_of(
+                call(
+                    http,
+                    "POST",
+                    self._url(connection, "graphql.json"),
+                    headers=self._headers(connection),
+                    json={
+                        "query": SET_QUANTITIES,
+                        "variables": {
+                            "input": {
+                                "name": "available",
+                                "reason": "correction",
+                                "ignoreCompareQuantity": True,
+                                "quantities": quantities[start : start + _SET_QUANTITIES_BATCH],
+                            }
+                        },
+                    },
+                )
             )
+            _check_graphql(answer, "inventorySetQuantities")
 
     def push_prices(
         self, connection: Connection, http: httpx.Client, figures: Sequence[PriceFigure]

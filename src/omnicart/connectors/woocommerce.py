@@ -37,6 +37,7 @@ from omnicart.connectors.base import (
     VendorRefund,
 )
 from omnicart.connectors.calls import call, json_of
+from omnicart.connectors.errors import VendorRefused
 from omnicart.kernel.errors import Unauthorized, ValidationFailed
 
 TOPICS: dict[str, DeliveryKind] = {
@@ -49,6 +50,7 @@ _PING = re.compile(rb"webhook_id=([0-9]{1,19})")
 _CANCELLED = frozenset({"cancelled", "failed", "trash"})
 _PAID = frozenset({"processing", "completed", "refunded"})
 _PAGE = 100
+_BATCH_LIMIT = 100  # the most objects one batch request takes
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -260,17 +262,41 @@ class WooCommerceAdapter:
     def push_stock(
         self, connection: Connection, http: httpx.Client, figures: Sequence[StockFigure]
     ) -> None:
-        """Set each product's (or variation's) stock quantity, stock managed by the shop."""
+        """Set the stock quantities (stock managed by the shop) with the batch endpoints,
+        up to 100 items a call: `products/batch` for simple products, one product's
+        `variations/batch` for its variations."""
+        batches: dict[str, list[dict[str, Any]]] = {}
         for figure in figures:
-            call(
-                http,
-                "PUT",
-                self._url(
-                    connection, self._item_path(figure.vendor_product_id, figure.vendor_variant_id)
-                ),
-                auth=self._auth(connection),
-                json={"manage_stock": True, "stock_quantity": figure.quantity},
+            path = (
+                f"products/{figure.vendor_product_id}/variations/batch"
+                if figure.vendor_variant_id
+                else "products/batch"
             )
+            batches.setdefault(path, []).append(
+                {
+                    "id": int(figure.vendor_variant_id or figure.vendor_product_id),
+                    "manage_stock": True,
+                    "stock_quantity": figure.quantity,
+                }
+            )
+        for path, updates in batches.items():
+            for start in range(0, len(updates), _BATCH_LIMIT):
+                answer = json_of(
+                    call(
+                        http,
+                        "POST",
+                        self._url(connection, path),
+                        auth=self._auth(connection),
+                        json={"update": updates[start : start + _BATCH_LIMIT]},
+                    )
+                )
+                failed = [
+                    item
+                    for item in (answer.get("update") or [] if isinstance(answer, dict) else [])
+                    if isinstance(item, dict) and item.get("error")
+                ]
+                if failed:
+                    raise VendorRefused(f"WooCommerce refused {path}: {str(failed)[:300]}")
 
     def push_prices(
         self, connection: Connection, http: httpx.Client, figures: Sequence[PriceFigure]

@@ -2,8 +2,8 @@
 
 While it holds the lease the worker also runs the event store's flusher (the spool into
 DuckDB, the order book's outbox into the event store, identity resolution over new
-events), the connectors' loop (vendor deliveries, polls, stock and price pushes) and the
-outbound webhook sender, so web workers only answer requests. A worker that loses its
+events), the connectors' two loops (vendor deliveries and polls; stock and price pushes)
+and the outbound webhook sender, so web workers only answer requests. A worker that loses its
 lease (it paused past the expiry and another took over) stops its rounds and stands by;
 one that is killed is replaced by a standby, or by the one `omnicart serve` starts again,
 once the lease lapses.
@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
-from omnicart.connectors.service import BackgroundLoop as ConnectorLoop
+from omnicart.connectors.service import inbox_loop, push_loop
 from omnicart.db.engine import Database
 from omnicart.settings import Settings
 from omnicart.tracking.flusher import Flusher
@@ -41,9 +41,15 @@ class Loop(Protocol):
 
 
 def loops(db: Database, settings: Settings) -> list[Loop]:
-    """What runs faster than the rounds: vendor deliveries and stock pushes (every 0.1 s
-    while there is work), and outbound webhooks (every `OMNICART_WEBHOOKS_POLL_SECONDS`)."""
-    return [ConnectorLoop(db), WebhookSender(db, every=settings.webhooks_poll_seconds)]
+    """What runs faster than the rounds, each in a thread of its own: vendor deliveries
+    (every 0.1 s while there is work), stock and price pushes (apart, so a change reaches
+    the vendors whatever the inbox holds: every 0.05 s while there is work, else 0.2 s),
+    and outbound webhooks (every `OMNICART_WEBHOOKS_POLL_SECONDS`)."""
+    return [
+        inbox_loop(db),
+        push_loop(db),
+        WebhookSender(db, every=settings.webhooks_poll_seconds),
+    ]
 
 
 def holder_name() -> str:

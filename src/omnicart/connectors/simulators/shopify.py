@@ -112,6 +112,7 @@ class ShopifySimulator:
                     methods=["POST"],
                 ),
                 Route(f"{prefix}/inventory_levels.json", self._guard(self._levels)),
+                Route(f"{prefix}/graphql.json", self._guard(self._graphql), methods=["POST"]),
             ]
         )
         self._server: LoopbackServer | None = None
@@ -389,6 +390,46 @@ class ShopifySimulator:
         }
         return JSONResponse({"inventory_level": level})
 
+    async def _graphql(self, request: Request) -> Response:
+        """The one GraphQL mutation Omnicart sends: `inventorySetQuantities` (absolute
+        quantities of many items; all or nothing, as Shopify applies it)."""
+        body = orjson.loads(await request.body())
+        query = str(body.get("query", ""))
+        if "inventorySetQuantities" not in query:
+            return JSONResponse({"errors": [{"message": "the simulator answers no such query"}]})
+        given = (body.get("variables") or {}).get("input") or {}
+        errors: list[dict[str, Any]] = []
+        if given.get("name") != "available" or not given.get("reason"):
+            errors.append({"code": "INVALID_NAME", "field": ["input"], "message": "bad input"})
+        wanted: list[tuple[int, int]] = []
+        with self._lock:
+            for index, quantity in enumerate(given.get("quantities") or []):
+                item = _gid(quantity.get("inventoryItemId"), "InventoryItem")
+                location = _gid(quantity.get("locationId"), "Location")
+                units = quantity.get("quantity")
+                field = ["input", "quantities", str(index)]
+                if location != self.location_id:
+                    errors.append(
+                        {"code": "INVALID_LOCATION", "field": field, "message": "bad location"}
+                    )
+                elif item is None or item not in self.levels:
+                    errors.append(
+                        {"code": "INVALID_INVENTORY_ITEM", "field": field, "message": "no item"}
+                    )
+                elif not isinstance(units, int) or isinstance(units, bool):
+                    errors.append({"code": "INVALID_QUANTITY", "field": field, "message": "int"})
+                else:
+                    wanted.append((item, units))
+            if not errors:
+                at = time.monotonic()
+                sku_of = {v.inventory_item_id: v.sku for v in self.variants.values()}
+                for item, units in wanted:
+                    self.levels[item] = units
+                    self.sets.append((at, sku_of[item], units))
+        group = None if errors else {"reason": given.get("reason")}
+        result = {"inventoryAdjustmentGroup": group, "userErrors": errors}
+        return JSONResponse({"data": {"inventorySetQuantities": result}})
+
     async def _levels(self, request: Request) -> Response:
         wanted = [
             int(i)
@@ -411,6 +452,14 @@ class ShopifySimulator:
                 if item in self.levels and (not locations or self.location_id in locations)
             ]
         return JSONResponse({"inventory_levels": levels})
+
+
+def _gid(value: Any, kind: str) -> int | None:
+    """The number in a GraphQL global id `gid://shopify/{kind}/{number}`."""
+    prefix = f"gid://shopify/{kind}/"
+    if isinstance(value, str) and value.startswith(prefix) and value[len(prefix) :].isdigit():
+        return int(value[len(prefix) :])
+    return None
 
 
 def with_changes(payload: Mapping[str, Any], **changes: Any) -> dict[str, Any]:

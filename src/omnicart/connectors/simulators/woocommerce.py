@@ -37,6 +37,17 @@ from omnicart.connectors.simulators.trouble import Handler, Trouble, guarded
 from omnicart.connectors.woocommerce import sign
 
 _PREFIX = "/wp-json/wc/v3"
+_BATCH_LIMIT = 100
+_INVALID_ID = {
+    "code": "woocommerce_rest_product_invalid_id",
+    "message": "Invalid ID.",
+    "data": {"status": 404},
+}
+_INVALID_STOCK = {
+    "code": "rest_invalid_param",
+    "message": "Invalid parameter(s): stock_quantity",
+    "data": {"status": 400},
+}
 _WEBHOOK_ID = 142
 
 
@@ -93,6 +104,12 @@ class WooCommerceSimulator:
         self.app = Starlette(
             routes=[
                 Route(f"{_PREFIX}/products", self._guard(self._list)),
+                Route(f"{_PREFIX}/products/batch", self._guard(self._batch), methods=["POST"]),
+                Route(
+                    f"{_PREFIX}/products/{{product_id:int}}/variations/batch",
+                    self._guard(self._batch),
+                    methods=["POST"],
+                ),
                 Route(
                     f"{_PREFIX}/products/{{product_id:int}}",
                     self._guard(self._product),
@@ -423,23 +440,45 @@ class WooCommerceSimulator:
     async def _change(self, request: Request, item_id: int, *, parent: int | None) -> Response:
         body = orjson.loads(await request.body()) if request.method == "PUT" else {}
         with self._lock:
-            item = self.items.get(item_id)
-            if item is None or (item["parent_id"] or None) != parent:
-                return self._missing()
-            if "stock_quantity" in body:
-                quantity = body["stock_quantity"]
-                if not isinstance(quantity, int) or isinstance(quantity, bool):
-                    return JSONResponse(
-                        {
-                            "code": "rest_invalid_param",
-                            "message": "Invalid parameter(s): stock_quantity",
-                            "data": {"status": 400},
-                        },
-                        status_code=400,
-                    )
-                item["stock_quantity"] = quantity
-                item["manage_stock"] = bool(body.get("manage_stock", True))
-                self.sets.append((time.monotonic(), item["sku"], quantity))
-            if "regular_price" in body:
-                item["regular_price"] = item["price"] = str(body["regular_price"])
-            return JSONResponse(self._json(item))
+            found = self._update(item_id, body, parent=parent)
+        if "error" in found:
+            error = found["error"]
+            return JSONResponse(error, status_code=error["data"]["status"])
+        return JSONResponse(found)
+
+    async def _batch(self, request: Request) -> Response:
+        """`products/batch` and `products/<id>/variations/batch`: updates only; each
+        item answers itself or its error, as WooCommerce's do (up to 100 a request)."""
+        body = orjson.loads(await request.body())
+        parent = request.path_params.get("product_id")
+        updates = body.get("update") or []
+        if len(updates) > _BATCH_LIMIT:
+            return JSONResponse(
+                {
+                    "code": "woocommerce_rest_request_entity_too_large",
+                    "message": f"Unable to accept more than {_BATCH_LIMIT} items for this request.",
+                    "data": {"status": 413},
+                },
+                status_code=413,
+            )
+        with self._lock:
+            answered = [
+                self._update(int(change.get("id", 0)), change, parent=parent) for change in updates
+            ]
+        return JSONResponse({"update": answered})
+
+    def _update(self, item_id: int, body: dict[str, Any], *, parent: int | None) -> dict[str, Any]:
+        """Change one item (the caller holds the lock): the item, or {"id", "error"}."""
+        item = self.items.get(item_id)
+        if item is None or (item["parent_id"] or None) != parent:
+            return {"id": item_id, "error": _INVALID_ID}
+        if "stock_quantity" in body:
+            quantity = body["stock_quantity"]
+            if not isinstance(quantity, int) or isinstance(quantity, bool):
+                return {"id": item_id, "error": _INVALID_STOCK}
+            item["stock_quantity"] = quantity
+            item["manage_stock"] = bool(body.get("manage_stock", True))
+            self.sets.append((time.monotonic(), item["sku"], quantity))
+        if "regular_price" in body:
+            item["regular_price"] = item["price"] = str(body["regular_price"])
+        return self._json(item)
