@@ -77,7 +77,7 @@ def create_app(
         sender = WebhookSender(database, every=config.webhooks_poll_seconds) if sweep else None
         if sender is not None:
             sender.start()
-        # Vendor deliveries and stock pushes: every 0.1 s while there is work, else 1 s.
+        # Vendor deliveries and stock pushes: two threads, so pushes never wait behind ingests.
         connectors = ConnectorLoop(database) if sweep else None
         if connectors is not None:
             connectors.start()
