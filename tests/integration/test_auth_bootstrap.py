@@ -94,8 +94,8 @@ def test_a_revoked_admin_key_stays_revoked_after_a_restart(db: Database) -> None
 
 def _wait_for_a_lock_wait(db: Database) -> None:
     """Until some session of this database waits for a lock (the second worker, on the
-    first one's uncommitted key)."""
-    deadline = time.monotonic() + 10
+    first one's uncommitted key). Building the app takes seconds on a loaded machine."""
+    deadline = time.monotonic() + 120
     while True:
         with db.engine.connect() as conn:
             waiting = conn.scalar(
