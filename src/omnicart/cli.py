@@ -59,7 +59,7 @@ bench_app = typer.Typer(
     cls=lazy_group(
         {
             kind: f"omnicart.benchmarks.cli:bench_{kind}"
-            for kind in ("inventory", "ingest", "orders", "connectors", "analytics")
+            for kind in ("inventory", "ingest", "orders", "connectors", "analytics", "console")
         }
     ),
 )

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from omnicart.app import create_app
 from omnicart.db.engine import Database
+from omnicart.settings import Settings
 from tests.console.support import World, seed_world
 
 
@@ -28,6 +29,11 @@ def world_db(
 
 
 @pytest.fixture(scope="module")
-def console_app(world_db: tuple[Database, World]) -> FastAPI:
-    """The app over the module's world."""
-    return create_app(db=world_db[0], sweep=False)
+def console_app(
+    world_db: tuple[Database, World], tmp_path_factory: pytest.TempPathFactory
+) -> FastAPI:
+    """The app over the module's world, its event store (the analytics pages' model) in a
+    folder of its own, never ./var."""
+    events = tmp_path_factory.mktemp("console-events") / "events.duckdb"
+    settings = Settings(events_path=str(events), events_flusher="process")
+    return create_app(db=world_db[0], settings=settings, sweep=False)

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from omnicart.api.access import api_routes
 from omnicart.app import create_app
 from omnicart.console import stock_pages
+from omnicart.customers.lookup import observe
 from omnicart.db.engine import Database
 from omnicart.inventory.tables import Movement, StockLevel
 from tests.console.support import EMAILS, World, csrf_of, sign_in
@@ -33,6 +34,9 @@ Row = tuple[object, object, object, object, object]
 SIGNED_IN: Row = (SIGN_IN, 200, 200, 200, 200)
 OWN_STORE: Row = (SIGN_IN, 200, 403, 200, 403)  # another store's staff: 403
 OWN_OBJECT: Row = (SIGN_IN, 200, 403, 200, 404)  # another store's order does not exist
+ANALYTICS: Row = (SIGN_IN, 200, 200, 403, 403)  # figures: no store's staff
+CUSTOMERS: Row = (SIGN_IN, 200, 403, 200, 200)  # people: not an analyst's
+CUSTOMER_EMAIL = "ewa.kowalska@poczta.pl"
 
 
 @dataclass(frozen=True)
@@ -41,10 +45,25 @@ class Case:
     path: str  # the route's path template
     url: str  # with the own side's ids
     form: bool = False  # a form carrying the viewer's CSRF token
+    data: tuple[tuple[str, str], ...] = ()  # the form's fields (left out: a receipt)
 
 
-def cases(world: World) -> dict[Case, Row]:
+def cases(world: World, customer: int = 1) -> dict[Case, Row]:
     krk, order = world.shop.krakow, world.own_order
+    period = "currency=EUR"  # the last 30 days: the world's orders
+    find = (("kind", "email"), ("value", CUSTOMER_EMAIL))
+    at = f"/console/orders/{order}"
+    count = (("count_location_id", str(krk)), ("count_sku", "A"), ("counted", "3"))
+    send = (
+        *(("from_location_id", str(krk)), ("to_location", "gdn")),
+        *(("transfer_sku", "A"), ("transfer_quantity", "1")),
+    )
+    ship = (("ship_location_id", str(krk)), ("carrier", "DHL"))
+    code = (("code", "000000"),)
+    back = (
+        *(("return_channel_id", str(world.shop.pos)), ("return_line_no", "1")),
+        *(("return_quantity", "2"), ("return_reason", "too small")),
+    )
     return {
         Case("GET", "/console", "/console"): SIGNED_IN,
         Case("GET", "/console/sign-in", "/console/sign-in"): (200, ON, ON, ON, ON),
@@ -70,6 +89,100 @@ def cases(world: World) -> dict[Case, Row]:
         Case(
             "GET", "/console/orders/{order_id}/{table}.csv", f"/console/orders/{order}/history.csv"
         ): OWN_OBJECT,
+        # Counts and transfers at (from) the own store: done by its staff and the owner.
+        Case("POST", "/console/stock/counts", "/console/stock/counts", True, count): (
+            SIGN_IN,
+            ON,
+            403,
+            ON,
+            403,
+        ),
+        Case("POST", "/console/stock/transfers", "/console/stock/transfers", True, send): (
+            SIGN_IN,
+            ON,
+            403,
+            ON,
+            403,
+        ),
+        # A till sale is completed: the owner's and the own staff's actions reach the order
+        # service, which refuses them (409; 422 for more units back than were sold).
+        Case("POST", "/console/orders/{order_id}/ship", f"{at}/ship", True, ship): (
+            SIGN_IN,
+            409,
+            403,
+            409,
+            403,
+        ),
+        Case("POST", "/console/orders/{order_id}/pickup/ready", f"{at}/pickup/ready", True): (
+            SIGN_IN,
+            409,
+            403,
+            409,
+            404,
+        ),
+        Case(
+            "POST", "/console/orders/{order_id}/pickup/collect", f"{at}/pickup/collect", True, code
+        ): (SIGN_IN, 409, 403, 409, 404),
+        Case("POST", "/console/orders/{order_id}/cancel", f"{at}/cancel", True): (
+            SIGN_IN,
+            409,
+            403,
+            409,
+            404,
+        ),
+        # Returns open through a channel the store serves (pos: both stores), for any order.
+        Case("POST", "/console/orders/{order_id}/returns", f"{at}/returns", True, back): (
+            SIGN_IN,
+            422,
+            403,
+            422,
+            422,
+        ),
+        # As the connectors API: the owner only (connector 999 does not exist).
+        Case("GET", "/console/connectors", "/console/connectors"): (SIGN_IN, 200, 403, 403, 403),
+        Case(
+            "POST",
+            "/console/connectors/{connector_id}/retry",
+            "/console/connectors/999/retry",
+            True,
+        ): (SIGN_IN, 404, 403, 403, 403),
+        # As the analytics API (analytics:read): the owner and analysts, no store's staff.
+        **{
+            Case("GET", path, url): ANALYTICS
+            for path, url in (
+                ("/console/analytics", f"/console/analytics?{period}"),
+                ("/console/analytics/{table}.csv", f"/console/analytics/channels.csv?{period}"),
+                ("/console/definitions", "/console/definitions"),
+                ("/console/definitions.csv", "/console/definitions.csv"),
+                ("/console/channels/{code}", f"/console/channels/pos?{period}"),
+                (
+                    "/console/channels/{code}/{table}.csv",
+                    f"/console/channels/pos/funnel.csv?{period}",
+                ),
+                ("/console/customers", f"/console/customers?{period}"),
+                ("/console/customers/{table}.csv", f"/console/customers/cohorts.csv?{period}"),
+            )
+        },
+        # Plotly's script, as the stylesheet: anyone.
+        Case("GET", "/console/plotly.min.js", "/console/plotly.min.js"): (200, 200, 200, 200, 200),
+        Case("GET", "/console/plotly.css", "/console/plotly.css"): (200, 200, 200, 200, 200),
+        # As the customers API (customers:read): the owner and any store's staff, no analyst.
+        Case("GET", "/console/customer-search", "/console/customer-search"): CUSTOMERS,
+        Case("POST", "/console/customers/search", "/console/customers/search", True, find): (
+            SIGN_IN,
+            ON,
+            403,
+            ON,
+            ON,
+        ),
+        Case(
+            "GET", "/console/customers/{customer_id}", f"/console/customers/{customer}"
+        ): CUSTOMERS,
+        Case(
+            "GET",
+            "/console/customers/{customer_id}/{table}.csv",
+            f"/console/customers/{customer}/orders.csv",
+        ): CUSTOMERS,
         Case("POST", "/console/sign-out", "/console/sign-out", form=True): (
             SIGN_IN,
             SIGN_IN,
@@ -93,6 +206,17 @@ def clients(console_app: FastAPI) -> Iterator[dict[str, TestClient]]:
         client.__exit__(None, None, None)
 
 
+@pytest.fixture(scope="module")
+def customer(world_db: tuple[Database, World]) -> int:
+    """A person the Customer 360 rows open, known by an e-mail the search row finds."""
+    with world_db[0].transaction() as session:
+        found = observe(
+            session, identifiers=[("email", CUSTOMER_EMAIL)], channel_id=None, source="test"
+        )
+    assert found is not None
+    return found
+
+
 def _stock(db: Database) -> tuple[int, list[tuple[int, int, int]]]:
     with db.reading() as session:
         moves = session.scalar(select(func.count()).select_from(Movement)) or 0
@@ -111,7 +235,11 @@ def _send(client: TestClient, case: Case, world: World) -> Response:
     if case.form:
         page = client.get("/console", follow_redirects=False)
         data["csrf_token"] = csrf_of(page.text) if page.status_code == 200 else ""
-        data |= {"location_id": str(world.shop.krakow), "sku": "A", "quantity": "1"}
+        data |= dict(case.data) or {
+            "location_id": str(world.shop.krakow),
+            "sku": "A",
+            "quantity": "1",
+        }
     return client.post(case.url, data=data, follow_redirects=False)
 
 
@@ -138,13 +266,16 @@ def test_pages_are_not_in_the_openapi_document(console_app: FastAPI) -> None:
 
 @pytest.mark.parametrize("viewer", VIEWERS)
 def test_who_may_open_what(
-    viewer: str, clients: dict[str, TestClient], world_db: tuple[Database, World]
+    viewer: str,
+    clients: dict[str, TestClient],
+    world_db: tuple[Database, World],
+    customer: int,
 ) -> None:
     db, world = world_db
     column = VIEWERS.index(viewer)
     got: dict[str, object] = {}
     expected: dict[str, object] = {}
-    for case, row in cases(world).items():
+    for case, row in cases(world, customer).items():
         if case.path == "/console/sign-out":
             continue  # ends the session: checked last, below
         before = _stock(db)

@@ -24,6 +24,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from omnicart.customers.lookup import observe
 from omnicart.db.engine import Database
 from tests.console.support import EMAILS, PASSWORD, World
 
@@ -138,6 +139,7 @@ def test_every_page_for_the_owner(
         "stock-krk": f"/console/stock?location={world.shop.krakow}",
         "orders": "/console/orders",
         "order": f"/console/orders/{world.own_order}",
+        "connectors": "/console/connectors",
     }
     for name, path in pages.items():
         answer = page.goto(path)
@@ -152,6 +154,61 @@ def test_every_page_for_the_owner(
         assert answer.status == 200
         page.wait_for_load_state("networkidle")
         _shot(page, name, full_page=False)  # the whole API reference is metres long
+    assert watch.clean() == {"errors": [], "failed": [], "foreign": []}
+    page.context.close()
+
+
+def test_the_analytics_pages_draw_their_charts(
+    browser: Browser, server: str, world_db: tuple[Database, World]
+) -> None:
+    db, _world = world_db
+    with db.transaction() as session:
+        observe(session, identifiers=[("email", "ewa@poczta.pl")], channel_id=None, source="test")
+    page, watch = _signed_in(browser, server, "admin")
+    pages = {
+        "analytics": ("/console/analytics", 2),
+        "analytics-pos": ("/console/analytics?channel=pos", 2),
+        "channel": ("/console/channels/pos", 1),
+        "customers": ("/console/customers", 0),  # no known buyer in this world: no cohort
+        "definitions": ("/console/definitions", 0),
+    }
+    for name, (path, charts) in pages.items():
+        answer = page.goto(path)
+        assert answer is not None, path
+        assert answer.status == 200, path
+        assert page.locator("h1").count() == 1
+        # Plotly (served by the console) drew each chart in its box.
+        drawn = page.locator(".chart-box .main-svg")
+        if charts:
+            drawn.nth(charts - 1).wait_for(state="attached")
+        assert _serious(page) == [], path
+        _shot(page, name)
+    # A figure's header leads to its definition.
+    page.goto("/console/analytics")
+    page.get_by_role("link", name="Net profit").first.click()
+    assert page.url.endswith("/console/definitions#net_profit")
+    # The search leads to the Customer 360.
+    page.goto("/console/customers")
+    page.get_by_label("E-mail, phone or loyalty card").fill("ewa@poczta.pl")
+    page.get_by_role("button", name="Find").click()
+    page.wait_for_url("**/console/customers/*")
+    assert "ewa@poczta.pl" in page.locator("main").inner_text()
+    assert _serious(page) == []
+    _shot(page, "customer")
+    assert watch.clean() == {"errors": [], "failed": [], "foreign": []}
+    page.context.close()
+
+
+def test_the_analytics_tables_need_no_javascript(
+    browser: Browser, server: str, world_db: tuple[Database, World]
+) -> None:
+    _db, _world = world_db
+    page, watch = _signed_in(browser, server, "admin", java_script_enabled=False)
+    page.goto("/console/analytics")
+    assert page.locator("#channels-title").is_visible()
+    assert page.locator("table").first.is_visible()
+    assert page.locator("figure.chart").first.is_hidden()  # nothing empty is shown
+    _shot(page, "analytics-no-javascript")
     assert watch.clean() == {"errors": [], "failed": [], "foreign": []}
     page.context.close()
 

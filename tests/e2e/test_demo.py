@@ -6,6 +6,7 @@ equal a computation made here from the order book and the ECB file."""
 from __future__ import annotations
 
 import csv
+import io
 import re
 from bisect import bisect_right
 from collections import defaultdict
@@ -16,18 +17,22 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from rich.console import Console
 from sqlalchemy import func, select
 
+from omnicart.app import create_app
 from omnicart.channels.tables import Channel
 from omnicart.customers.service import channels_per_customer, customer_360
 from omnicart.db.engine import Database
+from omnicart.demo.cli import print_access
 from omnicart.demo.history import PLANS, omnichannel_customers
 from omnicart.demo.merchant import CHANNELS, SCARCE, DemoResult, events_path_for, run_demo
 from omnicart.demo.vendors import ASSORTMENT, SOLD_OUT, VENDOR_CHANNELS
 from omnicart.inventory.queries import channel_availability, location_availability
 from omnicart.locations.service import location_id_for_code
 from omnicart.orders.tables import Order, OrderLine, Payment
+from tests.console.support import sign_in
 
 CENT = Decimal("0.01")
 
@@ -126,6 +131,24 @@ def test_demo_people_are_one_profile_each_across_channels(demo: Run, db: Databas
         assert [o.channel_code for o in view.orders] == ["pos-warsaw"], name
         assert view.timeline, name  # the app events, attributed to the person
         assert [m.channel for c in view.conversations for m in c.messages] == ["chat", "phone"]
+
+
+@pytest.mark.slow
+def test_the_printed_console_login_signs_in(demo: Run, db: Database) -> None:
+    out = io.StringIO()
+    print_access(Console(file=out, width=200), demo.result, base="http://127.0.0.1:8000")
+    printed = out.getvalue()
+    assert "console:     http://127.0.0.1:8000/console" in printed
+    email = re.search(r"sign in as:\s+(\S+)", printed)
+    password = re.search(r"password:\s+(\S+)", printed)
+    assert email is not None
+    assert password is not None
+    with TestClient(create_app(db=db, sweep=False)) as client:
+        sign_in(client, email[1], password[1])
+        # The owner: every page, the connections of the demo's vendors among them.
+        page = client.get("/console/connectors")
+        assert page.status_code == 200
+        assert "shopify" in page.text
 
 
 # --- the vendors ------------------------------------------------------------------------

@@ -202,6 +202,32 @@ def bench_analytics(
     _print(result, json=json, title="omnicart bench analytics")
 
 
+def bench_console(
+    json: JsonLine = False,
+    requests: Annotated[
+        int, typer.Option(min=5, max=10_000, help="Requests per page, and per baseline.")
+    ] = 200,
+    visits: Annotated[int, typer.Option(min=1, max=1_000, help="Chromium visits per page.")] = 20,
+    browser: Annotated[
+        bool, typer.Option(help="Time the charts in Chromium (/usr/bin/chromium).")
+    ] = True,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="An existing demo database; by default one is built for the run."),
+    ] = None,
+) -> None:
+    """The console's Overview, Customers and Stock pages on the demo history: time to first
+    byte against the JSON API answering the same figures, and to charts drawn in Chromium."""
+    from omnicart.benchmarks.console import BenchConfig, run
+
+    config = BenchConfig(
+        requests=requests, visits=visits, database_url=database_url, browser=browser
+    )
+    with err.status("benchmarking the console") as status:
+        result = run(config, progress=lambda text: status.update(f"benchmarking: {text}"))
+    _print(result, json=json, title="omnicart bench console")
+
+
 def _print(result: dict[str, object], *, json: bool, title: str) -> None:
     if json:
         typer.echo(orjson.dumps(result).decode())

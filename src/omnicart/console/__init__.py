@@ -30,7 +30,17 @@ def install_console(app: FastAPI) -> None:
     from importlib.resources import files
     from pathlib import Path
 
-    from omnicart.console import auth_pages, order_pages, stock_pages
+    from omnicart.console import (
+        analytics_pages,
+        auth_pages,
+        channel_pages,
+        connectors_pages,
+        customer_pages,
+        order_actions,
+        order_pages,
+        stock_forms,
+        stock_pages,
+    )
     from omnicart.console.docs import install_docs
 
     app.mount(
@@ -38,7 +48,10 @@ def install_console(app: FastAPI) -> None:
         StaticFiles(directory=Path(str(files("omnicart.console") / "static"))),
         name="console-static",
     )
-    for module in (auth_pages, stock_pages, order_pages):
+    operations = (auth_pages, stock_pages, stock_forms, order_pages, order_actions)
+    for module in (*operations, connectors_pages):
+        app.include_router(module.router)
+    for module in (analytics_pages, channel_pages, customer_pages):
         app.include_router(module.router)
     install_docs(app)
     _install_handlers(app)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from pydantic import ValidationError
+
+from omnicart.kernel.errors import OmnicartError
 
 _WHOLE = re.compile(r"-?[0-9]{1,19}")
 
@@ -40,3 +42,14 @@ def _sentence(message: str) -> str:
 def sentence(message: str) -> str:
     """A service's message as a sentence for the page."""
     return _sentence(message)
+
+
+def service_error(exc: OmnicartError, fields: Mapping[str, str], *, form: str) -> dict[str, str]:
+    """A service's refusal at the form field it names (`fields` maps the API's names to the
+    form's); one about the object as a whole (its status, the order) is the form's."""
+    return {fields.get(exc.field or "", form): sentence(exc.detail)}
+
+
+def shown(form: Mapping[str, object], names: Iterable[str]) -> dict[str, str]:
+    """The form's fields as they were sent, to show them again."""
+    return {name: text(form.get(name)) for name in names}

@@ -17,6 +17,12 @@ RECEIVE_STOCK = access("inventory:write", "staff", store=Named("body", "location
 # As the API's order reads, confined to the staff's store (a list is filled with it).
 ORDERS = access("orders:read", "staff", store=Named("query", "location", fill_own=True))
 ORDER = access("orders:read", "staff", store=Owned("order", "order_id", order_owners))
+# As the analytics API (analytics:read): admins and analysts; no store's staff.
+ANALYTICS = access("analytics:read", "analyst")
+# As the customers API's 360 and search (customers:read): admins and store staff.
+CUSTOMER = access("customers:read", "staff")
+# As the connectors API (connectors:read): admins only.
+CONNECTORS = access("connectors:read")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +38,11 @@ _PAGES = (
     ("Overview", "/console", SIGNED_IN),
     ("Stock", "/console/stock", STOCK),
     ("Orders", "/console/orders", ORDERS),
+    ("Connectors", "/console/connectors", CONNECTORS),
+    ("Analytics", "/console/analytics", ANALYTICS),
+    ("Customers", "/console/customers", ANALYTICS),
+    ("Find a customer", "/console/customer-search", CUSTOMER),
+    ("Definitions", "/console/definitions", ANALYTICS),
 )
 
 

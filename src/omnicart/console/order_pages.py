@@ -1,4 +1,5 @@
-"""The Orders pages: a filtered list, one order with its status history, and CSV."""
+"""The Orders pages: a filtered list, one order with its status history and the forms
+of what may be done next (console.order_actions), and CSV."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from omnicart.api.deps import DbDep
@@ -16,13 +17,16 @@ from omnicart.channels.service import list_channels
 from omnicart.console import sessions
 from omnicart.console.access import Viewer, page
 from omnicart.console.menu import ORDER, ORDERS
+from omnicart.console.order_rules import Done, open_pickup_code, order_actions
 from omnicart.console.params import IdFilter, StatusFilter
-from omnicart.console.queries import list_orders
+from omnicart.console.queries import list_orders, return_ids_of
 from omnicart.console.render import csv_response, render
 from omnicart.db.engine import Database
 from omnicart.locations.service import get_location, list_locations
 from omnicart.orders import service
+from omnicart.orders.returns import get_return
 from omnicart.orders.schemas import OrderStatus
+from omnicart.users.service import UserPrincipal
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -172,18 +176,63 @@ def orders_csv(
 
 @router.get("/console/orders/{order_id}")
 @page(ORDER)
-def order_page(request: Request, viewer: Viewer, db: DbDep, order_id: IdPath) -> HTMLResponse:
-    """One order: lines, payments, fulfilments and its status history."""
+def order_page(
+    request: Request,
+    viewer: Viewer,
+    db: DbDep,
+    order_id: IdPath,
+    done: Annotated[Done | None, Query()] = None,
+) -> HTMLResponse:
+    """One order: lines, fulfilments, returns, status history, and what may be done next."""
+    return show_order(request, viewer, db, order_id=order_id, done=done)
+
+
+def show_order(
+    request: Request,
+    viewer: UserPrincipal,
+    db: Database,
+    *,
+    order_id: int,
+    done: str | None = None,
+    form: dict[str, str] | None = None,
+    failed: str = "",
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    """The order page; after a refused action (`failed`), with its form as sent and the
+    errors at their fields."""
     order = service.get_order(db, order_id=order_id)
     with db.reading() as session:
-        codes = {loc.id: loc.code for loc in list_locations(session, limit=500)}
+        places = list_locations(session, limit=500)
+        serving = list_channels(session, limit=200)
+        return_ids = return_ids_of(session, order_id=order_id)
+    own = viewer.own_store
     return render(
         request,
         "order.html",
         viewer=viewer,
+        status=status,
         csrf=sessions.csrf_token(db, sessions.session_token(request, db) or ""),
         order=order,
-        location_codes=codes,
+        location_codes={loc.id: loc.code for loc in places},
+        ship_from=[(loc.id, loc.code) for loc in places if loc.active and own in (None, loc.id)],
+        return_channels=[
+            (c.id, c.code)
+            for c in serving
+            if c.active and own in (None, *c.ship_location_ids, *c.pickup_location_ids)
+        ],
+        returns=[get_return(db, return_id=rid) for rid in return_ids],
+        return_lines=[
+            (line.line_no, f"{line.line_no} · {line.sku}")
+            for line in order.lines
+            if line.fulfilled > line.returned
+        ],
+        actions=order_actions(order, viewer),
+        done=done or "",
+        failed=failed,
+        pickup=open_pickup_code(order),
+        form=form or {},
+        errors=errors or {},
     )
 
 

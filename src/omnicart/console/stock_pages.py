@@ -1,5 +1,5 @@
 """The Stock page: available-to-promise, levels, low and out of stock, recent movements,
-the receive-stock form, and each table as CSV."""
+the receive-stock form (count and transfer: console.stock_forms), and each table as CSV."""
 
 from __future__ import annotations
 
@@ -35,6 +35,13 @@ RECEIVE_FIELDS = {
     "lines.0.quantity": "quantity",
     "reason": "reason",
 }
+# The fields of the page's forms: receive, count (console.stock_forms) and transfer.
+FORM_FIELDS = (
+    *("location_id", "sku", "quantity", "reason"),
+    *("count_location_id", "count_sku", "counted", "note"),
+    *("from_location_id", "to_location", "transfer_sku", "transfer_quantity"),
+    "transfer_note",
+)
 
 
 def _read(request: Request, db: Database, location: int | None, sku: str | None) -> StockPage:
@@ -56,7 +63,13 @@ def _page(
 ) -> HTMLResponse:
     own = viewer.own_store
     choices = [loc for loc in figures.locations if own is None or loc.id == own]
-    selected = figures.location.id if figures.location else (own or "")
+    selected = str(figures.location.id if figures.location else (own or ""))
+    # Every form's fields, as sent when one was refused, else empty at the chosen store.
+    fields = dict.fromkeys(FORM_FIELDS, "") | {
+        "location_id": selected,
+        "count_location_id": selected,
+        "from_location_id": selected,
+    }
     return render(
         request,
         "stock.html",
@@ -67,9 +80,12 @@ def _page(
         sku=sku or "",
         filter_locations=choices,
         receive_locations=[loc for loc in choices if loc.active],
-        form=form or {"location_id": str(selected), "sku": "", "quantity": "", "reason": ""},
+        location_choices=[(loc.id, f"{loc.code} — {loc.name}") for loc in choices if loc.active],
+        form=fields | (form or {}),
         errors=errors or {},
         received=request.query_params.get("received", ""),
+        counted=request.query_params.get("counted", ""),
+        transfer=request.query_params.get("transfer", ""),
         on_hand=request.query_params.get("on_hand", ""),
         query=request.url.query,
     )
@@ -177,7 +193,7 @@ def receive_stock(request: Request, viewer: Viewer, db: DbDep, form: CheckedForm
     try:
         body = StockLinesIn.model_validate(raw)
     except ValidationError as exc:
-        return _refused(
+        return stock_page_again(
             request,
             viewer=viewer,
             db=db,
@@ -195,7 +211,7 @@ def receive_stock(request: Request, viewer: Viewer, db: DbDep, form: CheckedForm
         )
     except OmnicartError as exc:
         field = RECEIVE_FIELDS.get(exc.field or "", exc.field or "sku")
-        return _refused(
+        return stock_page_again(
             request,
             viewer=viewer,
             db=db,
@@ -221,7 +237,7 @@ def _back(location_id: int, sku: str, on_hand: int) -> str:
     return f"/console/stock?{query}"
 
 
-def _refused(
+def stock_page_again(
     request: Request,
     *,
     viewer: UserPrincipal,
@@ -230,6 +246,6 @@ def _refused(
     errors: dict[str, str],
     status: int,
 ) -> HTMLResponse:
-    # Nothing was changed: the page again, the form as it was sent, each error at its field.
+    """A refused form: the page again, the form as it was sent, each error at its field."""
     figures = _read(request, db, viewer.own_store, None)
     return _page(request, viewer, db, figures, sku=None, form=shown, errors=errors, status=status)

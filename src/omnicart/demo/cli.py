@@ -7,6 +7,7 @@ import socket
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.panel import Panel
 
 from omnicart.cli_support import CliConsole
@@ -65,21 +66,16 @@ def _run(database_url: str, *, host: str, port: int, listening: socket.socket | 
             result.shops.stop()
 
 
-def _serve(
-    database_url: str,
-    result: DemoResult,
-    console: CliConsole,
-    *,
-    host: str,
-    port: int,
-    listening: socket.socket | None,
-) -> None:
-    base = f"http://{host}:{port}"
+def print_access(console: Console, result: DemoResult, *, base: str) -> None:
+    """The keys, the console's address and the owner's sign-in (its password only here)."""
     console.print(
         Panel.fit(
             f"admin key:   {result.admin_key}\n"
             f"allegro key: {result.channel_keys['allegro']}\n"
-            f"API docs:    {base}/docs",
+            f"API docs:    {base}/docs\n"
+            f"console:     {base}/console\n"
+            f"sign in as:  {result.console_email}\n"
+            f"password:    {result.console_password}",
             title="Omnicart demo",
             border_style="green",
         )
@@ -90,6 +86,19 @@ def _serve(
         f"'{base}/v1/availability?channel_id=1&sku=TEE-BLACK-M&sku=KIT-1'",
         soft_wrap=True,
     )
+
+
+def _serve(
+    database_url: str,
+    result: DemoResult,
+    console: CliConsole,
+    *,
+    host: str,
+    port: int,
+    listening: socket.socket | None,
+) -> None:
+    base = f"http://{host}:{port}"
+    print_access(console, result, base=base)
     if result.discrepancies:
         raise typer.Exit(1)
     if listening is None:

@@ -37,6 +37,7 @@ from omnicart.inventory import queries, service
 from omnicart.kernel.errors import InsufficientStock
 from omnicart.kernel.gtin import gtin_check_digit
 from omnicart.locations import service as locations
+from omnicart.users.service import create_user
 
 LOCATIONS = [  # code, name, kind, city, lat, lon, pickup, ship_from_store, priority
     ("wh-central", "Central warehouse", "warehouse", "Łódź", 51.76, 19.46, False, False, 10),
@@ -70,6 +71,7 @@ SCARCE = {  # sku: {location: units}
     "CAP-NAVY-S": {"3pl-south": 5, "store-warsaw": 3},
 }
 WORKERS_PER_CHANNEL = 8
+CONSOLE_EMAIL = "owner@demo.omnicart.example"
 
 
 @dataclass
@@ -80,6 +82,9 @@ class DemoResult:
     admin_key: str
     channel_keys: dict[str, str]
     skus: int
+    # The owner's console sign-in; the password is generated for this run, shown once.
+    console_email: str = CONSOLE_EMAIL
+    console_password: str = ""
     in_stock: dict[str, int] = field(default_factory=dict)
     granted: dict[str, dict[str, int]] = field(default_factory=dict)
     refused: dict[str, int] = field(default_factory=dict)
@@ -297,6 +302,8 @@ def run_demo(url: str, console: Console, *, keep_shops: bool = False) -> DemoRes
                 ).secret
                 for code, cid in channel_ids.items()
             }
+            console_password = secrets.token_urlsafe(12)
+            create_user(session, email=CONSOLE_EMAIL, password=console_password, role="admin")
         progress.advance(setup)
 
         jobs = [(code, w) for code in channel_ids for w in range(WORKERS_PER_CHANNEL)]
@@ -358,6 +365,7 @@ def run_demo(url: str, console: Console, *, keep_shops: bool = False) -> DemoRes
         admin_key=admin.secret,
         channel_keys=keys,
         skus=skus,
+        console_password=console_password,
         order_day=day,
         customer_day=customer_day,
         vendor_day=vendor_day,

@@ -1,0 +1,336 @@
+"""Customers: retention cohorts and omnichannel against single-channel buyers (analytics,
+for admins and analysts), and the search by e-mail, phone or loyalty card that leads to a
+Customer 360 (personal data: admins and store staff, as the customers API allows)."""
+
+from __future__ import annotations
+
+from pathlib import Path as FilePath
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from omnicart.api.deps import DbDep
+from omnicart.api.params import IdPath
+from omnicart.channels.service import list_channels
+from omnicart.console.access import CheckedForm, Viewer, may_open, page
+from omnicart.console.analytics_data import CustomersPage, FilterErrors, read_customers
+from omnicart.console.analytics_pages import (
+    PLOTLY_JS,
+    Channel,
+    Currency,
+    From,
+    To,
+    channel_codes,
+    context,
+    read_filters,
+    refused_page,
+)
+from omnicart.console.forms import sentence, text
+from omnicart.console.menu import ANALYTICS, CUSTOMER
+from omnicart.console.numbers import Numbers, viewer_locale
+from omnicart.console.render import SECURITY_HEADERS, csv_response, render
+from omnicart.customers import service
+from omnicart.customers.erasure_schemas import CustomerSearchIn
+from omnicart.customers.service import CustomerView
+from omnicart.db.engine import Database
+from omnicart.kernel.errors import OmnicartError
+from omnicart.users.service import UserPrincipal
+
+router = APIRouter(include_in_schema=False)
+CustomersTable = Literal["cohorts", "omnichannel"]
+CustomerTable = Literal["orders", "identities", "timeline"]
+# What a person at the counter or on the phone can give; the API takes more kinds.
+SEARCH_KINDS = (("email", "E-mail"), ("phone", "Phone"), ("loyalty_card", "Loyalty card"))
+HEAT_STEPS = 10  # cohort cells are shaded in ten steps of their repeat rate
+
+
+def _heat(rate: object) -> int:
+    """The shade of a cohort cell: its repeat rate in tenths, 0 to 10 (CSS classes)."""
+    if rate is None:
+        return 0
+    return min(HEAT_STEPS, int(float(str(rate)) * HEAT_STEPS + 0.5))
+
+
+def _search_context(viewer: UserPrincipal) -> dict[str, Any]:
+    return {"may_search": may_open(CUSTOMER, viewer), "search_kinds": SEARCH_KINDS}
+
+
+def _cohort_chart(data: CustomersPage, numbers: Numbers) -> dict[str, Any]:
+    """The cohorts' repeat rates as a heatmap (the table shows the same numbers)."""
+    cohorts = data.cohorts.cohorts
+    width = max((len(c.months) for c in cohorts), default=0)
+    z = [
+        [
+            None
+            if m >= len(c.months) or c.months[m].repeat_rate is None
+            else float(c.months[m].repeat_rate) * 100  # type: ignore[arg-type]
+            for m in range(width)
+        ]
+        for c in cohorts
+    ]
+    return {
+        "id": "chart-cohorts",
+        "title": "Repeat rate (percent)",
+        "kind": "heatmap",
+        "traces": [
+            {
+                "x": [str(m) for m in range(width)],
+                "y": [c.month.isoformat()[:7] for c in cohorts],
+                "z": z,
+            }
+        ],
+        "separators": numbers.separators,
+    }
+
+
+@router.get("/console/customers")
+@page(ANALYTICS)
+def customers_page(
+    *,
+    request: Request,
+    viewer: Viewer,
+    db: DbDep,
+    first: From = "",
+    last: To = "",
+    currency: Currency = "",
+    channel: Channel = "",
+) -> HTMLResponse:
+    """Cohort retention and omnichannel customers for a range; the search for a person."""
+    raw = {"from": first, "to": last, "currency": currency, "channel": channel}
+    extra = {**_search_context(viewer), "channels": channel_codes(db), "heat": _heat}
+    try:
+        filters, data = read_filters(request, db, raw, read_customers)
+    except FilterErrors as exc:
+        return refused_page(request, db, viewer, "customers.html", exc, charts=[], **extra)
+    numbers = Numbers(viewer_locale(request))
+    return render(
+        request,
+        "customers.html",
+        **context(request, db, viewer),
+        **extra,
+        errors={},
+        form=filters.query(),
+        data=data,
+        charts=[_cohort_chart(data, numbers)] if data.cohorts.cohorts else [],
+        query=request.url.query,
+        plotly=PLOTLY_JS,
+        search={"kind": "email", "value": ""},
+        search_errors={},
+    )
+
+
+@router.get("/console/customers/{table}.csv")
+@page(ANALYTICS)
+def customers_csv(
+    *,
+    request: Request,
+    viewer: Viewer,
+    db: DbDep,
+    table: CustomersTable,
+    first: From = "",
+    last: To = "",
+    currency: Currency = "",
+    channel: Channel = "",
+) -> Response:
+    """The cohort table (a row per cohort and month since) or the omnichannel groups."""
+    raw = {"from": first, "to": last, "currency": currency, "channel": channel}
+    try:
+        filters, data = read_filters(request, db, raw, read_customers)
+    except FilterErrors as exc:
+        extra = {**_search_context(viewer), "channels": [], "heat": _heat}
+        return refused_page(request, db, viewer, "customers.html", exc, charts=[], **extra)
+    name = f"customers-{table}-{filters.first}-{filters.last}-{filters.currency}.csv"
+    if table == "cohorts":
+        return csv_response(
+            name,
+            [
+                "cohort",
+                "channel",
+                "cohort_customers",
+                "month",
+                "active_customers",
+                "repeat_customers",
+                "repeat_rate",
+                "order_net_sales",
+                "currency",
+            ],
+            (
+                [
+                    c.month,
+                    c.channel or "all",
+                    c.cohort_customers,
+                    m.month,
+                    m.active_customers,
+                    m.repeat_customers,
+                    m.repeat_rate,
+                    m.order_net_sales[0].amount if m.order_net_sales else 0,
+                    data.cohorts.currency,
+                ]
+                for c in data.cohorts.cohorts
+                for m in c.months
+            ),
+        )
+    return csv_response(
+        name,
+        [
+            "group",
+            "group_customers",
+            "group_orders",
+            "orders_per_customer",
+            "mature_customers",
+            "order_net_sales",
+            "sales_per_customer",
+            "sales_12m",
+            "value_12m",
+            "currency",
+        ],
+        (
+            [
+                g.group,
+                g.group_customers,
+                g.group_orders,
+                g.orders_per_customer,
+                g.mature_customers,
+                m.order_net_sales,
+                m.sales_per_customer,
+                m.sales_12m,
+                m.value_12m,
+                m.currency,
+            ]
+            for g in data.omnichannel.groups
+            for m in (g.by_currency or ())
+        ),
+    )
+
+
+def _search_page(
+    request: Request,
+    db: Database,
+    viewer: UserPrincipal,
+    *,
+    search: dict[str, str],
+    errors: dict[str, str],
+    status: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "customer_search.html",
+        status=status,
+        **context(request, db, viewer),
+        **_search_context(viewer),
+        search=search,
+        search_errors=errors,
+    )
+
+
+@router.get("/console/customer-search")
+@page(CUSTOMER)
+def customer_search_page(request: Request, viewer: Viewer, db: DbDep) -> HTMLResponse:
+    """The search for a person by e-mail, phone or loyalty card."""
+    return _search_page(request, db, viewer, search={"kind": "email", "value": ""}, errors={})
+
+
+@router.post("/console/customers/search")
+@page(CUSTOMER)
+def search_customer(request: Request, viewer: Viewer, db: DbDep, form: CheckedForm) -> Response:
+    """The person one identifier resolves to, by the API's rules: on to their 360. The
+    identifier is posted, so it stays out of URLs and logs, as with POST /v1/customers/search."""
+    kind = text(form.get("kind"))
+    value = text(form.get("value")).strip()
+    shown = {"kind": kind, "value": value}
+    if kind not in dict(SEARCH_KINDS):
+        return _search_page(
+            request,
+            db,
+            viewer,
+            search=shown,
+            errors={"kind": "Choose what to search by."},
+            status=422,
+        )
+    try:
+        CustomerSearchIn.model_validate({kind: value})
+        customer_id = service.find_customer(db, kind=kind, value=value)
+    except ValidationError as exc:
+        message = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        return _search_page(
+            request, db, viewer, search=shown, errors={"value": sentence(message)}, status=422
+        )
+    except OmnicartError as exc:
+        return _search_page(
+            request,
+            db,
+            viewer,
+            search=shown,
+            errors={"value": sentence(exc.detail)},
+            status=exc.status,
+        )
+    return RedirectResponse(
+        f"/console/customers/{customer_id}", status_code=303, headers=SECURITY_HEADERS
+    )
+
+
+def _events_path(request: Request) -> FilePath:
+    # The event store this app writes to, as the customers API finds it.
+    ingestor = getattr(request.app.state, "tracking", None)
+    if ingestor is not None:
+        return FilePath(ingestor.events_path)
+    return FilePath(request.app.state.settings.events_path)
+
+
+def _view(request: Request, db: Database, customer_id: int) -> CustomerView:
+    return service.customer_360(db, customer_id=customer_id, events_path=_events_path(request))
+
+
+@router.get("/console/customers/{customer_id}")
+@page(CUSTOMER)
+def customer_page(request: Request, viewer: Viewer, db: DbDep, customer_id: IdPath) -> HTMLResponse:
+    """Customer 360: identities, orders of every channel, loyalty, consents, timeline."""
+    view = _view(request, db, customer_id)
+    with db.reading() as session:
+        codes = {c.id: c.code for c in list_channels(session, limit=200)}
+    return render(
+        request,
+        "customer.html",
+        **context(request, db, viewer),
+        person=view,
+        channel_codes=codes,
+    )
+
+
+@router.get("/console/customers/{customer_id}/{table}.csv")
+@page(CUSTOMER)
+def customer_csv(
+    request: Request,
+    viewer: Viewer,
+    db: DbDep,
+    customer_id: IdPath,
+    table: Annotated[CustomerTable, Path()],
+) -> Response:
+    """One of the 360's tables as CSV."""
+    view = _view(request, db, customer_id)
+    name = f"customer-{view.id}-{table}.csv"
+    if table == "orders":
+        return csv_response(
+            name,
+            ["order", "channel", "external_id", "status", "total", "currency", "placed"],
+            (
+                [o.id, o.channel_code, o.external_id, o.status, o.total, o.currency, o.created_at]
+                for o in view.orders
+            ),
+        )
+    if table == "identities":
+        return csv_response(
+            name,
+            ["kind", "value", "channel_id", "source", "first_seen", "last_seen"],
+            (
+                [i.kind, i.value, i.channel_id, i.source, i.first_seen, i.last_seen]
+                for i in view.identities
+            ),
+        )
+    return csv_response(
+        name,
+        ["at", "kind", "name", "channel_id", "ref"],
+        ([t.at, t.kind, t.name, t.channel_id, t.ref] for t in view.timeline or ()),
+    )
