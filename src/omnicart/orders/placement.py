@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, literal, select, union_all, update
+from sqlalchemy import Column, CompoundSelect, Table, bindparam, literal, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -523,49 +524,30 @@ def write_new_order(
         return
     placed = {key: getattr(order, key) for key in _PLACED}
     now = utcnow()
-    lines = (
-        pg_insert(_line_table)
-        .values([_columns(_line_table, line) for line in rows.lines])
-        .returning(_line_table.c.id, _line_table.c.line_no)
-        .cte("lines")
-    )
-    # One INSERT per payment (an order has one or two): each id comes back with its index.
-    payments = [
-        pg_insert(_payment_table)
-        .values(_columns(_payment_table, payment))
-        .returning(_payment_table.c.id)
-        .cte(f"payment_{index}")
-        for index, payment in enumerate(rows.payments)
-    ]
-    written = union_all(
-        select(literal("line").label("kind"), lines.c.id, lines.c.line_no.label("n")),
-        *(
-            select(literal("payment"), payment.c.id, literal(index))
-            for index, payment in enumerate(payments)
-        ),
-    ).add_cte(
-        update(order_table).where(order_table.c.id == order.id).values(placed).cte("placed"),
-        pg_insert(_transition_table)
-        .values([_columns(_transition_table, t) for t in rows.transitions])
-        .cte("transitions"),
-        pg_insert(_outbox_table)
-        .values(
-            [
-                {
-                    "event_type": event_type,
-                    "aggregate": "order",
-                    "aggregate_id": str(order.id),
-                    "payload": payload,
-                    "occurred_at": now,
-                    "published_at": None,
-                }
-                for event_type, payload in events
-            ]
+    params: dict[str, Any] = {"order_id": order.id}
+    params.update({f"o_{key}": value for key, value in placed.items()})
+    for prefix, table, written_rows in (
+        ("l", _line_table, rows.lines),
+        ("p", _payment_table, rows.payments),
+        ("t", _transition_table, rows.transitions),
+    ):
+        for index, row in enumerate(written_rows):
+            params.update({f"{prefix}{index}_{key}": value for key, value in _columns(table, row)})
+    for index, (event_type, payload) in enumerate(events):
+        params.update(
+            {
+                f"e{index}_event_type": event_type,
+                f"e{index}_aggregate": "order",
+                f"e{index}_aggregate_id": str(order.id),
+                f"e{index}_payload": payload,
+                f"e{index}_occurred_at": now,
+                f"e{index}_published_at": None,
+            }
         )
-        .cte("events"),
-    )
+    shape = (len(rows.lines), len(rows.payments), len(rows.transitions), len(events))
+    written = _order_write(*shape)
     ids: dict[tuple[str, int], int] = {
-        (kind, n): row_id for kind, row_id, n in session.execute(written)
+        (kind, n): row_id for kind, row_id, n in session.execute(written, params)
     }
     for line in rows.lines:
         line.id = ids["line", line.line_no]
@@ -578,8 +560,68 @@ def write_new_order(
         set_committed_value(order, key, value)
 
 
-def _columns(table: Table, row: Any) -> dict[str, Any]:
-    return {c.key: getattr(row, c.key) for c in table.columns if c.key != "id"}
+def _columns(table: Table, row: Any) -> list[tuple[str, Any]]:
+    return [(c.key, getattr(row, c.key)) for c in _written_columns(table)]
+
+
+def _written_columns(table: Table) -> list[Column[Any]]:
+    # Not the id (the sequence's) nor a column the database fills (a feed's tx_id).
+    return [c for c in table.columns if c.key != "id" and c.server_default is None]
+
+
+def _row_of(table: Table, prefix: str) -> dict[str, Any]:
+    return {c.key: bindparam(f"{prefix}_{c.key}", type_=c.type) for c in _written_columns(table)}
+
+
+def _insert_rows(table: Table, prefix: str, count: int) -> Any:
+    """INSERT of `count` rows from bound parameters `<prefix><i>_<column>`, in that order.
+
+    As INSERT … SELECT … UNION ALL …, not a multi-row VALUES, which SQLAlchemy would
+    compile again for every order."""
+    columns = _written_columns(table)
+    rows = [
+        select(*(bindparam(f"{prefix}{index}_{c.key}", type_=c.type) for c in columns))
+        for index in range(count)
+    ]
+    source = rows[0] if count == 1 else union_all(*rows)
+    return pg_insert(table).from_select([c.key for c in columns], source)
+
+
+@cache
+def _order_write(lines: int, payments: int, transitions: int, events: int) -> CompoundSelect[Any]:
+    """The one statement writing a placed order of this shape (built once per shape, so
+    SQLAlchemy compiles it once): the order's placed columns, its lines, payments,
+    transitions and events; it answers each line's id (by line_no) and each payment's."""
+    written_lines = (
+        _insert_rows(_line_table, "l", lines)
+        .returning(_line_table.c.id, _line_table.c.line_no)
+        .cte("lines")
+    )
+    # One INSERT per payment (an order has one or two): each id comes back with its index.
+    written_payments = [
+        pg_insert(_payment_table)
+        .values(_row_of(_payment_table, f"p{index}"))
+        .returning(_payment_table.c.id)
+        .cte(f"payment_{index}")
+        for index in range(payments)
+    ]
+    placed = {key: bindparam(f"o_{key}", type_=order_table.c[key].type) for key in _PLACED}
+    return union_all(
+        select(
+            literal("line").label("kind"), written_lines.c.id, written_lines.c.line_no.label("n")
+        ),
+        *(
+            select(literal("payment"), payment.c.id, literal(index))
+            for index, payment in enumerate(written_payments)
+        ),
+    ).add_cte(
+        update(order_table)
+        .where(order_table.c.id == bindparam("order_id"))
+        .values(placed)
+        .cte("placed"),
+        _insert_rows(_transition_table, "t", transitions).cte("transitions"),
+        _insert_rows(_outbox_table, "e", events).cte("events"),
+    )
 
 
 def paid_in_full(paid: Decimal, total: Decimal) -> bool:
