@@ -1,0 +1,4 @@
+#!/usr/bin/env bash
+# The analytics benchmark as recorded in BENCHMARKS.md.
+set -euo pipefail
+exec "$(dirname "$0")/../.venv/bin/omnicart" bench analytics --json "$@"
