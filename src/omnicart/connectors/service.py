@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,7 +31,7 @@ from omnicart.connectors.mapping import (
     set_entries,
 )
 from omnicart.connectors.sealing import connection_of, seal, unseal
-from omnicart.connectors.tables import Connector, PollState
+from omnicart.connectors.tables import Connector, InboxDelivery, PollState, PushState
 from omnicart.db.engine import Database
 from omnicart.kernel.clock import utcnow
 from omnicart.kernel.errors import Conflict, NotFound, ValidationFailed
@@ -558,3 +558,47 @@ class BackgroundLoop:
         """Stop both after the rounds in progress."""
         for loop in self.loops:
             loop.stop()
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorActivity:
+    """What the connectors service does not report per connector yet: its newest delivery,
+    and the stock and price figures its vendor does not hold yet (the oldest one's age is
+    the sync lag)."""
+
+    last_received_at: datetime | None
+    last_processed_at: datetime | None
+    figures_waiting: int
+    oldest_waiting_since: datetime | None
+
+
+def connector_activity(session: Session) -> dict[int, ConnectorActivity]:
+    """Per connector id, from its inbox and its push state (as connectors.push.pending
+    counts them: a figure waits while its wanted sequence is ahead of the one sent)."""
+    inbox = {
+        connector_id: (received, processed)
+        for connector_id, received, processed in session.execute(
+            select(
+                InboxDelivery.connector_id,
+                func.max(InboxDelivery.received_at),
+                func.max(InboxDelivery.processed_at),
+            ).group_by(InboxDelivery.connector_id)
+        )
+    }
+    waiting = {
+        connector_id: (count, oldest)
+        for connector_id, count, oldest in session.execute(
+            select(PushState.connector_id, func.count(), func.min(PushState.changed_at))
+            .where(PushState.wanted_seq > PushState.sent_seq)
+            .group_by(PushState.connector_id)
+        )
+    }
+    return {
+        connector_id: ConnectorActivity(
+            last_received_at=inbox.get(connector_id, (None, None))[0],
+            last_processed_at=inbox.get(connector_id, (None, None))[1],
+            figures_waiting=int(waiting.get(connector_id, (0, None))[0]),
+            oldest_waiting_since=waiting.get(connector_id, (0, None))[1],
+        )
+        for connector_id in {*inbox, *waiting}
+    }

@@ -18,11 +18,11 @@ from omnicart.channels.service import list_channels
 from omnicart.connectors import inbox, service
 from omnicart.connectors.api import WRITE
 from omnicart.connectors.schemas import RequeueIn
+from omnicart.connectors.service import ConnectorActivity, connector_activity
 from omnicart.console import sessions
 from omnicart.console.access import CheckedForm, Viewer, page
 from omnicart.console.forms import field_errors, sentence, text, whole_number
 from omnicart.console.menu import CONNECTORS
-from omnicart.console.queries import ConnectorActivity, connector_activity
 from omnicart.console.render import SECURITY_HEADERS, render
 from omnicart.db.engine import Database
 from omnicart.kernel.clock import utcnow

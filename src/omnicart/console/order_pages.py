@@ -19,12 +19,11 @@ from omnicart.console.access import Viewer, page
 from omnicart.console.menu import ORDER, ORDERS
 from omnicart.console.order_rules import Done, open_pickup_code, order_actions
 from omnicart.console.params import IdFilter, StatusFilter
-from omnicart.console.queries import list_orders, return_ids_of
 from omnicart.console.render import csv_response, render
 from omnicart.db.engine import Database
 from omnicart.locations.service import get_location, list_locations
 from omnicart.orders import service
-from omnicart.orders.returns import get_return
+from omnicart.orders.returns import get_return, return_ids_of
 from omnicart.orders.schemas import OrderStatus
 from omnicart.users.service import UserPrincipal
 
@@ -76,14 +75,14 @@ def _read(
             for loc in list_locations(session, limit=500)
             if own_store is None or loc.id == own_store
         ]
-        orders = list_orders(
-            session,
-            channel_id=channel,
-            status=status,
-            location_id=location,
-            before_id=before,
-            limit=PAGE_SIZE,
-        )
+    orders = service.list_orders(
+        db,
+        channel_id=channel,
+        status=status,
+        location_id=location,
+        after_id=before,
+        limit=PAGE_SIZE,
+    )
     rows = [
         OrderRow(
             id=o.id,

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from omnicart.catalog.lookup import resolve_skus
 from omnicart.channels.model import ChannelView
 from omnicart.channels.service import list_channels
-from omnicart.console.queries import recent_movements
 from omnicart.inventory import queries
+from omnicart.inventory.queries import recent_movements
 from omnicart.locations.model import LocationView
 from omnicart.locations.service import get_location, list_locations
 

@@ -284,3 +284,21 @@ def holds_stock(session: Session, *, variant_id: int) -> bool:
         .limit(1)
     )
     return found is not None
+
+
+RECENT_MOVEMENTS = 20
+
+
+def recent_movements(
+    session: Session, *, location_id: int | None, limit: int = RECENT_MOVEMENTS
+) -> list[tuple[Movement, str]]:
+    """The newest ledger entries (at one location, or everywhere), newest first."""
+    stmt = (
+        select(Movement, Variant.sku)
+        .join(Variant, Variant.id == Movement.variant_id)
+        .order_by(Movement.id.desc())
+        .limit(limit)
+    )
+    if location_id is not None:
+        stmt = stmt.where(Movement.location_id == location_id)
+    return [(m, s) for m, s in session.execute(stmt)]

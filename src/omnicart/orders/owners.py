@@ -9,13 +9,26 @@ that serve the channel it was opened in.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session
 
 from omnicart.auth.access import Owners
 from omnicart.channels.tables import ChannelLocation
 from omnicart.inventory.tables import ReservationLine
 from omnicart.orders.tables import Cart, Fulfilment, Order, Return
+
+
+def at_store(location_id: int) -> ColumnElement[bool]:
+    """SQL: the order is at the store, as `order_owners` counts it: picked up, fulfilled
+    or holding units there."""
+    return or_(
+        Order.pickup_location_id == location_id,
+        exists().where(Fulfilment.order_id == Order.id, Fulfilment.location_id == location_id),
+        exists().where(
+            ReservationLine.reservation_id == Order.reservation_id,
+            ReservationLine.location_id == location_id,
+        ),
+    )
 
 
 def order_owners(session: Session, order_id: int) -> Owners | None:

@@ -662,3 +662,9 @@ def cancel_channel_order(
         return order_view(session, order)
 
     return in_transaction(db, work)
+
+
+def return_ids_of(session: Session, *, order_id: int) -> list[int]:
+    """The ids of an order's returns, oldest first."""
+    stmt = select(Return.id).where(Return.order_id == order_id).order_by(Return.id)
+    return list(session.scalars(stmt))

@@ -38,6 +38,7 @@ from omnicart.orders.model import (
     check_transition,
     fingerprint,
 )
+from omnicart.orders.owners import at_store
 from omnicart.orders.placement import Fulfil
 from omnicart.orders.privacy import screen_customer
 from omnicart.orders.tables import Order, OrderLine, OrderRules, Payment
@@ -495,16 +496,19 @@ def list_orders(
     *,
     channel_id: int | None = None,
     status: str | None = None,
+    location_id: int | None = None,
     after_id: int | None = None,
     limit: int = 50,
 ) -> list[Order]:
-    """Orders newest first (by id), optionally of one channel or status."""
+    """Orders newest first (by id), optionally of one channel, status or store."""
     with db.reading() as session:
         stmt = select(Order).order_by(Order.id.desc()).limit(limit)
         if channel_id is not None:
             stmt = stmt.where(Order.channel_id == channel_id)
         if status is not None:
             stmt = stmt.where(Order.status == status)
+        if location_id is not None:
+            stmt = stmt.where(at_store(location_id))
         if after_id is not None:
             stmt = stmt.where(Order.id < after_id)
         return list(session.scalars(stmt))
