@@ -99,6 +99,15 @@ class Settings(BaseSettings):
             "worker's rounds are taken over by another within this time."
         ),
     )
+    worker_niceness: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description=(
+            "The niceness `omnicart worker` runs at (0 = as the web workers, 19 = lowest): "
+            "on a busy machine its background rounds yield the CPU to requests."
+        ),
+    )
     connector_key: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9_-]{43}=$",

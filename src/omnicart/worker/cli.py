@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from types import FrameType
@@ -26,6 +27,7 @@ def worker(
     """Run expiry sweeps, customer linking, loyalty, outbox delivery and identity
     resolution; one worker leads per database at a time (a lease), others stand by."""
     settings = get_settings()
+    _yield_to_requests(settings.worker_niceness)
     db = open_current(database_url or settings.database_url)
     stop = threading.Event()
 
@@ -39,3 +41,9 @@ def worker(
         run_worker(db=db, settings=settings, stop=stop)
     finally:
         db.dispose()
+
+
+def _yield_to_requests(niceness: int) -> None:
+    """Run at least this nice, so that the rounds take the CPU the web workers leave."""
+    if hasattr(os, "getpriority") and os.getpriority(os.PRIO_PROCESS, 0) < niceness:
+        os.setpriority(os.PRIO_PROCESS, 0, niceness)
