@@ -1,9 +1,9 @@
-"""Reservations on PostgreSQL in four statements on the driver's cursor.
+"""Reservations and orders' allocations on PostgreSQL in a few statements each.
 
 The rules are the ones every other path uses (`model.plan_holds`, `model.plan_fits`,
 `BufferPolicy`, and `ledger.stock_guard` inside the UPDATE); only the SQL is shaped for
-PostgreSQL: statements are built with SQLAlchemy once, compiled once, and run on the
-psycopg cursor of the caller's transaction, so a reservation costs a handful of round
+PostgreSQL: statements are built with SQLAlchemy once, compiled once, and run as they are
+(`exec_driver_sql`) in the caller's transaction, so a reservation costs a handful of round
 trips and little Python. Anything unusual (bundles, a SKU the channel does not list, an
 idempotent replay) returns None and the caller continues on the general path in the same
 transaction, which has written nothing yet.
@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import psycopg
-from psycopg.rows import namedtuple_row
 from sqlalchemy import (
     BigInteger,
     ClauseElement,
     Connection,
     Integer,
+    Row,
     String,
     and_,
     any_,
@@ -34,7 +33,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import DBAPIError
 
 from omnicart.catalog.lookup import SkuInfo, check_all_found, listed_on
 from omnicart.catalog.tables import Variant
@@ -81,6 +79,11 @@ class _Sql:
     def params(self, values: Mapping[str, Any]) -> dict[str, Any]:
         return {**self.defaults, **values}
 
+    def run(self, conn: Connection, values: Mapping[str, Any]) -> Sequence[Row[Any]]:
+        """Run the compiled text on `conn` as it is (SQLAlchemy's events and error
+        mapping see it like any statement), answering its rows."""
+        return conn.exec_driver_sql(self.text, self.params(values)).all()
+
 
 def _ints_literal(values: Sequence[int]) -> str:
     # psycopg adapts lists element by element in Python; a PostgreSQL array literal,
@@ -120,44 +123,39 @@ _SKUS_AND_STOCK = _compile(
     .where(Variant.sku == any_(bindparam("skus", type_=_texts)))
 )
 
+_CLAIM_COLUMNS = (
+    "channel_id",
+    "idempotency_key",
+    "request_hash",
+    "status",
+    "reference",
+    "actor",
+    "expires_at",
+    "created_at",
+)
 _claimed = (
     postgresql.insert(Reservation)
-    .values(
-        {
-            name: bindparam(name)
-            for name in (
-                "channel_id",
-                "idempotency_key",
-                "request_hash",
-                "status",
-                "reference",
-                "actor",
-                "expires_at",
-                "created_at",
-            )
-        }
-    )
+    .values({name: bindparam(name) for name in _CLAIM_COLUMNS})
     .on_conflict_do_nothing()
     .returning(Reservation.id)
     .cte("claimed")
 )
-_CLAIM = _compile(
-    select(_claimed.c.id).add_cte(
-        postgresql.insert(ReservationLine)
-        .from_select(
-            ["reservation_id", "variant_id", "location_id", "quantity", "shipped", "requested_sku"],
-            select(
-                _claimed.c.id,
-                func.unnest(bindparam("line_variants", type_=_ids)),
-                func.unnest(bindparam("line_locations", type_=_ids)),
-                func.unnest(bindparam("line_quantities", type_=_ints)),
-                literal(0),
-                func.unnest(bindparam("line_skus", type_=_texts)),
-            ).select_from(_claimed),
-        )
-        .cte("lines")
+_lines = (
+    postgresql.insert(ReservationLine)
+    .from_select(
+        ["reservation_id", "variant_id", "location_id", "quantity", "shipped", "requested_sku"],
+        select(
+            _claimed.c.id,
+            func.unnest(bindparam("line_variants", type_=_ids)),
+            func.unnest(bindparam("line_locations", type_=_ids)),
+            func.unnest(bindparam("line_quantities", type_=_ints)),
+            literal(0),
+            func.unnest(bindparam("line_skus", type_=_texts)),
+        ).select_from(_claimed),
     )
+    .cte("lines")
 )
+_CLAIM = _compile(select(_claimed.c.id).add_cte(_lines))
 
 _LOCK = _compile(
     select(st.c.variant_id, st.c.location_id, st.c.on_hand, st.c.reserved, st.c.allocated)
@@ -169,39 +167,75 @@ _LOCK = _compile(
     .with_for_update()
 )
 
+# The SKUs, whether the channel lists them, and their stock rows in the pool, locked in
+# (variant, location) order, in one statement: an order's allocation is planned on them.
+_locked = (
+    select(st.c.variant_id, st.c.location_id, st.c.on_hand, st.c.reserved, st.c.allocated)
+    .where(
+        st.c.variant_id.in_(
+            select(Variant.id).where(Variant.sku == any_(bindparam("skus", type_=_texts)))
+        ),
+        st.c.location_id == any_(bindparam("pool", type_=_ids)),
+    )
+    .order_by(st.c.variant_id, st.c.location_id)
+    .with_for_update()
+    .cte("locked")
+)
+_SKUS_AND_LOCKED_STOCK = _compile(
+    select(
+        Variant.id,
+        Variant.sku,
+        Variant.is_bundle,
+        Variant.low_stock_threshold,
+        _locked.c.location_id,
+        _locked.c.on_hand,
+        _locked.c.reserved,
+        _locked.c.allocated,
+        listed_on(bindparam("channel_id", type_=BigInteger)).label("listed"),
+    )
+    .select_from(Variant)
+    .outerjoin(_locked, _locked.c.variant_id == Variant.id)
+    .where(Variant.sku == any_(bindparam("skus", type_=_texts)))
+)
+
 _wanted = select(
     func.unnest(bindparam("variants", type_=_ids)).label("variant_id"),
     func.unnest(bindparam("locations", type_=_ids)).label("location_id"),
     func.unnest(bindparam("d_reserved", type_=_ints)).label("d_reserved"),
+    func.unnest(bindparam("d_allocated", type_=_ints)).label("d_allocated"),
 ).cte("wanted")
-_changed = (
-    update(st)
-    .where(
-        st.c.variant_id == _wanted.c.variant_id,
-        st.c.location_id == _wanted.c.location_id,
-        stock_guard(0, _wanted.c.d_reserved, 0),
+
+
+def _stock_write(reservation: Any, *extra: Any) -> Any:
+    """The guarded UPDATE of the wanted rows and their ledger entries, as one statement
+    answering the changed rows: `reservation` is the reservation id (a bound parameter,
+    or a claiming CTE's column, listed in `extra` as a FROM of the UPDATE)."""
+    changed = (
+        update(st)
+        .where(
+            st.c.variant_id == _wanted.c.variant_id,
+            st.c.location_id == _wanted.c.location_id,
+            stock_guard(0, _wanted.c.d_reserved, _wanted.c.d_allocated),
+            *extra,
+        )
+        .values(
+            reserved=st.c.reserved + _wanted.c.d_reserved,
+            allocated=st.c.allocated + _wanted.c.d_allocated,
+            updated_at=bindparam("now"),
+        )
+        .returning(
+            st.c.variant_id,
+            st.c.location_id,
+            st.c.on_hand,
+            st.c.reserved,
+            st.c.allocated,
+            _wanted.c.d_reserved,
+            _wanted.c.d_allocated,
+            reservation.label("reservation_id"),
+        )
+        .cte("changed")
     )
-    .values(reserved=st.c.reserved + _wanted.c.d_reserved, updated_at=bindparam("now"))
-    .returning(
-        st.c.variant_id,
-        st.c.location_id,
-        st.c.on_hand,
-        st.c.reserved,
-        st.c.allocated,
-        _wanted.c.d_reserved,
-    )
-    .cte("changed")
-)
-# One statement changes the rows and appends their ledger entries, so the row locks are
-# held for a single round trip plus the commit.
-_HOLD = _compile(
-    select(
-        _changed.c.variant_id,
-        _changed.c.location_id,
-        _changed.c.on_hand,
-        _changed.c.reserved,
-        _changed.c.allocated,
-    ).add_cte(
+    ledger = (
         postgresql.insert(movement_table)
         .from_select(
             [
@@ -218,22 +252,46 @@ _HOLD = _compile(
                 "created_at",
             ],
             select(
-                literal(MovementKind.RESERVATION.value),
-                _changed.c.variant_id,
-                _changed.c.location_id,
+                bindparam("kind", type_=String),
+                changed.c.variant_id,
+                changed.c.location_id,
                 literal(0),
-                _changed.c.d_reserved,
-                literal(0),
+                changed.c.d_reserved,
+                changed.c.d_allocated,
                 bindparam("reason", type_=String),
                 bindparam("actor", type_=String),
                 bindparam("channel_id", type_=BigInteger),
-                bindparam("reservation_id", type_=BigInteger),
+                changed.c.reservation_id,
                 bindparam("now"),
             ),
         )
         .cte("ledger")
     )
-)
+    return changed, ledger
+
+
+# One statement changes the rows and appends their ledger entries, so the row locks are
+# held for a single round trip plus the commit.
+_held, _held_ledger = _stock_write(bindparam("reservation_id", type_=BigInteger))
+_HOLD = _compile(
+    select(
+        _held.c.variant_id, _held.c.location_id, _held.c.on_hand, _held.c.reserved,
+        _held.c.allocated,
+    ).add_cte(_held_ledger)
+)  # fmt: skip
+# An order's allocation on rows already locked: claim the reservation, write its lines,
+# change the rows and append the ledger, in one statement. Nothing changes unless the
+# claim succeeds: a reservation already made under the key answers no row at all.
+_placed, _placed_ledger = _stock_write(_claimed.c.id, _claimed.c.id.is_not(None))
+_PLACE = _compile(
+    select(
+        _claimed.c.id, _placed.c.variant_id, _placed.c.location_id, _placed.c.on_hand,
+        _placed.c.reserved, _placed.c.allocated,
+    )
+    .select_from(_claimed.outerjoin(_placed, literal(True)))
+    .add_cte(_lines)
+    .add_cte(_placed_ledger)
+)  # fmt: skip
 _POLICY = _compile(POLICY_QUERY)
 
 
@@ -242,35 +300,28 @@ def reserve(conn: Connection, request: HoldRequest) -> NewHolds | None:
 
     A refusal (no stock, a paused channel) may be the repeat of a request that already
     holds its units, so refusals go to the general path, which claims the key first.
-    Driver errors are raised as SQLAlchemy's, so retries and the API's error mapping
-    see them as they see every other database error.
     """
     try:
         return _reserve(conn, request)
     except (InsufficientStock, Conflict):
         return None
-    except psycopg.Error as exc:
-        raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
 
 
 def _reserve(conn: Connection, request: HoldRequest) -> NewHolds | None:
     channel_id, lines, location_id = request.channel_id, request.lines, request.location_id
-    cursor = conn.connection.dbapi_connection.cursor(row_factory=namedtuple_row)  # type: ignore[union-attr]
-    cursor.execute(_POLICY.text, _POLICY.params({"channel_id": channel_id}))
-    policy: ChannelPolicy = policy_from_rows(cursor.fetchall(), channel_id=channel_id)
+    policy: ChannelPolicy = policy_from_rows(
+        _POLICY.run(conn, {"channel_id": channel_id}), channel_id=channel_id
+    )
     pool: tuple[int, ...] = pool_for(policy, location_id, routed=request.pool)
     wanted = sorted({sku for sku, _ in lines})
-    cursor.execute(
-        _SKUS_AND_STOCK.text,
-        _SKUS_AND_STOCK.params(
-            {
-                "skus": _texts_literal(wanted),
-                "pool": _ints_literal(pool),
-                "channel_id": channel_id,
-            }
-        ),
+    rows = _SKUS_AND_STOCK.run(
+        conn,
+        {
+            "skus": _texts_literal(wanted),
+            "pool": _ints_literal(pool),
+            "channel_id": channel_id,
+        },
     )
-    rows = cursor.fetchall()
     check_all_found(wanted, {r.sku for r in rows})
     # An unlisted SKU is refused (or flagged) by the general path, by the one rule.
     if any(r.is_bundle or not r.listed for r in rows):
@@ -294,56 +345,50 @@ def _reserve(conn: Connection, request: HoldRequest) -> NewHolds | None:
     )
     holds: list[tuple[str, int, int, int]] = split_holds(plan, parts)
     now = utcnow()
-    cursor.execute(
-        _CLAIM.text,
-        _CLAIM.params(
-            {
-                **request.claim(now),
-                "line_variants": _ints_literal([h[1] for h in holds]),
-                "line_locations": _ints_literal([h[2] for h in holds]),
-                "line_quantities": _ints_literal([h[3] for h in holds]),
-                "line_skus": _texts_literal([h[0] for h in holds]),
-            }
-        ),
+    claims = _CLAIM.run(
+        conn,
+        {
+            **request.claim(now),
+            "line_variants": _ints_literal([h[1] for h in holds]),
+            "line_locations": _ints_literal([h[2] for h in holds]),
+            "line_quantities": _ints_literal([h[3] for h in holds]),
+            "line_skus": _texts_literal([h[0] for h in holds]),
+        },
     )
-    claimed = cursor.fetchone()
+    claimed = claims[0] if claims else None
     if claimed is None:  # a replay: the general path answers with the first reservation
         return None
     ordered = sorted(plan, key=lambda h: (h.variant_id, h.location_id))
     if buffer != BufferPolicy():
         # A buffer is a rule over the channel's locations together: lock them and check
         # the plan still fits before changing anything.
-        cursor.execute(
-            _LOCK.text,
-            _LOCK.params(
-                {
-                    "variants": _ints_literal(sorted(demand)),
-                    "locations": _ints_literal(sorted(pool)),
-                }
-            ),
+        locked_rows = _LOCK.run(
+            conn,
+            {
+                "variants": _ints_literal(sorted(demand)),
+                "locations": _ints_literal(sorted(pool)),
+            },
         )
         locked = {
-            (r.variant_id, r.location_id): r.on_hand - r.reserved - r.allocated
-            for r in cursor.fetchall()
+            (r.variant_id, r.location_id): r.on_hand - r.reserved - r.allocated for r in locked_rows
         }
         if not plan_fits(ordered, demand=demand, available=locked, locations=pool, policy=buffer):
             raise StaleStock
-    cursor.execute(
-        _HOLD.text,
-        _HOLD.params(
-            {
-                "variants": _ints_literal([h.variant_id for h in ordered]),
-                "locations": _ints_literal([h.location_id for h in ordered]),
-                "d_reserved": _ints_literal([h.quantity for h in ordered]),
-                "now": now,
-                "reason": request.reference,
-                "actor": request.actor,
-                "channel_id": channel_id,
-                "reservation_id": claimed.id,
-            }
-        ),
+    changed = _HOLD.run(
+        conn,
+        {
+            "variants": _ints_literal([h.variant_id for h in ordered]),
+            "locations": _ints_literal([h.location_id for h in ordered]),
+            "d_reserved": _ints_literal([h.quantity for h in ordered]),
+            "d_allocated": _ints_literal([0] * len(ordered)),
+            "kind": MovementKind.RESERVATION.value,
+            "now": now,
+            "reason": request.reference,
+            "actor": request.actor,
+            "channel_id": channel_id,
+            "reservation_id": claimed.id,
+        },
     )
-    changed = cursor.fetchall()
     if len(changed) != len(ordered):
         raise StaleStock  # a row ran short since it was read: redo the request locked
     after: dict[Key, StockFigures] = {
@@ -358,3 +403,75 @@ def _reserve(conn: Connection, request: HoldRequest) -> NewHolds | None:
         conn, before, after, {info.variant_id: info for info in infos.values()}, now
     )
     return NewHolds(claimed.id, now, now + timedelta(seconds=request.ttl), holds, names)
+
+
+def place(conn: Connection, request: HoldRequest, policy: ChannelPolicy) -> NewHolds | None:
+    """Allocate (or hold) an order's units on PostgreSQL under row locks, in two
+    statements: the SKUs with their pool's stock rows locked, then the reservation, its
+    lines, the rows' change and the ledger at once. None when the general path must
+    handle the request (bundles, a SKU the channel does not list, a key already used):
+    nothing has been written then, and the locks taken are the ones it takes too.
+    """
+    channel_id = request.channel_id
+    pool = pool_for(policy, request.location_id, routed=request.pool)
+    wanted = sorted({sku for sku, _ in request.lines})
+    rows = _SKUS_AND_LOCKED_STOCK.run(
+        conn,
+        {"skus": _texts_literal(wanted), "pool": _ints_literal(pool), "channel_id": channel_id},
+    )
+    check_all_found(wanted, {r.sku for r in rows})
+    if any(r.is_bundle or not r.listed for r in rows):
+        return None
+    infos = {r.sku: SkuInfo(r.id, r.sku, False, r.low_stock_threshold) for r in rows}
+    before = {
+        (r.id, r.location_id): StockFigures(r.on_hand, r.reserved, r.allocated)
+        for r in rows
+        if r.location_id is not None
+    }
+    demand, parts = demand_of(request.lines, infos)
+    names = {info.variant_id: info.sku for info in infos.values()}
+    plan: list[PlannedHold] = plan_holds(
+        demand=demand,
+        available={k: f.available for k, f in before.items()},
+        locations=pool,
+        policy=BufferPolicy(policy.percent_shown, policy.units_held_back),
+        sku_of=names,
+        prefer_single=request.prefer_single,
+    )
+    holds = split_holds(plan, parts)
+    ordered = sorted(plan, key=lambda h: (h.variant_id, h.location_id))
+    quantities = [h.quantity for h in ordered]
+    zeros = [0] * len(ordered)
+    now = utcnow()
+    changed = _PLACE.run(
+        conn,
+        {
+            **request.claim(now),
+            "line_variants": _ints_literal([h[1] for h in holds]),
+            "line_locations": _ints_literal([h[2] for h in holds]),
+            "line_quantities": _ints_literal([h[3] for h in holds]),
+            "line_skus": _texts_literal([h[0] for h in holds]),
+            "variants": _ints_literal([h.variant_id for h in ordered]),
+            "locations": _ints_literal([h.location_id for h in ordered]),
+            "d_reserved": _ints_literal(zeros if request.allocate else quantities),
+            "d_allocated": _ints_literal(quantities if request.allocate else zeros),
+            "kind": (
+                MovementKind.ALLOCATION if request.allocate else MovementKind.RESERVATION
+            ).value,
+            "now": now,
+            "reason": request.reference,
+            "actor": request.actor,
+        },
+    )
+    if not changed:  # the key was taken: the general path answers with its reservation
+        return None
+    if len(changed) != len(ordered) or changed[0].variant_id is None:
+        raise StaleStock  # cannot happen on rows locked above; never write half a plan
+    after: dict[Key, StockFigures] = {
+        (r.variant_id, r.location_id): StockFigures(r.on_hand, r.reserved, r.allocated)
+        for r in changed
+    }
+    record_threshold_events(
+        conn, {k: before[k] for k in after}, after, {i.variant_id: i for i in infos.values()}, now
+    )
+    return NewHolds(changed[0].id, now, now + timedelta(seconds=request.ttl), holds, names)

@@ -265,6 +265,10 @@ def reserve_in(
     `policy` is the channel's, when the caller has just read it in this transaction.
     """
     channel_id, lines, key = request.channel_id, request.lines, request.key
+    if lock_first and policy is not None and conn.dialect.name == "postgresql":
+        placed = pg_fast.place(conn, request, policy)
+        if placed is not None:
+            return placed
     now = utcnow()
     # Claim the key before anything else: a repeat is answered with the first reservation
     # whatever has changed since (stock sold out, channel paused), and a concurrent twin
