@@ -352,12 +352,14 @@ class ShopifySimulator:
 
     async def _variant(self, request: Request) -> Response:
         variant_id = int(request.path_params["variant_id"])
+        # Read before taking the lock: awaiting under a thread lock would let this event
+        # loop run another handler that blocks on it, and stop the loop for good.
+        body = orjson.loads(await request.body()) if request.method == "PUT" else {}
         with self._lock:
             variant = self.variants.get(variant_id)
             if variant is None:
                 return JSONResponse({"errors": "Not Found"}, status_code=404)
             if request.method == "PUT":
-                body = orjson.loads(await request.body())
                 price = body.get("variant", {}).get("price")
                 if price is not None:
                     variant.price = str(Decimal(str(price)))
