@@ -206,7 +206,7 @@ def test_postgres_fast_path_serves_plain_reservations(
     def general_path(*_a: object, **_k: object) -> None:
         raise AssertionError("the general path was used")
 
-    monkeypatch.setattr(reservations, "reserve_in", general_path)
+    monkeypatch.setattr(reservations, "_reserve_general", general_path)
     r = service.reserve_stock(pg_db, channel_id=web, lines=[(odd, 2)], idempotency_key="k1")
     assert [(ln.sku, ln.requested_sku, ln.quantity) for ln in r.lines] == [(odd, odd, 2)]
     with pg_db.reading() as s:

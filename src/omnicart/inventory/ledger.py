@@ -24,7 +24,7 @@ from omnicart.inventory.model import (
 )
 from omnicart.inventory.tables import Movement, StockLevel
 from omnicart.kernel.clock import utcnow
-from omnicart.kernel.errors import Conflict
+from omnicart.kernel.errors import Conflict, OmnicartError
 from omnicart.settings import get_settings
 
 stock_table = cast(Table, StockLevel.__table__)
@@ -197,9 +197,16 @@ def apply_changes(
             prior.reserved + change.reserved,
             prior.allocated + change.allocated,
         )
-    if variants is None:
-        with Session(bind=conn) as session:
-            variants = describe_variants(session, [v for v, _ in totals])
+    known = variants
+
+    def named() -> Mapping[int, SkuInfo]:
+        # The SKUs are read only when a refusal or a threshold event needs their names.
+        nonlocal known
+        if known is None:
+            with Session(bind=conn) as session:
+                known = describe_variants(session, [v for v, _ in totals])
+        return known
+
     before: dict[Key, StockFigures] = {}
     after: dict[Key, StockFigures] = {}
     if lock:
@@ -207,9 +214,14 @@ def apply_changes(
             ensure_rows(conn, [k for k, c in totals.items() if c.on_hand > 0])
             locked = lock_stock(conn, totals)
         for key in sorted(totals):
-            known = variants.get(key[0])
             before[key] = locked.get(key, StockFigures())
-            after[key] = apply_change(before[key], totals[key], sku=known.sku if known else "")
+            try:
+                after[key] = apply_change(before[key], totals[key])
+            except OmnicartError:
+                variant = named().get(key[0])
+                if variant is not None:  # the same refusal, naming the SKU
+                    apply_change(before[key], totals[key], sku=variant.sku)
+                raise
         ensure_rows(conn, [k for k in totals if k not in locked])
     if lock:
         params = [
@@ -227,7 +239,8 @@ def apply_changes(
             # Only reachable if a row was changed without its lock: refuse, never guess.
             raise Conflict("stock changed concurrently; nothing was written, try again")
         _append_ledger(conn, changes, provenance, now)
-        record_threshold_events(conn, before, after, variants, now)
+        if _crossed(before, after):
+            record_threshold_events(conn, before, after, named(), now)
         return after
     for (variant_id, location_id), c in sorted(totals.items()):
         row = conn.execute(
@@ -249,8 +262,14 @@ def apply_changes(
             row.on_hand - c.on_hand, row.reserved - c.reserved, row.allocated - c.allocated
         )
     _append_ledger(conn, changes, provenance, now)
-    record_threshold_events(conn, before, after, variants, now)
+    if _crossed(before, after):
+        record_threshold_events(conn, before, after, named(), now)
     return after
+
+
+def _crossed(before: Mapping[Key, StockFigures], after: Mapping[Key, StockFigures]) -> bool:
+    """Whether any row's available units changed (only then may a threshold be crossed)."""
+    return any(before[k].available != after[k].available for k in after)
 
 
 def _append_ledger(

@@ -295,23 +295,32 @@ _PLACE = _compile(
 _POLICY = _compile(POLICY_QUERY)
 
 
-def reserve(conn: Connection, request: HoldRequest) -> NewHolds | None:
+def reserve(
+    conn: Connection, request: HoldRequest, policy: ChannelPolicy | None = None
+) -> NewHolds | None:
     """Reserve on PostgreSQL, or None when the general path must handle the request.
 
     A refusal (no stock, a paused channel) may be the repeat of a request that already
     holds its units, so refusals go to the general path, which claims the key first.
     """
     try:
-        return _reserve(conn, request)
+        return _reserve(conn, request, _policy_of(conn, request, policy))
     except (InsufficientStock, Conflict):
         return None
 
 
-def _reserve(conn: Connection, request: HoldRequest) -> NewHolds | None:
+def _policy_of(
+    conn: Connection, request: HoldRequest, policy: ChannelPolicy | None
+) -> ChannelPolicy:
+    """The request's channel's policy: the caller's, if it read it, or read now."""
+    if policy is not None and policy.channel_id == request.channel_id:
+        return policy
+    rows = _POLICY.run(conn, {"channel_id": request.channel_id})
+    return policy_from_rows(rows, channel_id=request.channel_id)
+
+
+def _reserve(conn: Connection, request: HoldRequest, policy: ChannelPolicy) -> NewHolds | None:
     channel_id, lines, location_id = request.channel_id, request.lines, request.location_id
-    policy: ChannelPolicy = policy_from_rows(
-        _POLICY.run(conn, {"channel_id": channel_id}), channel_id=channel_id
-    )
     pool: tuple[int, ...] = pool_for(policy, location_id, routed=request.pool)
     wanted = sorted({sku for sku, _ in lines})
     rows = _SKUS_AND_STOCK.run(
@@ -405,13 +414,23 @@ def _reserve(conn: Connection, request: HoldRequest) -> NewHolds | None:
     return NewHolds(claimed.id, now, now + timedelta(seconds=request.ttl), holds, names)
 
 
-def place(conn: Connection, request: HoldRequest, policy: ChannelPolicy) -> NewHolds | None:
-    """Allocate (or hold) an order's units on PostgreSQL under row locks, in two
-    statements: the SKUs with their pool's stock rows locked, then the reservation, its
-    lines, the rows' change and the ledger at once. None when the general path must
-    handle the request (bundles, a SKU the channel does not list, a key already used):
-    nothing has been written then, and the locks taken are the ones it takes too.
+def place(
+    conn: Connection, request: HoldRequest, policy: ChannelPolicy | None = None
+) -> NewHolds | None:
+    """Allocate (or hold) a request's units on PostgreSQL under row locks, in two
+    statements (plus the channel's policy when the caller has not read it): the SKUs
+    with their pool's stock rows locked, then the reservation, its lines, the rows'
+    change and the ledger at once. None when the general path must handle the request
+    (bundles, a SKU the channel does not list, a key already used, a refusal that may be
+    a repeat's): nothing has been written then, and the locks taken are ones it takes too.
     """
+    try:
+        return _place(conn, request, _policy_of(conn, request, policy))
+    except (InsufficientStock, Conflict):
+        return None
+
+
+def _place(conn: Connection, request: HoldRequest, policy: ChannelPolicy) -> NewHolds | None:
     channel_id = request.channel_id
     pool = pool_for(policy, request.location_id, routed=request.pool)
     wanted = sorted({sku for sku, _ in request.lines})

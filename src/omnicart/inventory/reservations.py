@@ -216,11 +216,7 @@ def reserve_stock(
 
     def attempt(lock_first: bool) -> ReservationView:
         with db.connection() as conn:
-            made: ReservationView | NewHolds | None = None
-            if not lock_first and conn.dialect.name == "postgresql":
-                made = pg_fast.reserve(conn, request)
-            if made is None:
-                made = reserve_in(conn, request, lock_first=lock_first)
+            made = reserve_in(conn, request, lock_first=lock_first)
             return made if isinstance(made, ReservationView) else _new_view(request, made)
 
     try:
@@ -264,11 +260,27 @@ def reserve_in(
     StaleStock is raised when it lost a race: the caller rolls back and redoes it locked.
     `policy` is the channel's, when the caller has just read it in this transaction.
     """
+    if conn.dialect.name == "postgresql":
+        # The same rules in fewer statements; None hands the request to the general path.
+        fast = (
+            pg_fast.place(conn, request, policy)
+            if lock_first
+            else pg_fast.reserve(conn, request, policy)
+        )
+        if fast is not None:
+            return fast
+    return _reserve_general(conn, request, lock_first=lock_first, policy=policy)
+
+
+def _reserve_general(
+    conn: Connection,
+    request: HoldRequest,
+    *,
+    lock_first: bool,
+    policy: ChannelPolicy | None,
+) -> ReservationView | NewHolds:
+    """`reserve_in` on any database, in SQLAlchemy Core statements."""
     channel_id, lines, key = request.channel_id, request.lines, request.key
-    if lock_first and policy is not None and conn.dialect.name == "postgresql":
-        placed = pg_fast.place(conn, request, policy)
-        if placed is not None:
-            return placed
     now = utcnow()
     # Claim the key before anything else: a repeat is answered with the first reservation
     # whatever has changed since (stock sold out, channel paused), and a concurrent twin
