@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from omnicart.catalog.lookup import check_listed
+from omnicart.channels.policy import ChannelPolicy
 from omnicart.channels.tables import Channel
 from omnicart.db.engine import Database
 from omnicart.inventory.checks import check_lines
@@ -114,7 +115,7 @@ def _release_hold(session: Session, cart: Cart, *, actor: str, reason: str) -> N
     cart.reservation_id = None
 
 
-def _hold(session: Session, cart: Cart, *, actor: str) -> None:
+def _hold(session: Session, cart: Cart, *, actor: str, policy: ChannelPolicy | None = None) -> None:
     lines = [(line["sku"], line["quantity"]) for line in cart.lines]
     if not lines:
         return
@@ -133,6 +134,7 @@ def _hold(session: Session, cart: Cart, *, actor: str) -> None:
             fingerprint=key,
         ),
         lock_first=True,
+        policy=policy,
     )
     cart.reservation_id = made.id
 
@@ -152,7 +154,8 @@ def create_cart(
     wanted = _checked_lines(lines) if lines else []
 
     def work(session: Session) -> CartView:
-        channel = placement.channel_row(session, channel_id, kinds=CART_KINDS)
+        setup = placement.load_setup(session, channel_id, kinds=CART_KINDS)
+        channel = setup.channel
         now = utcnow()
         cart = Cart(
             channel_id=channel.id,
@@ -165,7 +168,7 @@ def create_cart(
         )
         session.add(cart)
         session.flush()
-        _hold(session, cart, actor=actor)
+        _hold(session, cart, actor=actor, policy=setup.policy)
         session.flush()
         return _cart_view(session, cart)
 
@@ -267,7 +270,8 @@ def checkout(
             return order_view(session, session.get_one(Order, cart.order_id), replayed=True)
         if not cart.lines:
             raise ValidationFailed(f"cart {cart_id} is empty", field="lines")
-        channel = placement.channel_row(session, cart.channel_id, kinds=CART_KINDS)
+        setup = placement.load_setup(session, cart.channel_id, kinds=CART_KINDS)
+        channel = setup.channel
         skus = [line["sku"] for line in cart.lines]
         prices = placement.channel_prices(session, channel.id, skus)
         unpriced = [sku for sku in skus if sku not in prices]
@@ -302,14 +306,13 @@ def checkout(
         live = hold_id is not None and live_hold_in(
             session, reservation_id=hold_id, channel_id=channel.id
         )
-        setup = placement.load_setup(session, channel.id)
         placement.lock_for_replacement(session, policy=setup.policy, skus=skus, holds=[hold_id])
         if not live:  # a lapsed hold promises nothing: free it, place the order anew
             _release_hold(session, cart, actor=actor, reason=f"cart {cart.id} hold lapsed")
         try:
             order, written = create_order(
                 session,
-                channel=channel,
+                setup=setup,
                 source="checkout",
                 draft=draft,
                 totals=totals,
@@ -317,7 +320,6 @@ def checkout(
                 actor=actor,
                 payload_hash=fingerprint({"cart": cart.id}),
                 cart_id=cart.id,
-                setup=setup,
                 hold_id=hold_id if live else None,
             )
         except InsufficientStock as exc:
@@ -363,7 +365,8 @@ def record_sale(db: Database, *, sale: TillSale, actor: str = "system") -> Order
     """
 
     def work(session: Session) -> OrderView:
-        channel = placement.channel_row(session, sale.channel_id, kinds=("pos",))
+        setup = placement.load_setup(session, sale.channel_id, kinds=("pos",))
+        channel = setup.channel
         points_value = _points_value(session, channel, sale.redeem_points)
         draft = OrderDraft(
             currency=channel.currency,
@@ -384,7 +387,7 @@ def record_sale(db: Database, *, sale: TillSale, actor: str = "system") -> Order
         fulfil = Fulfil(mode="in_store", pickup_location_id=sale.location_id)
         order, written = create_order(
             session,
-            channel=channel,
+            setup=setup,
             source="pos",
             draft=draft,
             totals=totals,

@@ -75,7 +75,11 @@ class Fulfil:
 
 def channel_row(session: Session, channel_id: int, *, kinds: Sequence[str] = ()) -> Channel:
     """The channel, active and (when `kinds` is given) of one of those kinds."""
-    channel = session.get(Channel, channel_id)
+    return _usable(session.get(Channel, channel_id), channel_id, kinds)
+
+
+def _usable(channel: Channel | None, channel_id: int, kinds: Sequence[str]) -> Channel:
+    """`channel` if it exists, is active and (when `kinds` is given) of one of those kinds."""
     if channel is None:
         raise NotFound(f"channel {channel_id} does not exist", field="channel_id")
     if not channel.active:
@@ -154,14 +158,16 @@ class Setup:
     """What placing an order on a channel needs: its stock policy, routing rules and the
     locations serving it."""
 
+    channel: Channel
     policy: ChannelPolicy
     rules: routing.Rules
     sites: dict[int, routing.Site]
 
 
-# The channel's policy query, widened by its routing rules and its serving locations'
-# routing facts: one round trip for all three.
+# The channel's policy query, widened by the channel itself, its routing rules and its
+# serving locations' routing facts: one round trip for all of them.
 _SETUP_QUERY = POLICY_QUERY.add_columns(
+    Channel,
     *_SITE_COLUMNS,
     OrderRules.channel_id.label("rules_of"),
     OrderRules.rules,
@@ -170,9 +176,11 @@ _SETUP_QUERY = POLICY_QUERY.add_columns(
 ).outerjoin(OrderRules, OrderRules.channel_id == Channel.id)
 
 
-def load_setup(session: Session, channel_id: int) -> Setup:
-    """The channel's placement setup, read in one query (NotFound / Conflict: inactive)."""
+def load_setup(session: Session, channel_id: int, *, kinds: Sequence[str] = ()) -> Setup:
+    """The channel and its placement setup, read in one query; the channel refused as
+    `channel_row` refuses it (absent, inactive, or not of one of `kinds`)."""
     rows = session.execute(_SETUP_QUERY, {"channel_id": channel_id}).all()
+    channel = _usable(rows[0].Channel if rows else None, channel_id, kinds)
     policy = policy_from_rows(rows, channel_id=channel_id)
     first = rows[0]
     rules = (
@@ -185,7 +193,7 @@ def load_setup(session: Session, channel_id: int) -> Setup:
         )
     )
     sites = {row.location_id: _site(row) for row in rows if row.location_id is not None}
-    return Setup(policy, rules, sites)
+    return Setup(channel, policy, rules, sites)
 
 
 def place_stock(

@@ -472,7 +472,8 @@ def _exchange(
     actor: str,
 ) -> int:
     """A replacement order on the original channel, paid by the returned goods' value."""
-    channel = placement.channel_row(session, order.channel_id)
+    setup = placement.load_setup(session, order.channel_id)
+    channel = setup.channel
     price_of = placement.channel_prices(session, channel.id, [sku for sku, _ in exchange])
     draft_lines = tuple(
         LineDraft(sku=sku, quantity=quantity, unit_price=price_of.get(sku, Decimal(0)))
@@ -501,7 +502,7 @@ def _exchange(
     )
     replacement, _ = create_order(
         session,
-        channel=channel,
+        setup=setup,
         source="exchange",
         draft=draft,
         totals=check_totals(draft),

@@ -92,7 +92,7 @@ def check_fulfil(fulfil: Fulfil) -> Fulfil:
 def create_order(
     session: Session,
     *,
-    channel: Channel,
+    setup: placement.Setup,
     source: str,
     draft: OrderDraft,
     totals: Totals,
@@ -103,14 +103,13 @@ def create_order(
     cart_id: int | None = None,
     source_updated_at: datetime | None = None,
     exchange_of_id: int | None = None,
-    setup: placement.Setup | None = None,
     hold_id: int | None = None,
 ) -> tuple[Order, OrderRows | None]:
-    """Claim, place and write a new order: (the order, its rows as written), or (the
-    order already there, locked, None).
-
-    `setup` is the channel's, when the caller has just read it in this transaction;
-    `hold_id` a live hold of the order's lines (a cart's), which becomes its allocation."""
+    """Claim, place and write a new order on `setup`'s channel (read in this transaction
+    by `placement.load_setup`): (the order, its rows as written), or (the order already
+    there, locked, None). `hold_id` is a live hold of the order's lines (a cart's), which
+    becomes its allocation."""
+    channel = setup.channel
     now = utcnow()
     customer, address = screen_customer(
         session,
@@ -148,7 +147,7 @@ def create_order(
     order = placement.claimed(session, new_id, values)
     placed = placement.place_stock(
         session,
-        setup=setup or placement.load_setup(session, channel.id),
+        setup=setup,
         lines=[(line.sku, line.quantity) for line in totals.lines],
         fulfil=fulfil,
         key=f"order:{order.id}:v1",
@@ -214,7 +213,8 @@ def ingest_order(db: Database, order: ExternalOrder, *, actor: str = "system") -
     payload_hash = placement_hash(order)
 
     def work(session: Session) -> OrderView:
-        channel = placement.channel_row(session, order.channel_id, kinds=INGEST_KINDS)
+        setup = placement.load_setup(session, order.channel_id, kinds=INGEST_KINDS)
+        channel = setup.channel
         if order.draft.currency.upper() != channel.currency:
             raise ValidationFailed(
                 f"channel {channel.code!r} sells in {channel.currency}, not {order.draft.currency}",
@@ -235,7 +235,7 @@ def ingest_order(db: Database, order: ExternalOrder, *, actor: str = "system") -
         else:  # most deliveries are new orders: claim first, look only when taken
             existing, written = create_order(
                 session,
-                channel=channel,
+                setup=setup,
                 source="external",
                 draft=order.draft,
                 totals=totals,
