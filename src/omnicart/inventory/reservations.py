@@ -379,7 +379,7 @@ def _reserve_general(
 
 
 def lock_rows(
-    conn: Connection,
+    session: Session,
     *,
     skus: Sequence[str],
     location_ids: Sequence[int],
@@ -390,15 +390,23 @@ def lock_rows(
     reservations hold. Freeing one hold and making another in one transaction locks
     rows twice; taking them all first means it never waits holding rows out of order.
     """
+    conn = session.connection()
     infos = resolve_skus(conn, list(skus))
     demand, _ = demand_of([(sku, 1) for sku in skus], infos)
     keys = {(v, loc) for v in demand for loc in location_ids}
-    if reservation_ids:
+    # A reservation this transaction has locked has its lines read once (and kept);
+    # another's are read as they are now.
+    locked = _this_transaction(session, "locked_reservations")
+    others = [r for r in reservation_ids if r not in locked]
+    for reservation_id in reservation_ids:
+        if reservation_id in locked:
+            keys |= {(h.variant_id, h.location_id) for h in _holds_of(session, reservation_id)}
+    if others:
         keys |= {
             (v, loc)
             for v, loc in conn.execute(
                 select(ReservationLine.variant_id, ReservationLine.location_id).where(
-                    ReservationLine.reservation_id.in_(reservation_ids)
+                    ReservationLine.reservation_id.in_(others)
                 )
             )
         }

@@ -17,7 +17,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from omnicart.catalog.lookup import check_listed
+from omnicart.catalog.lookup import refuse_unlisted
 from omnicart.channels.policy import ChannelPolicy
 from omnicart.channels.tables import Channel
 from omnicart.db.engine import Database
@@ -273,7 +273,8 @@ def checkout(
         setup = placement.load_setup(session, cart.channel_id, kinds=CART_KINDS)
         channel = setup.channel
         skus = [line["sku"] for line in cart.lines]
-        prices = placement.channel_prices(session, channel.id, skus)
+        price_list = placement.price_list(session, channel.id, skus)
+        prices = price_list.prices
         unpriced = [sku for sku in skus if sku not in prices]
         if unpriced:
             raise Conflict(
@@ -301,7 +302,7 @@ def checkout(
         draft = with_redemption(draft, points_value)
         totals = check_totals(draft)
         # Sales follow listings, also of a cart filled before its product was unlisted.
-        check_listed(session, channel_id=channel.id, channel_code=channel.code, skus=skus)
+        refuse_unlisted(channel.code, skus, price_list.unlisted)
         hold_id = cart.reservation_id
         live = hold_id is not None and live_hold_in(
             session, reservation_id=hold_id, channel_id=channel.id

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from omnicart.catalog.lookup import listed_on
 from omnicart.catalog.tables import ChannelPrice, Variant
 from omnicart.channels.policy import POLICY_QUERY, ChannelPolicy, policy_from_rows
 from omnicart.channels.tables import Channel
@@ -111,6 +112,32 @@ def channel_prices(session: Session, channel_id: int, skus: Sequence[str]) -> di
         .where(ChannelPrice.channel_id == channel_id, Variant.sku.in_(skus))
     )
     return {sku: amount for sku, amount in rows}  # noqa: C416 -- rows are Row objects
+
+
+@dataclass(frozen=True, slots=True)
+class PriceList:
+    """The channel's price of each SKU that has one, and those of the SKUs (known ones, in
+    the order asked) the channel does not list."""
+
+    prices: dict[str, Decimal]
+    unlisted: list[str]
+
+
+def price_list(session: Session, channel_id: int, skus: Sequence[str]) -> PriceList:
+    """`channel_prices` and `catalog.lookup.unlisted_skus` of `skus`, in one query."""
+    rows = session.execute(
+        select(Variant.sku, ChannelPrice.amount, listed_on(channel_id).label("listed"))
+        .outerjoin(
+            ChannelPrice,
+            (ChannelPrice.variant_id == Variant.id) & (ChannelPrice.channel_id == channel_id),
+        )
+        .where(Variant.sku.in_(skus))
+    ).all()
+    unlisted = {row.sku for row in rows if not row.listed}
+    return PriceList(
+        {row.sku: row.amount for row in rows if row.amount is not None},
+        [sku for sku in dict.fromkeys(skus) if sku in unlisted],
+    )
 
 
 def order_rules(session: Session, channel_id: int) -> OrderRules | None:
@@ -314,7 +341,7 @@ def lock_for_replacement(
     """Before freeing `holds` and placing `skus` anew in one transaction: lock every stock
     row either step may touch, in the one fixed order (see `reservations.lock_rows`)."""
     lock_rows(
-        session.connection(),
+        session,
         skus=skus,
         location_ids=sorted({*policy.ship_locations, *policy.pickup_locations}),
         reservation_ids=[h for h in holds if h is not None],
