@@ -23,6 +23,7 @@ from omnicart.auth.service import ensure_admin_key
 from omnicart.catalog import api as catalog_api
 from omnicart.channels import api as channels_api
 from omnicart.connectors import api as connectors_api
+from omnicart.connectors import registry as connector_registry
 from omnicart.connectors.service import BackgroundLoop as ConnectorLoop
 from omnicart.console import install_console
 from omnicart.conversations import api as conversations_api
@@ -65,6 +66,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        connector_registry.load_adapters()
         if config.admin_key:
             with database.transaction() as session:
                 ensure_admin_key(session, secret=config.admin_key)

@@ -4,12 +4,16 @@ process that changed it, and in any other on the first delivery signed with the 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import orjson
 import pytest
 
 from omnicart.connectors import service
+from omnicart.connectors.registry import VENDORS
 from omnicart.connectors.woocommerce import sign
 from omnicart.db.engine import Database
 from omnicart.kernel.errors import NotFound, Unauthorized
@@ -60,3 +64,27 @@ def test_an_unknown_connector_is_not_found_and_stores_nothing(sqlite_db: Databas
     with pytest.raises(NotFound):
         deliver(sqlite_db, connector + 1, *_delivery(1, "wc-secret"))
     assert counts(sqlite_db) == (0, 0)
+
+
+def test_the_server_loads_every_vendor_adapter_before_its_first_webhook(tmp_path: Path) -> None:
+    """Imported at startup, so no delivery waits for its vendor's module to load."""
+    modules = sorted(v.adapter.split(":")[0] for v in VENDORS.values())
+    script = (
+        "import sys\n"
+        "from fastapi.testclient import TestClient\n"
+        "from omnicart.app import create_app\n"
+        "from omnicart.db.engine import Database\n"
+        "from omnicart.db.migrate import upgrade\n"
+        f"db = Database.from_url('sqlite:///{tmp_path / 'app.db'}')\n"
+        "upgrade(db.engine)\n"
+        "app = create_app(db=db, sweep=False)\n"
+        f"wanted = {modules!r}\n"
+        "print(sorted(m for m in wanted if m in sys.modules))\n"
+        "with TestClient(app):\n"
+        "    print(sorted(m for m in wanted if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300
+    ).stdout.splitlines()
+    assert out[-2] != repr(modules)  # not all loaded by building the app alone
+    assert out[-1] == repr(modules)

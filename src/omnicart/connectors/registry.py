@@ -103,6 +103,13 @@ def adapter(name: str) -> Adapter:
     return cast(Adapter, _load(vendor(name).adapter))
 
 
+def load_adapters() -> None:
+    """Import every vendor's adapter now (a server does at startup), so that no webhook
+    waits for its vendor's module to load."""
+    for name in VENDORS:
+        adapter(name)
+
+
 def poller(name: str) -> Poller | None:
     """The vendor's poller, or None when it sends webhooks."""
     found = _load(vendor(name).adapter)
