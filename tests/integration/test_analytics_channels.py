@@ -30,6 +30,7 @@ from omnicart.analytics.channels import ChannelReport, channel_figures
 from omnicart.analytics.currency import MissingRate
 from omnicart.analytics.definitions import DEFINITIONS, definitions_table
 from omnicart.analytics.engine import ClickHouseEngine, DuckDBEngine, Engine, model_columns
+from omnicart.analytics.line_costs import build_line_costs
 from omnicart.analytics.schema import TABLES
 from omnicart.analytics.sessions import build_sessions
 from omnicart.analytics.warehouse import open_model
@@ -187,7 +188,9 @@ def load_hand_merchant(engine: Engine, *, channels: bool = True) -> None:
             for at, key, anonymous, kind, event in web_events
         ],
     )
-    build_sessions(engine)  # as the warehouse's refresh derives them
+    # The derived tables, as the warehouse's refresh keeps them.
+    build_sessions(engine)
+    build_line_costs(engine)
 
 
 # Every figure by hand. WEB in PLN: orders 1, 2, 3 (4 cancelled, 5 and 6 outside).
@@ -439,6 +442,7 @@ def test_costs_in_a_third_currency_are_converted_at_their_days_rate(engine: Engi
     engine.insert("wh_order_lines", [(7, 1, "A", 2, D("40"))])
     engine.insert("wh_unit_costs", [("A", date(2026, 1, 1), D("10"), "GBP")])
     engine.insert("wh_rates", [(date(2026, 3, 19), "GBP", D("0.8"))])
+    build_line_costs(engine)
     report = channel_figures(engine, first=FIRST, last=LAST, currency="EUR")
     # 2 x 10 GBP on 20 March, at 19 March's 0.8 GBP per EUR: 25 EUR
     assert report.channel("market-eu").value("cogs") == D("25.00")
@@ -540,9 +544,10 @@ def shop(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 def _write_into_store(model: DuckDBEngine) -> None:
-    """The merchant's rows (but its channels) in the store's model. Two of the model's
-    tables are views there over the warehouse's work tables, written with the columns a
-    refresh needs: an order whose buyer names nobody, already in its latest state."""
+    """The merchant's rows (but its channels) in the store's model, its sessions and costed
+    lines with them. Two of the model's tables are views there over the warehouse's work
+    tables, written with the columns a refresh needs: an order whose buyer names nobody,
+    already in its latest state."""
     staging = DuckDBEngine()
     load_hand_merchant(staging, channels=False)
     for table in TABLES:

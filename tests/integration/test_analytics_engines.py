@@ -26,6 +26,7 @@ from omnicart.analytics.engine import (
     engine_for,
     sync_model,
 )
+from omnicart.analytics.line_costs import build_line_costs
 from omnicart.analytics.schema import TABLES
 from omnicart.analytics.sessions import build_sessions
 
@@ -144,20 +145,22 @@ def generated(
     return rows
 
 
-def _load(engine: Engine, rows: dict[str, list[tuple[Any, ...]]]) -> None:
+def load_model(engine: Engine, rows: dict[str, list[tuple[Any, ...]]]) -> None:
+    """`generated` rows in the model, with the tables the warehouse's refresh derives from
+    them (sessions, costed lines), derived by the engine itself."""
     for table, values in rows.items():
         engine.insert(table, values)
+    build_sessions(engine)
+    build_line_costs(engine)
 
 
 @pytest.fixture(scope="module", params=[7, pytest.param(2026, marks=pytest.mark.slow)])
 def pair(request: pytest.FixtureRequest) -> Iterator[tuple[DuckDBEngine, ClickHouseEngine]]:
     rows = generated(request.param)
     duck = DuckDBEngine()
-    _load(duck, rows)
-    build_sessions(duck)
+    load_model(duck, rows)
     with ClickHouseEngine.in_process() as clickhouse:
-        _load(clickhouse, rows)
-        build_sessions(clickhouse)  # the same SQL, sessionizing on ClickHouse
+        load_model(clickhouse, rows)  # the same SQL, deriving the tables on ClickHouse
         yield duck, clickhouse
 
 

@@ -1,26 +1,31 @@
 """What every channel earns in a date range: the figures of `definitions.py`, per channel.
 
-One read of the analytic model (`channels_sql.py`, the same SQL on DuckDB and ClickHouse)
-gives exact sums per channel, day and currency; Python then applies each day's fees,
-converts each day's amount (`currency.Rates.convert`, the one conversion rule), prorates
-fixed costs and computes the
+One read of the analytic model (`channels_read.py`: the same SQL on DuckDB and ClickHouse)
+gives exact sums per channel, day and currency; Python converts each day's amount
+(`currency.Rates.convert`, the one conversion rule), prorates fixed costs and computes the
 derived figures and ratios from exact Decimals. Each channel's figures are given in its own
 currency and in the reporting currency; the total, across channels, in the reporting one.
+
+The same read answers a range cut into slices (`channel_series`): each slice's figures are
+built from its days by the code that builds the range's, so they are exactly what
+`channel_figures` answers for the slice alone.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from calendar import monthrange
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 from omnicart.analytics import channels_sql as sql
+from omnicart.analytics.channels_read import DayRead, MonthCost, Part, read_days
 from omnicart.analytics.currency import Rates, check_reporting_currency, load_rates
 from omnicart.analytics.definitions import DEFINITIONS, Unit
-from omnicart.analytics.engine import Engine, Param
+from omnicart.analytics.engine import Engine
 from omnicart.analytics.period import Period
 from omnicart.kernel.money import Money, validate_currency
 
@@ -92,6 +97,14 @@ class ChannelReport:
         return _find(self.total, name)
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelSeries:
+    """A range's figures (`report`) and those of each slice of it, in order."""
+
+    report: ChannelReport
+    slices: tuple[ChannelReport, ...]
+
+
 def _find(figures: Iterable[Figure], name: str) -> Value:
     for figure in figures:
         if figure.name == name:
@@ -108,95 +121,6 @@ class _Channel:
     code: str
     kind: str
     currency: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Part:
-    """An exact amount of one figure, on one day, in one currency."""
-
-    channel_id: int
-    day: date
-    currency: str
-    figure: str
-    amount: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class _Fees:
-    """A channel's fees from `valid_from` until `valid_until` (None: still in force)."""
-
-    valid_from: date
-    valid_until: date | None
-    commission_pct: Decimal
-    payment_pct: Decimal
-    payment_fixed: Decimal
-    currency: str
-
-    def holds(self, day: date) -> bool:
-        return self.valid_from <= day and (self.valid_until is None or day < self.valid_until)
-
-
-def _read(
-    engine: Engine, period: Period, params: Mapping[str, Param]
-) -> tuple[list[_Part], dict[int, dict[str, int]]]:
-    """The exact amounts of every money figure by channel, day and currency, and the
-    counts by channel (channel 0: customers across channels)."""
-    parts: list[_Part] = []
-    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    fees: dict[int, list[_Fees]] = defaultdict(list)
-    for channel_id, *terms in engine.query(sql.FEE_PERIODS):
-        fees[channel_id].append(_Fees(*terms))
-    for (
-        channel_id,
-        day,
-        currency,
-        orders,
-        units,
-        gross,
-        discount,
-        shipping,
-        total,
-        refunds,
-    ) in engine.query(sql.SALES_DAYS, params):
-        tally = counts[channel_id]
-        tally["orders"] += orders
-        tally["units"] += units
-        parts.append(_Part(channel_id, day, currency, "gross_sales", gross))
-        parts.append(_Part(channel_id, day, currency, "discounts", discount))
-        parts.append(_Part(channel_id, day, currency, "shipping", shipping))
-        if refunds is not None:
-            parts.append(_Part(channel_id, day, currency, "refunds", refunds))
-        net = gross - discount - (refunds or 0)
-        for fee in fees[channel_id]:
-            if fee.holds(day):
-                with localcontext() as context:
-                    context.prec = 60
-                    percent = (fee.commission_pct * net + fee.payment_pct * total) / HUNDRED
-                    fixed = fee.payment_fixed * orders
-                parts.append(_Part(channel_id, day, currency, "fees", percent))
-                parts.append(_Part(channel_id, day, fee.currency, "fees", fixed))
-    for channel_id, day, currency, cogs, line_units, costed, returned in engine.query(
-        sql.UNIT_DAYS, params
-    ):
-        tally = counts[channel_id]
-        tally["line_units"] += line_units
-        tally["costed_units"] += costed
-        tally["returned_units"] += returned
-        if cogs is not None:
-            parts.append(_Part(channel_id, day, currency, "cogs", cogs))
-    for channel_id, day, currency, amount in engine.query(sql.AD_SPEND, params):
-        parts.append(_Part(channel_id, day, currency, "ad_spend", amount))
-    for channel_id, month, currency, amount in engine.query(sql.FIXED_COSTS, params):
-        day, share = prorate(amount, month=month, period=period)
-        parts.append(_Part(channel_id, day, currency, "fixed_costs", share))
-    for channel_id, customers, new in engine.query(sql.CUSTOMERS, params):
-        counts[channel_id]["customers"] = int(customers)
-        counts[channel_id]["new_customers"] = int(new)
-    for channel_id, *values in engine.query(sql.SESSIONS, params):
-        names = ("sessions", "ordering_sessions", "cart_sessions", "abandoned_carts")
-        for name, value in zip(names, values, strict=True):
-            counts[channel_id][name] = int(value)
-    return parts, counts
 
 
 def prorate(amount: Decimal, *, month: date, period: Period) -> tuple[date, Decimal]:
@@ -216,24 +140,157 @@ def prorate(amount: Decimal, *, month: date, period: Period) -> tuple[date, Deci
         return first, amount * covered / days_in_month
 
 
+def _fixed_costs(months: Iterable[MonthCost], period: Period) -> list[Part]:
+    """The fixed costs of the months `period` touches, prorated to it."""
+    parts = []
+    for cost in months:
+        if period.first.replace(day=1) <= cost.month <= period.last:
+            day, share = prorate(cost.amount, month=cost.month, period=period)
+            parts.append(Part(cost.channel_id, day, cost.currency, "fixed_costs", share))
+    return parts
+
+
+@dataclass(frozen=True, slots=True)
+class _Converted:
+    """One day's sum of a channel's figure, in its own currency and in the report's."""
+
+    channel_id: int
+    day: date
+    figure: str
+    own: Decimal
+    reporting: Decimal
+
+
 def _converted(
-    parts: Iterable[_Part], channels: Mapping[int, _Channel], rates: Rates, reporting: str
-) -> tuple[dict[int, dict[str, Decimal]], dict[int, dict[str, Decimal]]]:
-    """Each channel's money figures in its own currency and in `reporting`, day by day."""
+    parts: Iterable[Part], channels: Mapping[int, _Channel], rates: Rates, reporting: str
+) -> list[_Converted]:
+    """Each channel's amounts summed by day, currency and figure, then converted to its own
+    currency and to `reporting` (the rule of `currency.py`)."""
     days: dict[tuple[int, date, str, str], Decimal] = defaultdict(Decimal)
     for part in parts:
         if part.channel_id in channels:
             days[part.channel_id, part.day, part.currency, part.figure] += part.amount
-    own = {c: dict.fromkeys(SUMMED_MONEY, Decimal(0)) for c in channels}
-    report = {c: dict.fromkeys(SUMMED_MONEY, Decimal(0)) for c in channels}
+    converted = []
     for (channel_id, day, currency, figure), amount in days.items():
         target = channels[channel_id].currency
-        converted = rates.convert(amount, source=currency, target=target, day=day)
-        own[channel_id][figure] += converted
+        own = rates.convert(amount, source=currency, target=target, day=day)
+        report = own
         if target != reporting:
-            converted = rates.convert(amount, source=currency, target=reporting, day=day)
-        report[channel_id][figure] += converted
-    return own, report
+            report = rates.convert(amount, source=currency, target=reporting, day=day)
+        converted.append(_Converted(channel_id, day, figure, own, report))
+    return converted
+
+
+@dataclass(slots=True)
+class _Block:
+    """A range or a slice: its days, and its money and counts as they are added up."""
+
+    period: Period
+    own: dict[int, dict[str, Decimal]]
+    report: dict[int, dict[str, Decimal]]
+    counts: dict[int, dict[str, int]]
+
+    @classmethod
+    def empty(cls, period: Period, channels: Iterable[int]) -> _Block:
+        ids = list(channels)
+        return cls(
+            period,
+            own={c: dict.fromkeys(SUMMED_MONEY, Decimal(0)) for c in ids},
+            report={c: dict.fromkeys(SUMMED_MONEY, Decimal(0)) for c in ids},
+            counts=defaultdict(lambda: defaultdict(int)),
+        )
+
+    def add_money(self, day: _Converted) -> None:
+        self.own[day.channel_id][day.figure] += day.own
+        self.report[day.channel_id][day.figure] += day.reporting
+
+    def add_counts(self, channel_id: int, counts: Mapping[str, int]) -> None:
+        tally = self.counts[channel_id]
+        for name, value in counts.items():
+            tally[name] += value
+
+
+def _cuts(period: Period, slices: Sequence[tuple[date, date]]) -> list[Period]:
+    """The slices as periods: each inside `period`, in order, none overlapping another
+    (ValueError otherwise: slices are made by code, not typed)."""
+    cuts = []
+    after = period.first
+    for first, last in slices:
+        if not after <= first <= last <= period.last:
+            raise ValueError(
+                f"slice {first} to {last} is not a range inside {period.first} to "
+                f"{period.last} after the slice before it"
+            )
+        cuts.append(Period(first, last))
+        after = last + timedelta(days=1)
+    return cuts
+
+
+def _blocks(
+    read: DayRead,
+    converted: Iterable[_Converted],
+    channels: Mapping[int, _Channel],
+    period: Period,
+    cuts: Sequence[Period],
+) -> list[_Block]:
+    """The range (first) and each cut, with the money and counts of their days."""
+    blocks = [_Block.empty(p, channels) for p in (period, *cuts)]
+    firsts = [cut.first for cut in cuts]
+
+    def holding(day: date) -> list[_Block]:
+        k = bisect_right(firsts, day)  # the cut starting on or before `day`, counted from 1
+        if k and day <= cuts[k - 1].last:
+            return [blocks[0], blocks[k]]
+        return [blocks[0]]
+
+    for day in converted:
+        for block in holding(day.day):
+            block.add_money(day)
+    for (channel_id, on), counts in read.counts.items():
+        for block in holding(on):
+            block.add_counts(channel_id, counts)
+    return blocks
+
+
+def _report(
+    block: _Block,
+    channels: Mapping[int, _Channel],
+    buyers: Mapping[int, tuple[int, int]],
+    reporting: str,
+) -> ChannelReport:
+    """A block's figures: each channel's, in its currency and in `reporting`, and the total."""
+    result = []
+    for channel_id, channel in channels.items():
+        tally = dict(block.counts.get(channel_id, {}))
+        tally["customers"], tally["new_customers"] = buyers.get(channel_id, (0, 0))
+        result.append(
+            ChannelFigures(
+                channel_id=channel_id,
+                code=channel.code,
+                kind=channel.kind,
+                currency=channel.currency,
+                figures=_figures(_values(block.own[channel_id], tally, channel.currency),
+                                 channel.currency, total=False),
+                reporting=_figures(_values(block.report[channel_id], tally, reporting),
+                                   reporting, total=False),
+            )
+        )  # fmt: skip
+    total_money = {
+        name: sum((block.report[c][name] for c in channels), Decimal(0)) for name in SUMMED_MONEY
+    }
+    total_counts: dict[str, int] = defaultdict(int)
+    for channel_id in channels:
+        for name, value in block.counts.get(channel_id, {}).items():
+            total_counts[name] += value
+    # A customer who bought on two channels is one customer of the business.
+    total_counts["customers"], total_counts["new_customers"] = buyers.get(0, (0, 0))
+    return ChannelReport(
+        first=block.period.first,
+        last=block.period.last,
+        currency=reporting,
+        channels=tuple(result),
+        total=_figures(_values(total_money, total_counts, reporting), reporting, total=True),
+    )
 
 
 # --------------------------------------------------------------------------- figures
@@ -256,7 +313,9 @@ def _money_ratio(numerator: Decimal, denominator: int, currency: str) -> Decimal
         return Money.rounded(numerator / denominator, currency).amount
 
 
-def _percent(numerator: Decimal | int, denominator: Decimal | int) -> Decimal | None:
+def percent(numerator: Decimal | int, denominator: Decimal | int) -> Decimal | None:
+    """numerator / denominator × 100 as a percent figure: 2 decimals, half-even; None
+    over zero."""
     return _ratio(Decimal(numerator) * HUNDRED, denominator, PERCENT)
 
 
@@ -274,17 +333,17 @@ def _values(
         **{name: c.get(name, 0) for name in COUNTED},
         **{name: m[name] for name in SUMMED_MONEY},
         "net_sales": net_sales,
-        "return_rate": _percent(c.get("returned_units", 0), c.get("units", 0)),
+        "return_rate": percent(c.get("returned_units", 0), c.get("units", 0)),
         "uncosted_units": uncosted,
         "total_cost": total_cost,
         "net_profit": net_profit,
-        "roi": _percent(net_profit, total_cost),
+        "roi": percent(net_profit, total_cost),
         "roas": _ratio(net_sales, m["ad_spend"], RATIO),
         "aov": _money_ratio(net_sales, c.get("orders", 0), currency),
         "returning_customers": returning,
         "cpa": _money_ratio(m["ad_spend"], c.get("new_customers", 0), currency),
-        "conversion_rate": _percent(c.get("ordering_sessions", 0), c.get("sessions", 0)),
-        "cart_abandonment_rate": _percent(c.get("abandoned_carts", 0), c.get("cart_sessions", 0)),
+        "conversion_rate": percent(c.get("ordering_sessions", 0), c.get("sessions", 0)),
+        "cart_abandonment_rate": percent(c.get("abandoned_carts", 0), c.get("cart_sessions", 0)),
         "mer": _ratio(net_sales, m["ad_spend"], RATIO),
     }
     return values
@@ -308,62 +367,59 @@ def _figures(values: Mapping[str, Value], currency: str, *, total: bool) -> tupl
     return tuple(figures)
 
 
+# --------------------------------------------------------------------------- answers
+
+
 def channel_figures(engine: Engine, *, first: date, last: date, currency: str) -> ChannelReport:
     """Every channel's figures for the days `first` to `last` (UTC, both included), in
     each channel's currency and in `currency`; ValidationFailed names `from`, `to` or
     `currency` when the range or the currency cannot be reported."""
+    return channel_series(engine, first=first, last=last, slices=(), currency=currency).report
+
+
+def channel_series(
+    engine: Engine,
+    *,
+    first: date,
+    last: date,
+    slices: Sequence[tuple[date, date]],
+    currency: str,
+) -> ChannelSeries:
+    """Every channel's figures for the days `first` to `last`, and for each of `slices`
+    (first and last days, in order, disjoint, inside the range), from one read of the
+    model: each slice's figures are those `channel_figures` answers for it alone.
+
+    ValidationFailed as `channel_figures`; `currency` is refused when it has no rate on or
+    before the first slice's last day (as `channel_figures` refuses that slice).
+    """
     period = Period.of(first, last)
     reporting = validate_currency(currency, field="currency")
+    cuts = _cuts(period, slices)
     channels = {row[0]: _Channel(*row) for row in engine.query(sql.CHANNELS)}
-    params: dict[str, Param] = {
-        "start": period.start,
-        "end": period.end,
-        "first": period.first,
-        "last": period.last,
-        "first_month": period.first.replace(day=1),
-    }
-    parts, counts = _read(engine, period, params)
+    read = read_days(engine, period, cuts)
+    # Fixed costs are prorated to each block: a slice's share is not a part of the range's.
+    fixed = [_fixed_costs(read.fixed_costs, p) for p in (period, *cuts)]
     # Every currency an amount is in or goes to: costs may be in neither the channel's
     # currency nor the report's.
     currencies = {reporting, *(c.currency for c in channels.values())}
-    rates = load_rates(
-        engine,
-        currencies=currencies | {p.currency for p in parts},
-        first=period.first,
-        last=period.last,
-    )
-    check_reporting_currency(reporting, rates)
-    own, report = _converted(parts, channels, rates, reporting)
-    result = []
-    for channel_id, channel in channels.items():
-        tally = counts.get(channel_id, {})
-        result.append(
-            ChannelFigures(
-                channel_id=channel_id,
-                code=channel.code,
-                kind=channel.kind,
-                currency=channel.currency,
-                figures=_figures(_values(own[channel_id], tally, channel.currency),
-                                 channel.currency, total=False),
-                reporting=_figures(_values(report[channel_id], tally, reporting),
-                                   reporting, total=False),
-            )
-        )  # fmt: skip
-    total_money = {
-        name: sum((report[c][name] for c in channels), Decimal(0)) for name in SUMMED_MONEY
-    }
-    total_counts: dict[str, int] = defaultdict(int)
-    for channel_id in channels:
-        for name, value in counts.get(channel_id, {}).items():
-            total_counts[name] += value
-    # A customer who bought on two channels is one customer of the business.
-    everyone = counts.get(0, {})
-    total_counts["customers"] = everyone.get("customers", 0)
-    total_counts["new_customers"] = everyone.get("new_customers", 0)
-    return ChannelReport(
-        first=period.first,
-        last=period.last,
-        currency=reporting,
-        channels=tuple(result),
-        total=_figures(_values(total_money, total_counts, reporting), reporting, total=True),
+    currencies |= {p.currency for p in read.parts} | {c.currency for c in read.fixed_costs}
+    rates = load_rates(engine, currencies=currencies, first=period.first, last=period.last)
+    check_reporting_currency(reporting, _until(rates, cuts[0].last if cuts else period.last))
+    blocks = _blocks(read, _converted(read.parts, channels, rates, reporting), channels,
+                     period, cuts)  # fmt: skip
+    for block, costs in zip(blocks, fixed, strict=True):
+        for day in _converted(costs, channels, rates, reporting):
+            block.add_money(day)
+    reports = [
+        _report(block, channels, read.buyers.get(k, {}), reporting)
+        for k, block in enumerate(blocks)
+    ]
+    return ChannelSeries(reports[0], tuple(reports[1:]))
+
+
+def _until(rates: Rates, last: date) -> Rates:
+    """The rates of days up to `last`: what a report ending that day loads."""
+    return Rates(
+        {code: [d for d in days if d <= last] for code, days in rates.days.items()},
+        rates.per_eur,
     )

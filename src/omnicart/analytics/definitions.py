@@ -209,6 +209,32 @@ DEFINITIONS: tuple[Definition, ...] = (
         "attributed_sales / ad_spend of the Omnicart channel whose code is the touch "
         "channel's name, in the same currency.",
     ),
+    # --- a channel's top products and return reasons (products.py, return_reasons.py)
+    Definition("product_units", "count", "Units of a SKU in the channel's orders of the range."),
+    Definition("product_returned_units", "count", "Those units returned, whenever received."),
+    Definition(
+        "product_net_sales",
+        "money",
+        "The SKU's units kept (product_units − product_returned_units) at its prices in each "
+        "order, less that order's discount shared out over its lines by their value.",
+    ),
+    Definition(
+        "product_share",
+        "percent",
+        "product_net_sales / product_net_sales of all the channel's SKUs × 100.",
+    ),
+    Definition(
+        "reason_returns",
+        "count",
+        "Returns of the channel's orders of the range, whenever received, with units sent "
+        "back for the reason (trimmed; blank is none given).",
+    ),
+    Definition(
+        "reason_units",
+        "count",
+        "Units of those returns sent back for the reason (all reasons add up to returned_units).",
+    ),
+    Definition("reason_share", "percent", "reason_units / returned_units × 100."),
     # --- predictive CLV (clv_data.py, GET /v1/analytics/clv, omnicart analytics clv)
     Definition(
         "clv_frequency",

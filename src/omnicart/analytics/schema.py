@@ -68,6 +68,21 @@ TABLES: dict[str, str] = {
         quantity BIGINT NOT NULL,
         reason VARCHAR
     """,
+    # Every order line (`units`) and returned line (`returned`) of an order, with the
+    # order's channel, UTC day and cancellation and the unit cost holding on that day, in
+    # its currency (NULL where no cost row holds): resolved by the refresh
+    # (`line_costs.py`), so figures read lines without joining orders and cost periods.
+    "wh_line_costs": f"""
+        order_id BIGINT NOT NULL,
+        sku VARCHAR NOT NULL,
+        channel_id BIGINT NOT NULL,
+        order_day DATE NOT NULL,
+        cancelled_at TIMESTAMP,
+        units BIGINT NOT NULL,
+        returned BIGINT NOT NULL,
+        cost {MONEY},
+        currency VARCHAR
+    """,
     # Tracked behaviour (every call of the tracking API; not the outbox's order events).
     # campaign_* from context.campaign (UTM), referrer from context.page.referrer.
     "wh_events": """

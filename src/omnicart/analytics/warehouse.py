@@ -15,7 +15,10 @@ Where rows come from:
   where new events or re-keyed ones fall;
 - `customer_key` of both from identity resolution (`warehouse_people.py`);
 - `wh_channels` and the cost tables copied from the operational database
-  (`warehouse_costs.py`).
+  (`warehouse_costs.py`);
+- `wh_line_costs`: the lines and returned lines of every order the window's events
+  concern, costed again (`line_costs.py`), and those of every SKU whose unit costs a copy
+  changed.
 
 Incremental: the store's `events` table is only ever appended to, so a refresh reads the
 events after the last one it read (by rowid), in windows, each window committed with
@@ -118,15 +121,17 @@ def refresh(store: EventStore, db: Database, *, catch_up_first: bool = True) -> 
         costs_mark = warehouse_costs.costs_fingerprint(session)
         with _transaction(conn):
             warehouse_costs.copy_channels(session, conn)
-        rekeyed = _people(session, conn, marks)
-    read = _events(conn, collect_orders=not rebuilt)
-    with db.reading() as session:
-        rekeyed += _links(session, conn, marks["links"], read=read, rebuilt=rebuilt)
+        # Costs before the events: the windows cost their lines with the costs as they now
+        # are (a new model costs every line once).
         costs_copied = state(conn, "costs") != costs_mark
         if costs_copied:
             with _transaction(conn):
                 warehouse_costs.copy_costs(session, conn)
                 set_state(conn, "costs", costs_mark)
+        rekeyed = _people(session, conn, marks)
+    read = _events(conn, collect_orders=not rebuilt)
+    with db.reading() as session:
+        rekeyed += _links(session, conn, marks["links"], read=read, rebuilt=rebuilt)
     events, orders, refunds, returned, tracked = read.counts
     return RefreshCounts(
         rebuilt=rebuilt,

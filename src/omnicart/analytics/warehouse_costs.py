@@ -4,7 +4,8 @@ imported costs, spend, fees and exchange rates (see `tables.py`).
 Channels are copied on every refresh (a handful of rows). The cost tables are copied
 again only when one of them changed since the last copy: imports only ever add or
 replace rows, and each row written gets a new `imported_at`, so (count, latest
-`imported_at`) per table says whether anything changed.
+`imported_at`) per table says whether anything changed. A copy costs the model's lines
+of every SKU whose unit costs changed again (`line_costs.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import duckdb
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from omnicart.analytics import line_costs
 from omnicart.analytics.engine import arrow_rows
 from omnicart.analytics.tables import AdSpend, ChannelFee, ExchangeRate, FixedCost, UnitCost
 from omnicart.channels.tables import Channel
@@ -70,7 +72,9 @@ def costs_fingerprint(session: Session) -> str:
 
 def copy_costs(session: Session, conn: duckdb.DuckDBPyConnection) -> int:
     """Copy spend, unit costs, fees, fixed costs and rates (EUR itself at 1 on every day
-    the ECB published); the rows copied."""
+    the ECB published), and cost the lines of the SKUs whose unit costs changed again (in
+    the caller's transaction); the rows copied."""
+    line_costs.keep_unit_costs(conn)
     copied = 0
     for model_table, (table, columns) in _COPIES.items():
         rows: list[Sequence[Any]] = [
@@ -80,4 +84,5 @@ def copy_costs(session: Session, conn: duckdb.DuckDBPyConnection) -> int:
             rows += [(day, "EUR", Decimal(1)) for day in sorted({r[0] for r in rows})]
         _replace(conn, model_table, rows)
         copied += len(rows)
+    line_costs.recost_changed_skus(conn)
     return copied

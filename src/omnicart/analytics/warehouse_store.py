@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import duckdb
 
+from omnicart.analytics import line_costs
 from omnicart.analytics.engine import model_columns
 from omnicart.analytics.schema import TABLES
 from omnicart.analytics.sessions import visitor_sql
@@ -22,7 +23,7 @@ from omnicart.tracking.outbox import OUTBOX_SOURCE_ID
 
 # Raised whenever what the model's rows mean changes: a store built by another version
 # is rebuilt from its first event.
-MODEL_VERSION = "2"
+MODEL_VERSION = "3"
 WORK_TABLES = {
     "wh_orders": (
         "wh_x_orders",
@@ -236,6 +237,8 @@ SELECT order_id, return_id, event_at, line.sku, line.quantity, line.reason
 FROM (SELECT order_id, p.return_id AS return_id, event_at, unnest(p.products) AS line
       FROM wh_b_order_events WHERE event = 'Return Received')
 """,
+    # The lines of the window's orders, costed again as the window left them.
+    *line_costs.WINDOW_SQL,
     # Tracked behaviour: every event but the outbox's (kept a while: sessions follow it).
     f"""
 CREATE OR REPLACE TEMP TABLE wh_b_tracked AS

@@ -5,7 +5,8 @@ The history (analytics_data.py: 1 million orders and 10 million tracked events b
 default) is written into the analytic model of a DuckDB file. Then, for the year:
 
 - **overview**: `channel_figures` (every channel's figures in its own currency and in EUR)
-  against hand SQL that sums the same money by channel, day and currency, counts orders,
+  against hand SQL that sums the same money by channel, day and currency (COGS from the
+  raw lines, returns and cost rows, not from the model's costed lines), counts orders,
   units, customers and the sessions of the model's wh_sessions, and converts with the
   day's ECB rate in plain Python;
 - **cohorts**: `cohort_table` against one hand query over first orders;
@@ -15,7 +16,9 @@ default) is written into the analytic model of a DuckDB file. Then, for the year
 Each side runs `repeat` times after one warm-up; the figure is the median. `equal` says
 the two computed the same numbers (compared figure by figure). The sessions in the model
 (sessionized once, as the warehouse's refresh keeps them: `sessions_s`) are checked once
-against a hand sessionization of every stored event (`sessions_check`). One JSON line.
+against a hand sessionization of every stored event (`sessions_check`); the model's costed
+lines (`wh_line_costs`, built once likewise: `line_costs_s`) are checked by the overview's
+COGS and units. One JSON line.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from omnicart.analytics.channels import ChannelReport, channel_figures
 from omnicart.analytics.cohorts import CohortTable, cohort_table
 from omnicart.analytics.engine import DuckDBEngine
 from omnicart.analytics.funnels import Funnel, funnel
+from omnicart.analytics.line_costs import build_line_costs
 from omnicart.analytics.period import Period
 from omnicart.analytics.sessions import build_sessions
 from omnicart.benchmarks.analytics_data import DAYS, FIRST_DAY, HistorySize, generate
@@ -420,7 +424,10 @@ def run(config: BenchConfig) -> dict[str, Any]:
         rows = generate(conn, HistorySize(orders=config.orders, events=config.events))
         generated = time.perf_counter()
         build_sessions(engine)  # as the warehouse's refresh keeps them
-        sessions_s = time.perf_counter() - generated
+        sessioned = time.perf_counter()
+        build_line_costs(engine)  # likewise
+        sessions_s = sessioned - generated
+        line_costs_s = time.perf_counter() - sessioned
         generate_s = time.perf_counter() - started
         rows["wh_sessions"] = int(
             (conn.execute("SELECT count(*) FROM wh_sessions").fetchone() or (0,))[0]
@@ -461,6 +468,7 @@ def run(config: BenchConfig) -> dict[str, Any]:
         "sessions": rows["wh_sessions"],
         "generate_s": round(generate_s, 1),
         "sessions_s": round(sessions_s, 1),
+        "line_costs_s": round(line_costs_s, 1),
         "overview": overview,
         "cohorts": cohort,
         "funnel": funnel_result,
