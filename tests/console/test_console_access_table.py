@@ -183,6 +183,14 @@ def cases(world: World, customer: int = 1) -> dict[Case, Row]:
             "/console/customers/{customer_id}/{table}.csv",
             f"/console/customers/{customer}/orders.csv",
         ): CUSTOMERS,
+        # Anyone signed in chooses their own language ("auto": as it was, the browser's).
+        Case("POST", "/console/language", "/console/language", True, (("locale", "auto"),)): (
+            SIGN_IN,
+            ON,
+            ON,
+            ON,
+            ON,
+        ),
         Case("POST", "/console/sign-out", "/console/sign-out", form=True): (
             SIGN_IN,
             SIGN_IN,

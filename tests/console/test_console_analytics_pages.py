@@ -2,8 +2,9 @@
 
 The merchant is the hand merchant of tests/integration/test_analytics_channels.py (a PLN
 web shop with tracking and a EUR marketplace, 16 March to 15 April 2026, with ECB rates),
-behind the app with console users and API keys; and one person, Ewa, known by her e-mail
-and loyalty card, for the Customer 360.
+and a second return to the web shop with no reason given, behind the app with console
+users and API keys; two of its SKUs in the catalog; and one person, Ewa, known by her
+e-mail and loyalty card, for the Customer 360.
 """
 
 from __future__ import annotations
@@ -25,15 +26,21 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.requests import Request
 
+from omnicart.analytics.channels import channel_figures
 from omnicart.analytics.cohorts import cohort_table
 from omnicart.analytics.funnels import funnel, parse_window
 from omnicart.analytics.journeys import attribution_report
+from omnicart.analytics.line_costs import build_line_costs
 from omnicart.analytics.omnichannel import omnichannel_report
 from omnicart.analytics.period import Period
+from omnicart.analytics.products import top_products
 from omnicart.analytics.reading import open_analytics
+from omnicart.analytics.return_reasons import return_reasons
 from omnicart.analytics.warehouse import open_model
 from omnicart.app import create_app
 from omnicart.auth.service import create_api_key
+from omnicart.catalog.model import VariantDraft
+from omnicart.catalog.service import create_product
 from omnicart.console.analytics_data import DEFAULT_STEPS, slices
 from omnicart.console.numbers import viewer_locale
 from omnicart.customers.lookup import observe
@@ -42,7 +49,7 @@ from omnicart.settings import Settings
 from omnicart.users.service import create_user
 from tests.conftest import ADMIN_SECRET
 from tests.console.support import PASSWORD, csrf_of, sign_in
-from tests.integration.test_analytics_channels import CHANNELS, _write_into_store
+from tests.integration.test_analytics_channels import CHANNELS, _write_into_store, t
 
 ANALYST_KEY = "oc_test_console_analyst"
 ADMIN, ANALYST, STAFF = "owner@shop.example", "analyst@shop.example", "krk@shop.example"
@@ -86,8 +93,21 @@ def shop(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
                 traits={"name": "Ewa Kowalska"},
             )
         assert ewa is not None
+        with db.transaction() as session:
+            create_product(
+                session,
+                handle="linen-shirt",
+                title="Linen shirt",
+                variants=[VariantDraft("A", "M")],
+            )
+            create_product(session, handle="mug", title="Mug", variants=[VariantDraft("B")])
         with open_model(db=db, events_path=Path(settings.events_path)) as model:
             _write_into_store(model)
+            # Order 3's unit of A came back, with no reason given.
+            model.insert("wh_returns", [(3, 2, t("2026-03-28 10:00"), "A", 1, None)])
+            # The costed lines are derived from every line and return: build them again.
+            model.connection.execute("DELETE FROM wh_line_costs")
+            build_line_costs(model)
         yield Shop(app, db, settings, ewa)
     db.dispose()
 
@@ -330,6 +350,80 @@ def test_the_channel_pages_figures_are_the_apis(analyst: TestClient) -> None:
     ]  # fmt: skip
     html = analyst.get("/console/channels/web-pl", params=RANGE).text
     assert "PLN425.00" in html  # net sales in the channel's own currency beside EUR's
+
+
+CHANNEL_FILTERS = [
+    RANGE,
+    {"from": "2026-03-17", "to": "2026-04-15", "currency": "PLN"},
+    {"from": "2026-04-01", "to": "2026-04-15", "currency": "EUR"},
+]
+
+
+@pytest.mark.parametrize("params", CHANNEL_FILTERS)
+@pytest.mark.parametrize("code", ["web-pl", "market-eu"])
+def test_the_channel_pages_products_and_reasons_are_the_analytics_functions(
+    shop: Shop, analyst: TestClient, code: str, params: dict[str, str]
+) -> None:
+    period = Period(date.fromisoformat(params["from"]), date.fromisoformat(params["to"]))
+    with open_analytics(db=shop.db, settings=shop.settings) as engine:
+        report = channel_figures(
+            engine, first=period.first, last=period.last, currency=params["currency"]
+        )
+        channel_id = report.channel(code).channel_id
+        products = top_products(
+            engine, channel_id=channel_id, period=period, currency=params["currency"]
+        )
+        reasons = return_reasons(engine, channel_id=channel_id, period=period)
+    names = {"A": "Linen shirt (M)", "B": "Mug"}  # the catalog's; C is in none
+    rows = _csv(analyst, f"/console/channels/{code}/products.csv", params)
+    assert rows[0] == ["sku", "name", "product_units", "product_returned_units",
+                       "product_net_sales", "currency", "product_share"]  # fmt: skip
+    assert rows[1:] == [
+        [p.sku, names.get(p.sku, ""), str(p.product_units), str(p.product_returned_units),
+         str(p.product_net_sales), products.currency, _text(p.product_share)]
+        for p in products.products
+    ]  # fmt: skip
+    rows = _csv(analyst, f"/console/channels/{code}/reasons.csv", params)
+    assert rows[0] == ["reason", "reason_returns", "reason_units", "reason_share"]
+    assert rows[1:] == [
+        [_text(r.reason), str(r.reason_returns), str(r.reason_units), _text(r.reason_share)]
+        for r in reasons.reasons
+    ]
+
+
+def test_the_web_shops_top_products_and_return_reasons(analyst: TestClient) -> None:
+    # By hand (test_analytics_products): A 180 PLN (16 Mar, 4.2) = 42.86 EUR, order 3's
+    # unit returned keeps nothing of it; B 300 × 2/3 = 200 PLN (17 Mar) = 47.62 EUR.
+    # Of 90.48 EUR: 52.630… % and 47.369… %.
+    rows = _csv(analyst, "/console/channels/web-pl/products.csv", RANGE)
+    assert rows[1:] == [
+        ["B", "Mug", "3", "1", "47.62", "EUR", "52.63"],
+        ["A", "Linen shirt (M)", "3", "1", "42.86", "EUR", "47.37"],
+    ]
+    # A unit each, one return each: the reason given first.
+    rows = _csv(analyst, "/console/channels/web-pl/reasons.csv", RANGE)
+    assert rows[1:] == [["size", "1", "1", "50.00"], ["", "1", "1", "50.00"]]
+    html = analyst.get("/console/channels/web-pl", params=RANGE).text
+    for shown in ("Top products", "Linen shirt (M)", "€47.62", "52.63%", "Return reasons",
+                  "No reason given", "/console/channels/web-pl/products.csv?from=2026-03-16",
+                  "/console/channels/web-pl/reasons.csv?from=2026-03-16"):  # fmt: skip
+        assert shown in html, shown
+    # The marketplace's C is in no catalog: no name; nothing of it came back.
+    rows = _csv(analyst, "/console/channels/market-eu/products.csv", RANGE)
+    assert [r[:2] for r in rows[1:]] == [["A", "Linen shirt (M)"], ["C", ""], ["B", "Mug"]]
+    market = analyst.get("/console/channels/market-eu", params=RANGE).text
+    assert "Nothing sold on this channel in the range came back." in market
+    assert _csv(analyst, "/console/channels/market-eu/reasons.csv", RANGE) == [
+        ["reason", "reason_returns", "reason_units", "reason_share"]
+    ]
+
+
+def test_a_range_without_sales_says_so(analyst: TestClient) -> None:
+    april = {**RANGE, "from": "2026-04-01"}
+    html = analyst.get("/console/channels/web-pl", params=april).text
+    assert "Nothing was sold on this channel in the range." in html
+    assert "Nothing sold on this channel in the range came back." in html
+    assert _csv(analyst, "/console/channels/web-pl/products.csv", april)[1:] == []
 
 
 def test_an_unknown_channel_is_not_found(analyst: TestClient) -> None:

@@ -199,7 +199,7 @@ def test_a_return_is_opened_through_the_store(
     # The marketplace is served by the warehouse alone: not through Kraków's store.
     market = good | {"return_channel_id": str(world.shop.market)}
     got, page = _post(krk_staff, f"{at}/returns", at, **market)
-    assert (got, "may only act at its own location" in page) == (403, True)
+    assert (got, "your account may only act at your own location" in page) == (403, True)
     assert _snapshot(db) == before
     assert _post(krk_staff, f"{at}/returns", at, **good)[0] == 303
     page = krk_staff.get(f"{at}?done=return").text
@@ -457,9 +457,7 @@ def test_the_connectors_page_shows_state_lag_and_what_needs_attention(
         "/console/connectors?requeued=1",
     )
     assert _delivery_status(db, delivery) == "pending"
-    assert (
-        "1 deliveries will be processed again." in admin.get("/console/connectors?requeued=1").text
-    )
+    assert "1 delivery will be processed again." in admin.get("/console/connectors?requeued=1").text
 
 
 def test_only_the_owner_sees_connectors(

@@ -4,6 +4,8 @@ database (also under concurrent guesses), disabling, and `omnicart users`."""
 from __future__ import annotations
 
 import io
+import re
+import sys
 import threading
 
 import pytest
@@ -11,7 +13,7 @@ from sqlalchemy import select
 
 from omnicart.db.engine import Database
 from omnicart.kernel.clock import set_clock, utcnow
-from omnicart.kernel.errors import Conflict, ValidationFailed
+from omnicart.kernel.errors import Conflict, NotFound, ValidationFailed
 from omnicart.users.model import FAILURE_WINDOW, MAX_FAILURES
 from omnicart.users.service import (
     SignInRefused,
@@ -19,6 +21,7 @@ from omnicart.users.service import (
     disable_user,
     list_users,
     session_principal,
+    set_locale,
     sign_in,
 )
 from omnicart.users.tables import StaffUser
@@ -184,3 +187,76 @@ def test_the_users_commands(
     assert "disabled" in omnicart(capsys, "users", "list", "--database-url", url).out
     unknown = omnicart(capsys, "users", "disable", "nobody@shop.example", "--database-url", url)
     assert unknown.code == 2
+
+
+def test_a_users_console_language(
+    sqlite_db: Database, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = str(sqlite_db.engine.url)
+
+    def language() -> str | None:
+        with sqlite_db.reading() as session:
+            return session.scalars(select(StaffUser.locale)).one()
+
+    # A language that is not the console's is refused before the password is asked for.
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{PASSWORD}\n"))
+    refused = omnicart(
+        capsys, "users", "create", "ola@shop.example", "--role", "admin", "--locale", "de",
+        "--password-stdin", "--database-url", url,
+    )  # fmt: skip
+    assert (refused.code, refused.err.count("\n")) == (2, 1)
+    assert "locale must be one of en, pl or auto" in refused.err
+    assert sys.stdin.read() == f"{PASSWORD}\n"  # never read
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{PASSWORD}\n"))
+    made = omnicart(
+        capsys, "users", "create", "ola@shop.example", "--role", "admin", "--locale", "PL",
+        "--password-stdin", "--database-url", url,
+    )  # fmt: skip
+    assert made.code == 0, made.err
+    assert language() == "pl"
+    token = sign_in(sqlite_db, email="ola@shop.example", password=PASSWORD).token
+    principal = session_principal(sqlite_db, token=token)
+    assert principal is not None
+    assert principal.locale == "pl"
+    listed = omnicart(capsys, "users", "list", "--database-url", url)
+    assert re.search(r"ola@shop\.example\s+│\s+admin\s+│\s+-\s+│\s+pl\s+│", listed.out)
+
+    for given, stored, said in (
+        ("en", "en", "the console speaks en"),
+        ("auto", None, "the console speaks the browser's language"),
+        (" Pl ", "pl", "the console speaks pl"),
+    ):
+        done = omnicart(
+            capsys, "users", "set-locale", "OLA@shop.example", given, "--database-url", url
+        )
+        assert done.code == 0, done.err
+        assert f"ola@shop.example: {said}" in done.out
+        assert language() == stored
+    # Sessions see the change at once.
+    after = session_principal(sqlite_db, token=token)
+    assert after is not None
+    assert after.locale == "pl"
+
+    for args, message in (
+        (("ola@shop.example", "de"), "locale must be one of en, pl or auto"),
+        (("ola@shop.example", ""), "locale must be one of en, pl or auto"),
+        (("nobody@shop.example", "en"), "no user has the e-mail nobody@shop.example"),
+    ):
+        bad = omnicart(capsys, "users", "set-locale", *args, "--database-url", url)
+        assert (bad.code, bad.out, bad.err.count("\n")) == (2, "", 1)
+        assert message in bad.err
+        assert language() == "pl"
+
+
+def test_set_locale_refuses_what_the_console_does_not_speak(db: Database) -> None:
+    with db.transaction() as session:
+        create_user(session, email="ann@shop.example", password=PASSWORD, role="analyst")
+    with pytest.raises(ValidationFailed) as refused, db.transaction() as session:
+        set_locale(session, email="ann@shop.example", locale="fr")
+    assert refused.value.field == "locale"
+    with pytest.raises(NotFound), db.transaction() as session:
+        set_locale(session, email="bob@shop.example", locale="pl")
+    with db.transaction() as session:
+        assert set_locale(session, email="ann@shop.example", locale="pl").locale == "pl"
+    with db.reading() as session:
+        assert [u.locale for u in list_users(session)] == ["pl"]

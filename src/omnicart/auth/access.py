@@ -129,10 +129,12 @@ def access(
     return Access(scope=scope, roles=frozenset(roles), channel=channel, store=store, note=note)
 
 
-_ONLY_OWN = {
-    "channel": "this API key may only act for its own channel",
-    "staff": "this API key may only act at its own location",
-}
+def _only_own(principal: Principal) -> str:
+    if principal.role == "channel":
+        return f"{principal.ITSELF} may only act for {principal.WHOSE} own channel"
+    return f"{principal.ITSELF} may only act at {principal.WHOSE} own location"
+
+
 PUBLIC = Access(scope="public")
 WRITE_KEY = Access(scope="write_key")
 
@@ -142,13 +144,13 @@ def check_caller(rule: Access, principal: Principal) -> None:
     if principal.role == "admin":
         return
     if not rule.roles:
-        raise Forbidden("only an admin key may call this route")
+        raise Forbidden(f"only an admin {principal.KIND} may call this route")
     if principal.role not in rule.roles:
-        raise Forbidden(f"a {principal.role} key may not call this route")
+        raise Forbidden(f"a {principal.role} {principal.KIND} may not call this route")
     if rule.scope in ADMIN_ONLY_SCOPES:
-        raise Forbidden(f"only an admin key may use the scope {rule.scope!r}")
+        raise Forbidden(f"only an admin {principal.KIND} may use the scope {rule.scope!r}")
     if rule.scope not in principal.scopes:
-        raise Forbidden(f"this API key lacks the scope {rule.scope!r}")
+        raise Forbidden(f"{principal.ITSELF} lacks the scope {rule.scope!r}")
 
 
 def check_target(
@@ -173,7 +175,7 @@ def check_target(
     if target is None:
         return
     if isinstance(target, Named):
-        _check_named(target, own, arguments, role=principal.role)
+        _check_named(target, own, arguments, principal=principal)
         return
     if target.source == "body":
         object_id = getattr(arguments.get("body"), target.param, None)
@@ -189,18 +191,20 @@ def check_target(
     if mine:
         return
     if target.source == "body":
-        raise Forbidden(_ONLY_OWN[principal.role], field=target.param)
+        raise Forbidden(_only_own(principal), field=target.param)
     raise NotFound(f"{target.kind} {object_id} does not exist", field=target.param)
 
 
-def _check_named(target: Named, own: int | None, arguments: dict[str, Any], *, role: str) -> None:
+def _check_named(
+    target: Named, own: int | None, arguments: dict[str, Any], *, principal: Principal
+) -> None:
     value = _read(target, arguments)
     if value is None:
         if target.fill_own and target.source == "query":
             arguments[target.attr] = own
         return
     if value != own:
-        raise Forbidden(_ONLY_OWN[role], field=target.attr)
+        raise Forbidden(_only_own(principal), field=target.attr)
 
 
 def _read(target: Named, arguments: Mapping[str, Any]) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -83,6 +84,10 @@ class Principal:
     scopes: frozenset[str] = field(default_factory=frozenset)
     channel_id: int | None = None
     location_id: int | None = None
+    # How a refusal names this caller: its kind, itself, and whose (for "… own channel").
+    KIND: ClassVar[str] = "key"
+    ITSELF: ClassVar[str] = "this API key"
+    WHOSE: ClassVar[str] = "its"
 
     @property
     def actor(self) -> str:

@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from omnicart.console.access import PageRefused, SignInRequired, current_viewer, sign_in_url
+from omnicart.console.i18n import Texts, texts_for
 from omnicart.kernel.errors import OmnicartError
 
 STATIC = "/console/static"
@@ -36,6 +37,7 @@ def install_console(app: FastAPI) -> None:
         channel_pages,
         connectors_pages,
         customer_pages,
+        language_pages,
         order_actions,
         order_pages,
         stock_forms,
@@ -48,7 +50,7 @@ def install_console(app: FastAPI) -> None:
         StaticFiles(directory=Path(str(files("omnicart.console") / "static"))),
         name="console-static",
     )
-    operations = (auth_pages, stock_pages, stock_forms, order_pages, order_actions)
+    operations = (auth_pages, language_pages, stock_pages, stock_forms, order_pages, order_actions)
     for module in (*operations, connectors_pages):
         app.include_router(module.router)
     for module in (analytics_pages, channel_pages, customer_pages):
@@ -61,11 +63,13 @@ def _is_console(request: Request) -> bool:
     return request.url.path == "/console" or request.url.path.startswith("/console/")
 
 
-def _error_page(request: Request, status: int, detail: str) -> Response:
+def _error_page(request: Request, describe: Callable[[Texts], tuple[int, str]]) -> Response:
+    """The error as a page in the viewer's language: `describe` gives the status and the
+    detail, written in it."""
     from omnicart.console.render import render
 
-    db = request.app.state.db
-    viewer = current_viewer(request, db)
+    viewer = current_viewer(request, request.app.state.db)  # first: their own language
+    status, detail = describe(texts_for(request))
     return render(request, "error.html", viewer=viewer, status=status, detail=detail, csrf="")
 
 
@@ -76,36 +80,39 @@ def _install_handlers(app: FastAPI) -> None:
         return RedirectResponse(sign_in_url(exc.back_to), status_code=303, headers=SECURITY_HEADERS)
 
     async def refused(request: Request, exc: PageRefused) -> Response:
-        return _error_page(request, exc.status, exc.detail)
+        return _error_page(request, lambda _: (exc.status, exc.detail))
 
     app.add_exception_handler(SignInRequired, sign_in_first)  # type: ignore[arg-type]
     app.add_exception_handler(PageRefused, refused)  # type: ignore[arg-type]
 
-    # Errors on console pages are pages too; the API keeps its problem+json.
-    def as_page(kind: type[Exception], describe: Callable[[Any], tuple[int, str]]) -> None:
+    # Errors on console pages are pages too; the API keeps its problem+json. A service's
+    # detail is the API's (English); the console's own texts are in the viewer's language.
+    def as_page(kind: type[Exception], describe: Callable[[Any, Texts], tuple[int, str]]) -> None:
         api_handler: Handler = app.exception_handlers[kind]
 
         async def handle(request: Request, exc: Any) -> Response:
             if not _is_console(request):
                 answer = api_handler(request, exc)
                 return await answer if inspect.isawaitable(answer) else answer
-            status, detail = describe(exc)
-            return _error_page(request, status, detail)
+            return _error_page(request, lambda texts: describe(exc, texts))
 
         app.add_exception_handler(kind, handle)
 
-    as_page(OmnicartError, lambda exc: (exc.status, exc.detail))
+    as_page(OmnicartError, lambda exc, _: (exc.status, exc.detail))
     as_page(RequestValidationError, _invalid)
-    as_page(StarletteHTTPException, lambda exc: (exc.status_code, _http_detail(exc)))
+    as_page(StarletteHTTPException, lambda exc, _: (exc.status_code, _http_detail(exc, _)))
 
 
-def _invalid(exc: RequestValidationError) -> tuple[int, str]:
+def _invalid(exc: RequestValidationError, _: Texts) -> tuple[int, str]:
+    from omnicart.console.forms import validation_message
+
     first = exc.errors()[0] if exc.errors() else {}
-    where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body"))
-    return 422, f"{where or 'request'}: {first.get('msg', 'invalid')}"
+    named = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body"))
+    where = named or _("request")
+    return 422, f"{where}: {validation_message(first, _)}"
 
 
-def _http_detail(exc: StarletteHTTPException) -> str:
+def _http_detail(exc: StarletteHTTPException, _: Texts) -> str:
     if exc.status_code == 404:
-        return "There is no such page."
+        return _("There is no such page.")
     return str(exc.detail)

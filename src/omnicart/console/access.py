@@ -29,6 +29,7 @@ from omnicart.api.access import ACCESS_ATTR, declared_access
 from omnicart.api.deps import DbDep
 from omnicart.auth.access import Access, check_caller, check_target
 from omnicart.console import sessions
+from omnicart.console.i18n import remember_viewer, texts_for
 from omnicart.db.engine import Database
 from omnicart.kernel.errors import Forbidden, NotFound
 from omnicart.users.service import UserPrincipal, session_principal
@@ -68,9 +69,11 @@ def _page_access(request: Request) -> Access:
 
 
 def current_viewer(request: Request, db: Database) -> UserPrincipal | None:
-    """The signed-in user of this request, or None."""
+    """The signed-in user of this request, or None; the request speaks their language."""
     token = sessions.session_token(request, db)
-    return None if token is None else session_principal(db, token=token)
+    viewer = None if token is None else session_principal(db, token=token)
+    remember_viewer(request, viewer)
+    return viewer
 
 
 def authorize_viewer(request: Request, db: DbDep) -> UserPrincipal:
@@ -86,7 +89,7 @@ def authorize_viewer(request: Request, db: DbDep) -> UserPrincipal:
     try:
         check_caller(_page_access(request), viewer)
     except Forbidden as exc:
-        raise PageRefused(403, _as_viewer(exc.detail)) from None
+        raise PageRefused(403, exc.detail) from None
     return viewer
 
 
@@ -99,18 +102,15 @@ async def checked_form(request: Request, viewer: Viewer, db: DbDep) -> FormData:
     if not sessions.csrf_matches(
         db, sessions.session_token(request, db), form.get(sessions.CSRF_FIELD)
     ):
+        _ = texts_for(request)
         raise PageRefused(
-            403, "This form was not sent from your console session. Reload the page and try again."
+            403,
+            _("This form was not sent from your console session. Reload the page and try again."),
         )
     return form
 
 
 CheckedForm = Annotated[FormData, Depends(checked_form)]
-
-
-def _as_viewer(detail: str) -> str:
-    # The API's messages speak of keys; a person signed in with a role, not a key.
-    return detail.replace("this API key", "your account").replace(" key ", " user ")
 
 
 def check_form_target(request: Request, viewer: UserPrincipal, db: Database, body: object) -> None:
@@ -122,7 +122,7 @@ def _check(rule: Access, viewer: UserPrincipal, arguments: dict[str, Any], db: D
     try:
         check_target(rule, viewer, arguments, db.reading)
     except Forbidden as exc:
-        raise PageRefused(403, _as_viewer(exc.detail)) from None
+        raise PageRefused(403, exc.detail) from None
     except NotFound as exc:
         raise PageRefused(404, exc.detail) from None
 

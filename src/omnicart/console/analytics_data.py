@@ -1,25 +1,31 @@
 """What the analytics pages show, read with the functions the analytics API calls.
 
-Nothing here computes a figure: the channel figures come from `channel_figures` (the whole
-range, and each week, month or year of it for the charts), funnels from `funnel`,
-attribution from `attribution_report`, cohorts and omnichannel customers from theirs, all
-on one refreshed model per request (`open_analytics`, as the API opens it).
+Nothing here computes a figure: the channel figures come from `channel_series` (the whole
+range as `channel_figures` answers it, and each week, month or year of it for the charts,
+from one read), a channel's top products and return reasons from `top_products` and
+`return_reasons`, funnels from `funnel`, attribution from `attribution_report`, cohorts and
+omnichannel customers from theirs, all on one refreshed model per request
+(`open_analytics`, as the API opens it). Product names come from the catalog.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from omnicart.analytics.channels import ChannelFigures, ChannelReport, channel_figures
+from omnicart.analytics.channels import ChannelFigures, ChannelReport, channel_series
 from omnicart.analytics.cohorts import CohortTable, cohort_table
 from omnicart.analytics.engine import Engine
 from omnicart.analytics.funnels import Funnel, FunnelRow, funnel, parse_window
 from omnicart.analytics.journeys import AttributionReport, ChannelAttribution, attribution_report
 from omnicart.analytics.omnichannel import OmnichannelReport, omnichannel_report
 from omnicart.analytics.period import Period
-from omnicart.kernel.errors import OmnicartError, ValidationFailed
+from omnicart.analytics.products import TopProducts, top_products
+from omnicart.analytics.return_reasons import ReturnReasons, return_reasons
+from omnicart.catalog.service import get_product, get_variant
+from omnicart.db.engine import Database
+from omnicart.kernel.errors import NotFound, OmnicartError, ValidationFailed
 from omnicart.kernel.money import validate_currency
 
 DEFAULT_DAYS = 30  # the range shown when none is asked for: the last 30 days (UTC)
@@ -156,17 +162,21 @@ def slices(period: Period) -> tuple[str, list[tuple[str, date, date]]]:
     return grain, cuts
 
 
-def _series(engine: Engine, filters: Filters) -> tuple[str, list[Slice]]:
+def _series(engine: Engine, filters: Filters) -> tuple[ChannelReport, str, list[Slice]]:
+    """The range's report (GET /v1/analytics/channels's) and its slices', in one read."""
     grain, cuts = slices(filters.period)
-    return grain, [
-        Slice(
-            label,
-            first,
-            last,
-            channel_figures(engine, first=first, last=last, currency=filters.currency),
-        )
-        for label, first, last in cuts
+    series = channel_series(
+        engine,
+        first=filters.first,
+        last=filters.last,
+        slices=[(first, last) for _, first, last in cuts],
+        currency=filters.currency,
+    )
+    pieces = [
+        Slice(label, first, last, report)
+        for (label, first, last), report in zip(cuts, series.slices, strict=True)
     ]
+    return series.report, grain, pieces
 
 
 # --------------------------------------------------------------------------- the pages
@@ -187,16 +197,14 @@ class Overview:
 
 def read_overview(engine: Engine, filters: Filters) -> Overview:
     """The Overview's report (as GET /v1/analytics/channels answers it) and its series."""
-    report = channel_figures(
-        engine, first=filters.first, last=filters.last, currency=filters.currency
-    )
-    grain, series = _series(engine, filters)
+    report, grain, series = _series(engine, filters)
     return Overview(report, grain, series)
 
 
 @dataclass(frozen=True, slots=True)
 class ChannelPage:
-    """One channel: its figures, its funnel, every attribution model's credit, over time."""
+    """One channel: its figures, its funnel, every attribution model's credit, over time,
+    its top products and why its sales came back."""
 
     figures: ChannelFigures
     report: ChannelReport
@@ -206,21 +214,21 @@ class ChannelPage:
     credit: ChannelAttribution | None
     grain: str
     series: list[Slice]
+    products: TopProducts
+    reasons: ReturnReasons
 
 
 def read_channel(
     engine: Engine, filters: Filters, *, code: str, steps: tuple[str, ...], window: str
 ) -> ChannelPage | None:
     """The channel page's figures, or None when the model knows no channel `code`."""
-    report = channel_figures(
-        engine, first=filters.first, last=filters.last, currency=filters.currency
-    )
+    report, grain, series = _series(engine, filters)
     figures = next((c for c in report.channels if c.code == code), None)
     if figures is None:
         return None
     entered = funnel(engine, period=filters.period, steps=steps, window=parse_window(window))
     credits = attribution_report(engine, period=filters.period, currency=filters.currency)
-    grain, series = _series(engine, filters)
+    period, channel_id = filters.period, figures.channel_id
     return ChannelPage(
         figures=figures,
         report=report,
@@ -230,7 +238,27 @@ def read_channel(
         credit=next((c for c in credits.channels if c.channel == code), None),
         grain=grain,
         series=series,
+        products=top_products(
+            engine, channel_id=channel_id, period=period, currency=filters.currency
+        ),
+        reasons=return_reasons(engine, channel_id=channel_id, period=period),
     )
+
+
+def product_names(db: Database, skus: Iterable[str]) -> dict[str, str]:
+    """The catalog's name of each SKU it holds: its product's title, and the variant's
+    title after it when the variant has one. A SKU sold but not in the catalog (a
+    channel's own, an imported past) has none."""
+    names = {}
+    with db.reading() as session:
+        for sku in skus:
+            try:
+                variant = get_variant(session, sku=sku)
+                product = get_product(session, product_id=variant.product_id)
+            except NotFound:
+                continue
+            names[sku] = f"{product.title} ({variant.title})" if variant.title else product.title
+    return names
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,10 @@
 """The analytics Overview (every channel's figures, charts of them over time), the figures'
 definitions, the charts' script, and the Overview's tables as CSV.
 
-Figures come from `channel_figures`, exactly as GET /v1/analytics/channels computes them;
-the table is the data and works without JavaScript; the charts (Plotly's own script, from
-the `plotly` package, served here) draw the series from a JSON block.
+Figures come from `channel_series`: the range's exactly as GET /v1/analytics/channels
+computes them (`channel_figures`), and each week, month or year's, from one read of the
+model; the table is the data and works without JavaScript; the charts (Plotly's own script,
+from the `plotly` package, served here) draw the series from a JSON block.
 """
 
 from __future__ import annotations

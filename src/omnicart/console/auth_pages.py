@@ -12,18 +12,20 @@ from omnicart.api.deps import DbDep
 from omnicart.auth.access import PUBLIC
 from omnicart.console import sessions
 from omnicart.console.access import CheckedForm, Viewer, current_viewer, page
+from omnicart.console.i18n import Texts, texts_for
 from omnicart.console.menu import SIGNED_IN
 from omnicart.console.render import SECURITY_HEADERS, render
 from omnicart.db.engine import Database
-from omnicart.users.model import MAX_EMAIL, MAX_PASSWORD
+from omnicart.users.model import FAILURE_WINDOW, MAX_EMAIL, MAX_FAILURES, MAX_PASSWORD
 from omnicart.users.service import SignedIn, SignInRefused, sign_in, sign_out
 
 router = APIRouter(include_in_schema=False)
 Next = Annotated[str, Query(alias="next", max_length=2000)]
 
 
-def _safe_next(target: str) -> str:
-    # Only back into the console on this server: never an open redirect elsewhere.
+def safe_next(target: str) -> str:
+    """Where a form may send the browser afterwards: a console page of this server (never
+    an open redirect elsewhere), else the first page."""
     if target.startswith("/console") and not target.startswith("//") and "\\" not in target:
         return target
     return "/console"
@@ -60,7 +62,7 @@ def _sign_in_form(
         "sign_in.html",
         viewer=None,
         status=status,
-        next_page=_safe_next(next_page),
+        next_page=safe_next(next_page),
         email=email,
         error=error,
         max_email=MAX_EMAIL,
@@ -76,7 +78,7 @@ def _sign_in_form(
 def sign_in_page(request: Request, db: DbDep, next_page: Next = "/console") -> Response:
     """The sign-in form; a signed-in user goes straight on."""
     if current_viewer(request, db) is not None:
-        return _redirect(_safe_next(next_page))
+        return _redirect(safe_next(next_page))
     return _sign_in_form(request, db, next_page=next_page)
 
 
@@ -86,15 +88,16 @@ async def sign_in_submit(request: Request, db: DbDep) -> Response:
     """Check the password; on success a new session and back to the page asked for."""
     form = await request.form()
     email = str(form.get("email") or "")[:MAX_EMAIL]
-    next_page = _safe_next(str(form.get("next") or "/console"))
+    next_page = safe_next(str(form.get("next") or "/console"))
     presession = sessions.presession_token(request, db)
+    _ = texts_for(request)
     if not sessions.csrf_matches(db, presession, form.get(sessions.CSRF_FIELD)):
         return _sign_in_form(
             request,
             db,
             next_page=next_page,
             email=email,
-            error="This form has expired. Please sign in again.",
+            error=_("This form has expired. Please sign in again."),
             status=403,
         )
     password = form.get("password")
@@ -102,7 +105,7 @@ async def sign_in_submit(request: Request, db: DbDep) -> Response:
         signed_in = await _sign_in(db, email, password if isinstance(password, str) else "")
     except SignInRefused as exc:
         return _sign_in_form(
-            request, db, next_page=next_page, email=email, error=_sentence(exc.detail), status=401
+            request, db, next_page=next_page, email=email, error=_refusal(exc, _), status=401
         )
     response = _redirect(next_page)
     sessions.set_session(request, response, db, signed_in.token)
@@ -114,8 +117,18 @@ async def _sign_in(db: Database, email: str, password: str) -> SignedIn:
     return await run_in_threadpool(sign_in, db, email=email, password=password)
 
 
-def _sentence(detail: str) -> str:
-    return detail[:1].upper() + detail[1:] + "."
+def _refusal(exc: SignInRefused, _: Texts) -> str:
+    if not exc.locked:
+        return _("Wrong e-mail or password.")
+    minutes = FAILURE_WINDOW.seconds // 60
+    return _.ngettext(
+        "Too many failed sign-ins: this account is locked for %(num)s minute after "
+        "%(failures)s failures.",
+        "Too many failed sign-ins: this account is locked for %(num)s minutes after "
+        "%(failures)s failures.",
+        minutes,
+        failures=MAX_FAILURES,
+    )
 
 
 @router.post("/console/sign-out")

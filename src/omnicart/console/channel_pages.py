@@ -1,9 +1,11 @@
-"""One channel's analytics page: all its figures (spend against revenue among them), its
-funnel with the drop-off at each step, every attribution model's credit side by side, and
-spend against net sales over time; each table as CSV.
+"""One channel's analytics page: all its figures (spend against revenue among them), spend
+against net sales over time, its top products, why its sales came back, its funnel with
+the drop-off at each step and every attribution model's credit side by side; each table
+as CSV.
 
-Every number is what `channel_figures`, `funnel` and `attribution_report` return: the
-console computes none. Top products and return reasons are not among them yet.
+Every number is what `channel_series`, `top_products`, `return_reasons`, `funnel` and
+`attribution_report` return for the page's filters: the console computes none. Product
+names are the catalog's.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from omnicart.console.analytics_data import (
     DEFAULT_WINDOW,
     ChannelPage,
     FilterErrors,
+    product_names,
     read_channel,
 )
 from omnicart.console.analytics_pages import (
@@ -40,7 +43,7 @@ from omnicart.db.engine import Database
 from omnicart.users.service import UserPrincipal
 
 router = APIRouter(include_in_schema=False)
-ChannelTable = Literal["figures", "funnel", "attribution", "series"]
+ChannelTable = Literal["figures", "funnel", "attribution", "series", "products", "reasons"]
 Code = Annotated[str, Path(max_length=64)]
 Steps = Annotated[str, Query(max_length=2000)]
 Window = Annotated[str, Query(max_length=12)]
@@ -116,6 +119,7 @@ def channel_page(
         form=form,
         code=code,
         data=data,
+        names=product_names(db, (p.sku for p in data.products.products)),
         charts=[chart("chart-spend", "Ad spend and net sales", data.series, lines, numbers)],
         query=request.url.query,
         plotly=PLOTLY_JS,
@@ -152,6 +156,35 @@ def channel_csv(
             (
                 [f.name, f.unit, f.value, f.currency, own[f.name].value, own[f.name].currency]
                 for f in data.figures.reporting
+            ),
+        )
+    if table == "products":
+        names = product_names(db, (p.sku for p in data.products.products))
+        header = ["sku", "name", "product_units", "product_returned_units",
+                  "product_net_sales", "currency", "product_share"]  # fmt: skip
+        return csv_response(
+            name,
+            header,
+            (
+                [
+                    p.sku,
+                    names.get(p.sku, ""),
+                    p.product_units,
+                    p.product_returned_units,
+                    p.product_net_sales,
+                    data.products.currency,
+                    p.product_share,
+                ]
+                for p in data.products.products
+            ),
+        )
+    if table == "reasons":
+        return csv_response(
+            name,
+            ["reason", "reason_returns", "reason_units", "reason_share"],
+            (
+                [r.reason, r.reason_returns, r.reason_units, r.reason_share]
+                for r in data.reasons.reasons
             ),
         )
     if table == "funnel":

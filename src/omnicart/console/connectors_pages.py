@@ -22,7 +22,9 @@ from omnicart.connectors.service import ConnectorActivity, connector_activity
 from omnicart.console import sessions
 from omnicart.console.access import CheckedForm, Viewer, page
 from omnicart.console.forms import field_errors, sentence, text, whole_number
+from omnicart.console.i18n import texts_for, viewer_locale
 from omnicart.console.menu import CONNECTORS
+from omnicart.console.numbers import Numbers
 from omnicart.console.render import SECURITY_HEADERS, render
 from omnicart.db.engine import Database
 from omnicart.kernel.clock import utcnow
@@ -65,17 +67,13 @@ class AttentionRow:
     flagged: bool
 
 
-def _lag(since: datetime | None, now: datetime) -> str:
+def _lag(since: datetime | None, now: datetime, numbers: Numbers) -> str:
     if since is None:
         return ""
-    seconds = max(0, int((now - since) / timedelta(seconds=1)))
-    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds // size} {unit}"
-    return f"{seconds} s"
+    return numbers.span(int((now - since) / timedelta(seconds=1)))
 
 
-def _read(db: Database) -> tuple[list[ConnectionRow], list[AttentionRow]]:
+def _read(db: Database, numbers: Numbers) -> tuple[list[ConnectionRow], list[AttentionRow]]:
     views = service.list_connectors(db, limit=MOST_CONNECTORS)
     with db.reading() as session:
         codes = {c.id: c.code for c in list_channels(session, limit=500)}
@@ -90,7 +88,7 @@ def _read(db: Database) -> tuple[list[ConnectionRow], list[AttentionRow]]:
             active=v.active,
             last_received_at=activity.get(v.id, idle).last_received_at,
             figures_waiting=activity.get(v.id, idle).figures_waiting,
-            sync_lag=_lag(activity.get(v.id, idle).oldest_waiting_since, now),
+            sync_lag=_lag(activity.get(v.id, idle).oldest_waiting_since, now, numbers),
         )
         for v in views
     ]
@@ -123,7 +121,7 @@ def _page(
     error: str = "",
     status: int = 200,
 ) -> HTMLResponse:
-    connections, attention = _read(db)
+    connections, attention = _read(db, Numbers(viewer_locale(request)))
     return render(
         request,
         "connectors.html",
@@ -158,8 +156,11 @@ def retry_deliveries(
         service.get_connector(db, connector_id=connector_id)
         count = inbox.requeue(db, connector_id=connector_id, deliveries=body.delivery_ids)
     except ValidationError as exc:
-        message = next(iter(field_errors(exc, {}).values()))
-        return _page(request, viewer, db, error=f"Delivery: {message}", status=422)
+        _ = texts_for(request)
+        message = next(iter(field_errors(exc, {}, _).values()))
+        return _page(
+            request, viewer, db, error=_("Delivery: %(problem)s", problem=message), status=422
+        )
     except OmnicartError as exc:
         return _page(request, viewer, db, error=sentence(exc.detail), status=exc.status)
     return RedirectResponse(

@@ -27,7 +27,8 @@ from omnicart.console.analytics_pages import (
     read_filters,
     refused_page,
 )
-from omnicart.console.forms import sentence, text
+from omnicart.console.forms import sentence, text, validation_message
+from omnicart.console.i18n import N_, texts_for
 from omnicart.console.menu import ANALYTICS, CUSTOMER
 from omnicart.console.numbers import Numbers, viewer_locale
 from omnicart.console.render import SECURITY_HEADERS, csv_response, render
@@ -42,7 +43,11 @@ router = APIRouter(include_in_schema=False)
 CustomersTable = Literal["cohorts", "omnichannel"]
 CustomerTable = Literal["orders", "identities", "timeline"]
 # What a person at the counter or on the phone can give; the API takes more kinds.
-SEARCH_KINDS = (("email", "E-mail"), ("phone", "Phone"), ("loyalty_card", "Loyalty card"))
+SEARCH_KINDS = (
+    ("email", N_("E-mail")),
+    ("phone", N_("Phone")),
+    ("loyalty_card", N_("Loyalty card")),
+)
 HEAT_STEPS = 10  # cohort cells are shaded in ten steps of their repeat rate
 
 
@@ -53,8 +58,10 @@ def _heat(rate: object) -> int:
     return min(HEAT_STEPS, int(float(str(rate)) * HEAT_STEPS + 0.5))
 
 
-def _search_context(viewer: UserPrincipal) -> dict[str, Any]:
-    return {"may_search": may_open(CUSTOMER, viewer), "search_kinds": SEARCH_KINDS}
+def _search_context(request: Request, viewer: UserPrincipal) -> dict[str, Any]:
+    _ = texts_for(request)
+    kinds = [(kind, _(label)) for kind, label in SEARCH_KINDS]
+    return {"may_search": may_open(CUSTOMER, viewer), "search_kinds": kinds}
 
 
 def _cohort_chart(data: CustomersPage, numbers: Numbers) -> dict[str, Any]:
@@ -72,7 +79,7 @@ def _cohort_chart(data: CustomersPage, numbers: Numbers) -> dict[str, Any]:
     ]
     return {
         "id": "chart-cohorts",
-        "title": "Repeat rate (percent)",
+        "title": N_("Repeat rate (percent)"),  # translated where shown
         "kind": "heatmap",
         "traces": [
             {
@@ -99,7 +106,7 @@ def customers_page(
 ) -> HTMLResponse:
     """Cohort retention and omnichannel customers for a range; the search for a person."""
     raw = {"from": first, "to": last, "currency": currency, "channel": channel}
-    extra = {**_search_context(viewer), "channels": channel_codes(db), "heat": _heat}
+    extra = {**_search_context(request, viewer), "channels": channel_codes(db), "heat": _heat}
     try:
         filters, data = read_filters(request, db, raw, read_customers)
     except FilterErrors as exc:
@@ -139,7 +146,7 @@ def customers_csv(
     try:
         filters, data = read_filters(request, db, raw, read_customers)
     except FilterErrors as exc:
-        extra = {**_search_context(viewer), "channels": [], "heat": _heat}
+        extra = {**_search_context(request, viewer), "channels": [], "heat": _heat}
         return refused_page(request, db, viewer, "customers.html", exc, charts=[], **extra)
     name = f"customers-{table}-{filters.first}-{filters.last}-{filters.currency}.csv"
     if table == "cohorts":
@@ -219,7 +226,7 @@ def _search_page(
         "customer_search.html",
         status=status,
         **context(request, db, viewer),
-        **_search_context(viewer),
+        **_search_context(request, viewer),
         search=search,
         search_errors=errors,
     )
@@ -240,22 +247,23 @@ def search_customer(request: Request, viewer: Viewer, db: DbDep, form: CheckedFo
     kind = text(form.get("kind"))
     value = text(form.get("value")).strip()
     shown = {"kind": kind, "value": value}
+    _ = texts_for(request)
     if kind not in dict(SEARCH_KINDS):
         return _search_page(
             request,
             db,
             viewer,
             search=shown,
-            errors={"kind": "Choose what to search by."},
+            errors={"kind": _("Choose what to search by.")},
             status=422,
         )
     try:
         CustomerSearchIn.model_validate({kind: value})
         customer_id = service.find_customer(db, kind=kind, value=value)
     except ValidationError as exc:
-        message = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        message = validation_message(exc.errors()[0], _)
         return _search_page(
-            request, db, viewer, search=shown, errors={"value": sentence(message)}, status=422
+            request, db, viewer, search=shown, errors={"value": message}, status=422
         )
     except OmnicartError as exc:
         return _search_page(

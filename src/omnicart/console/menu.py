@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from omnicart.auth.access import Named, Owned, access
 from omnicart.console.access import may_open
+from omnicart.console.i18n import N_
 from omnicart.orders.owners import order_owners
 from omnicart.users.service import UserPrincipal
 
@@ -34,16 +35,19 @@ class MenuItem:
     current: bool
 
 
+# Labels are translated where shown (base.html, home.html).
 _PAGES = (
-    ("Overview", "/console", SIGNED_IN),
-    ("Stock", "/console/stock", STOCK),
-    ("Orders", "/console/orders", ORDERS),
-    ("Connectors", "/console/connectors", CONNECTORS),
-    ("Analytics", "/console/analytics", ANALYTICS),
-    ("Customers", "/console/customers", ANALYTICS),
-    ("Find a customer", "/console/customer-search", CUSTOMER),
-    ("Definitions", "/console/definitions", ANALYTICS),
+    (N_("Overview"), "/console", SIGNED_IN),
+    (N_("Stock"), "/console/stock", STOCK),
+    (N_("Orders"), "/console/orders", ORDERS),
+    (N_("Connectors"), "/console/connectors", CONNECTORS),
+    (N_("Analytics"), "/console/analytics", ANALYTICS),
+    (N_("Customers"), "/console/customers", ANALYTICS),
+    (N_("Find a customer"), "/console/customer-search", CUSTOMER),
+    (N_("Definitions"), "/console/definitions", ANALYTICS),
 )
+# The viewer's role as the header names it (users.model.ROLES), translated there.
+ROLE_NAMES = (N_("admin"), N_("analyst"), N_("staff"))
 
 
 def menu_for(viewer: UserPrincipal | None, path: str) -> list[MenuItem]:

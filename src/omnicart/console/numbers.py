@@ -1,44 +1,31 @@
-"""Figures written for the viewer: the locale from Accept-Language (en or pl), and money,
-percents, ratios and counts formatted by Babel in it (money with its currency's minor units)."""
+"""Figures and times written for the viewer: money, percents, ratios, counts and times
+formatted by Babel in the request's language (console.i18n.viewer_locale), money with its
+currency's minor units."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
+from babel.core import Locale
+from babel.dates import format_date, format_time
 from babel.numbers import format_currency, format_decimal, format_percent
-from fastapi import Request
+from babel.units import format_unit
 
 from omnicart.analytics.channels import Figure
+from omnicart.console.i18n import viewer_locale
 
-LOCALES = ("en", "pl")
-DEFAULT_LOCALE = "en"
+__all__ = ["NONE", "Numbers", "viewer_locale"]  # viewer_locale: pages import it from here
+
 NONE = "–"  # a ratio over zero, or a figure that has no value
-
-
-def _weight(part: str) -> float:
-    for param in part.split(";")[1:]:
-        name, _, value = param.strip().partition("=")
-        if name.strip().lower() == "q":
-            try:
-                return float(value)
-            except ValueError:
-                return 0.0
-    return 1.0
-
-
-def viewer_locale(request: Request) -> str:
-    """The first of the viewer's languages (by q-value) the console formats for, else en."""
-    header = request.headers.get("accept-language", "")[:500]
-    ranked = sorted(
-        ((part.split(";")[0].strip().lower(), _weight(part)) for part in header.split(",")),
-        key=lambda item: -item[1],  # stable: equal weights keep the header's order
-    )
-    for tag, weight in ranked:
-        language = tag.split("-")[0]
-        if weight > 0 and language in LOCALES:
-            return language
-    return DEFAULT_LOCALE
+# A span of time in its largest whole unit (a sync lag): Babel's CLDR unit names.
+_SPANS = (
+    ("duration-day", 86_400),
+    ("duration-hour", 3_600),
+    ("duration-minute", 60),
+    ("duration-second", 1),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +61,26 @@ class Numbers:
         if value is None:
             return NONE
         return str(format_decimal(value, locale=self.locale))
+
+    def signed(self, value: int) -> str:
+        """A change in units, with its sign (+3, −2, 0)."""
+        return str(format_decimal(value, format="+#,##0;-#,##0", locale=self.locale))
+
+    def when(self, value: datetime | None) -> str:
+        """A moment as the locale writes a date and a time, in UTC ("" when unknown)."""
+        if value is None:
+            return ""
+        moment = value.astimezone(UTC)
+        day = format_date(moment, "medium", locale=self.locale)
+        clock = format_time(moment, "short", tzinfo=UTC, locale=self.locale)
+        glue = str(Locale.parse(self.locale).datetime_formats["medium"])
+        return f"{glue.replace('{1}', day).replace('{0}', clock)} UTC"
+
+    def span(self, seconds: int) -> str:
+        """A span of time in its largest whole unit: 5 min, 3 godz."""
+        seconds = max(0, seconds)
+        unit, size = next(((u, s) for u, s in _SPANS if seconds >= s), _SPANS[-1])
+        return str(format_unit(seconds // size, unit, length="short", locale=self.locale))
 
     def figure(self, figure: Figure) -> str:
         """An analytics figure by its definition's unit."""

@@ -17,6 +17,7 @@ from omnicart.api.deps import DbDep
 from omnicart.api.params import IdPath
 from omnicart.console.access import CheckedForm, Viewer, check_form_target, page
 from omnicart.console.forms import field_errors, service_error, shown, text, whole_number
+from omnicart.console.i18n import texts_for
 from omnicart.console.order_pages import show_order
 from omnicart.console.order_rules import AT_ORDER, OPEN_RETURN, SHIP, Done
 from omnicart.console.render import SECURITY_HEADERS
@@ -59,7 +60,7 @@ def _attempt(
     try:
         done = act()
     except ValidationError as exc:
-        errors, status = field_errors(exc, fields), 422
+        errors, status = field_errors(exc, fields, texts_for(request)), 422
     except OmnicartError as exc:
         errors, status = service_error(exc, fields, form=form), exc.status
     else:

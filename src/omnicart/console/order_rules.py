@@ -9,6 +9,7 @@ order's state decides which forms the page shows; the services decide what is al
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from omnicart.auth.access import Named, access
@@ -46,12 +47,11 @@ class Actions:
         return self.ship or self.ready or self.collect or self.cancel or self.open_return
 
 
-def open_pickup_code(order: OrderView) -> tuple[str, str] | None:
+def open_pickup_code(order: OrderView) -> tuple[str, datetime | None] | None:
     """The code and deadline of the order's pickup waiting in the store, if any."""
     for done in order.fulfilments:
         if done.kind == "pickup" and done.status == "ready" and done.pickup_code:
-            deadline = done.pickup_deadline
-            return done.pickup_code, deadline.strftime("%Y-%m-%d %H:%M UTC") if deadline else ""
+            return done.pickup_code, done.pickup_deadline
     return None
 
 

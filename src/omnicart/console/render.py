@@ -1,5 +1,6 @@
-"""Pages as HTML: one Jinja2 environment (autoescaped, gettext-marked), CSV downloads,
-and the headers every console answer carries."""
+"""Pages as HTML: one Jinja2 environment per language (autoescaped, its texts from
+console.i18n, numbers and times written by console.numbers), CSV downloads, and the
+headers every console answer carries."""
 
 from __future__ import annotations
 
@@ -7,17 +8,18 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from babel.numbers import format_currency, format_decimal
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from omnicart.console.i18n import N_, translations, viewer_locale
+from omnicart.console.numbers import Numbers
+from omnicart.users.model import AUTO
 from omnicart.users.service import UserPrincipal
 
-LOCALE = "en"  # English for now; texts are marked for Babel's catalogs (babel.cfg).
 # Everything the console loads comes from this server; nothing runs inline.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -28,21 +30,13 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+# The header's language choice: each language by its own name, whatever the page's.
+LANGUAGES = ((AUTO, N_("Browser's language")), ("en", "English"), ("pl", "Polski"))
 
 
-def _money(amount: Decimal, currency: str) -> str:
-    return str(format_currency(amount, currency, locale=LOCALE))
-
-
-def _number(value: int | Decimal) -> str:
-    return str(format_decimal(value, locale=LOCALE))
-
-
-def _when(value: datetime | None) -> str:
-    return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _environment() -> Environment:
+@cache
+def environment(locale: str) -> Environment:
+    """The templates in one language: its texts, and its way of writing numbers and times."""
     env = Environment(
         loader=PackageLoader("omnicart.console", "templates"),
         autoescape=select_autoescape(["html"]),
@@ -51,16 +45,25 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    # English texts are their own messages; Babel catalogs can be installed here later.
-    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
-    env.filters["money"] = _money
-    env.filters["number"] = _number
-    env.filters["when"] = _when
+    env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    numbers = Numbers(locale)
+    env.filters["money"] = numbers.money
+    env.filters["number"] = numbers.count
+    env.filters["signed"] = numbers.signed
+    env.filters["when"] = numbers.when
     env.filters["pair"] = lambda value: (value, value)
     return env
 
 
-_env = _environment()
+def _language_form(request: Request, viewer: UserPrincipal | None, error: str) -> dict[str, Any]:
+    # Back to this page after the change; a refused form's page is a POST: the first page.
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return {
+        "choices": LANGUAGES,
+        "setting": (viewer.locale if viewer else None) or AUTO,
+        "next": here if request.method == "GET" else "/console",
+        "error": error,
+    }
 
 
 def render(
@@ -69,18 +72,27 @@ def render(
     *,
     viewer: UserPrincipal | None,
     status: int = 200,
+    language_error: str = "",
     **context: Any,
 ) -> HTMLResponse:
-    """A page: the template with the viewer, their menu and the page's context."""
+    """A page in the viewer's language: the template with the viewer, their menu, the
+    header's language choice (`language_error`: why a choice was refused) and the page's
+    context."""
     from omnicart.console.menu import menu_for
 
-    html = _env.get_template(template).render(
-        request=request,
-        viewer=viewer,
-        menu=menu_for(viewer, request.url.path),
-        locale=LOCALE,
-        status=status,
-        **context,
+    locale = viewer_locale(request)
+    html = (
+        environment(locale)
+        .get_template(template)
+        .render(
+            request=request,
+            viewer=viewer,
+            menu=menu_for(viewer, request.url.path),
+            locale=locale,
+            language=_language_form(request, viewer, language_error),
+            status=status,
+            **context,
+        )
     )
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 

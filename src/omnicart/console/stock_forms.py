@@ -15,6 +15,7 @@ from omnicart.api.deps import DbDep
 from omnicart.auth.access import Named, access
 from omnicart.console.access import CheckedForm, Viewer, check_form_target, page
 from omnicart.console.forms import field_errors, service_error, shown, whole_number
+from omnicart.console.i18n import texts_for
 from omnicart.console.menu import RECEIVE_STOCK
 from omnicart.console.render import SECURITY_HEADERS
 from omnicart.console.stock_pages import stock_page_again
@@ -59,7 +60,7 @@ def _refused(
     form: str,
 ) -> Response:
     if isinstance(exc, ValidationError):
-        errors, status = field_errors(exc, fields), 422
+        errors, status = field_errors(exc, fields, texts_for(request)), 422
     else:
         errors, status = service_error(exc, fields, form=form), exc.status
     return stock_page_again(

@@ -15,6 +15,7 @@ from omnicart.api.deps import DbDep
 from omnicart.console import sessions
 from omnicart.console.access import CheckedForm, Viewer, check_form_target, page
 from omnicart.console.forms import field_errors, sentence, text, whole_number
+from omnicart.console.i18n import texts_for
 from omnicart.console.menu import RECEIVE_STOCK, STOCK
 from omnicart.console.params import IdFilter, SkuFilter
 from omnicart.console.render import SECURITY_HEADERS, csv_response, render
@@ -198,7 +199,7 @@ def receive_stock(request: Request, viewer: Viewer, db: DbDep, form: CheckedForm
             viewer=viewer,
             db=db,
             shown=shown,
-            errors=field_errors(exc, RECEIVE_FIELDS),
+            errors=field_errors(exc, RECEIVE_FIELDS, texts_for(request)),
             status=422,
         )
     try:

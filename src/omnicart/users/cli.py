@@ -1,4 +1,4 @@
-"""`omnicart users`: staff users of the web console (create, list, disable)."""
+"""`omnicart users`: staff users of the web console (create, list, set-locale, disable)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from omnicart.cli_support import CliConsole, DatabaseUrl, open_database
 from omnicart.kernel.errors import ValidationFailed
 from omnicart.locations.service import get_locations, location_id_for_code
 from omnicart.users import service
+from omnicart.users.model import AUTO, check_locale
 
 app = typer.Typer(no_args_is_help=True, help="Staff users who sign in to the web console.")
+LOCALE_HELP = "en, pl, or auto: the browser's language."
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -42,6 +44,10 @@ def create(
     store: Annotated[
         str | None, typer.Option(help="Store (location code) a staff user works at.")
     ] = None,
+    locale: Annotated[
+        str | None,
+        typer.Option(help=f"The console's language for them: {LOCALE_HELP}"),
+    ] = None,
     password_stdin: Annotated[
         bool,
         typer.Option(
@@ -51,11 +57,17 @@ def create(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a console user; the password is asked for (never shown) or read from stdin."""
+    check_locale(locale)  # before the password is asked for twice
     password = _read_password(password_stdin)
     with open_database(database_url) as db, db.transaction() as session:
         location_id = location_id_for_code(session, code=store, field="store") if store else None
         user = service.create_user(
-            session, email=email, password=password, role=role, location_id=location_id
+            session,
+            email=email,
+            password=password,
+            role=role,
+            location_id=location_id,
+            locale=locale,
         )
     where = f" at {store}" if store else ""
     CliConsole().print(f"created {user.role} user {user.id} {escape(user.email)}{where}")
@@ -64,7 +76,7 @@ def create(
 @app.command("list")
 def list_(database_url: DatabaseUrl = None) -> None:
     """Every console user (never a password or its hash)."""
-    table = Table("id", "email", "role", "store", "state", "last sign-in", "created")
+    table = Table("id", "email", "role", "store", "language", "state", "last sign-in", "created")
     with open_database(database_url) as db, db.transaction() as session:
         users = service.list_users(session)
         stores = get_locations(
@@ -78,11 +90,25 @@ def list_(database_url: DatabaseUrl = None) -> None:
             escape(user.email),
             user.role,
             codes.get(user.location_id, "-") if user.location_id else "-",
+            user.locale or AUTO,
             state,
             user.last_sign_in_at.isoformat(timespec="seconds") if user.last_sign_in_at else "-",
             user.created_at.isoformat(timespec="seconds"),
         )
     CliConsole().print(table)
+
+
+@app.command("set-locale")
+def set_locale(
+    email: Annotated[str, typer.Argument(metavar="EMAIL")],
+    locale: Annotated[str, typer.Argument(metavar="LOCALE", help=LOCALE_HELP)],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The language the console speaks to the user; they can also choose it in the console."""
+    with open_database(database_url) as db, db.transaction() as session:
+        user = service.set_locale(session, email=email, locale=locale)
+    language = user.locale or "the browser's language"
+    CliConsole().print(f"user {user.id} {escape(user.email)}: the console speaks {language}")
 
 
 @app.command("disable")

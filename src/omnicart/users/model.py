@@ -21,6 +21,10 @@ MAX_EMAIL: Final = 254
 MAX_FAILURES: Final = 5
 FAILURE_WINDOW: Final = timedelta(minutes=15)
 SESSION_LIFETIME: Final = timedelta(hours=12)
+# The console's languages: English (its texts as written) and Polish (console.i18n's
+# catalog). A user's own setting is one of them; none ("auto") follows the browser.
+LOCALES: Final = ("en", "pl")
+AUTO: Final = "auto"
 
 
 def check_email(email: str) -> str:
@@ -57,6 +61,21 @@ def check_role(role: str, *, location_id: int | None) -> str:
     if role != "staff" and location_id is not None:
         raise ValidationFailed(f"an {role} works at no single store", field="store")
     return role
+
+
+def check_locale(locale: str | None) -> str | None:
+    """A user's language as stored: one of LOCALES, or None for "auto" (the browser's)."""
+    if locale is None:
+        return None
+    cleaned = locale.strip().lower()
+    if cleaned == AUTO:
+        return None
+    if cleaned not in LOCALES:
+        raise ValidationFailed(
+            f"locale must be one of {', '.join(LOCALES)} or {AUTO} (the browser's language)",
+            field="locale",
+        )
+    return cleaned
 
 
 @dataclass(frozen=True, slots=True)

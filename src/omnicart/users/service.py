@@ -11,6 +11,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 from weakref import WeakKeyDictionary
 
 from argon2 import PasswordHasher
@@ -30,6 +31,7 @@ from omnicart.users.model import (
     SESSION_LIFETIME,
     Failures,
     check_email,
+    check_locale,
     check_password,
     check_role,
 )
@@ -45,12 +47,22 @@ REFUSED = "wrong e-mail or password"
 
 
 class SignInRefused(Unauthorized):
-    """Wrong e-mail or password, a disabled user, or a locked account."""
+    """Wrong e-mail or password, a disabled user, or a locked account (`locked`)."""
+
+    def __init__(self, detail: str, *, locked: bool = False) -> None:
+        super().__init__(detail, field="email")
+        self.locked = locked
 
 
 @dataclass(frozen=True, slots=True)
 class UserPrincipal(Principal):
-    """A signed-in staff user, seen by the access rules exactly as an API key of its role."""
+    """A signed-in staff user, seen by the access rules exactly as an API key of its role;
+    `locale` is the console language they chose (None: their browser's)."""
+
+    locale: str | None = None
+    KIND: ClassVar[str] = "user"
+    ITSELF: ClassVar[str] = "your account"
+    WHOSE: ClassVar[str] = "your"
 
     @property
     def actor(self) -> str:
@@ -70,6 +82,7 @@ class UserView:
     locked_until: datetime | None
     last_sign_in_at: datetime | None
     created_at: datetime
+    locale: str | None  # None: the browser's language
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +105,7 @@ def _view(row: StaffUser, now: datetime) -> UserView:
         locked_until=failures.locked_until() if failures.is_locked(now) else None,
         last_sign_in_at=row.last_sign_in_at,
         created_at=row.created_at,
+        locale=row.locale,
     )
 
 
@@ -103,6 +117,7 @@ def principal_of(row: StaffUser) -> UserPrincipal:
         role=row.role,
         scopes=frozenset(DEFAULT_SCOPES[row.role]),
         location_id=row.location_id,
+        locale=row.locale,
     )
 
 
@@ -111,11 +126,19 @@ def _token_hash(token: str) -> str:
 
 
 def create_user(
-    session: Session, *, email: str, password: str, role: str, location_id: int | None = None
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    role: str,
+    location_id: int | None = None,
+    locale: str | None = None,
 ) -> UserView:
-    """A new staff user; Conflict when the e-mail is taken."""
+    """A new staff user (`locale`: their console language, None or "auto" for the
+    browser's); Conflict when the e-mail is taken."""
     address = check_email(email)
     check_role(role, location_id=location_id)
+    language = check_locale(locale)
     digest = _hasher.hash(check_password(password))
     if session.scalar(select(StaffUser.id).where(StaffUser.email == address)) is not None:
         raise Conflict(f"a user with the e-mail {address} exists", field="email")
@@ -127,6 +150,7 @@ def create_user(
         location_id=location_id,
         failed_sign_ins=0,
         created_at=now,
+        locale=language,
     )
     session.add(row)
     try:
@@ -155,6 +179,19 @@ def disable_user(session: Session, *, email: str) -> UserView:
     return _view(row, now)
 
 
+def set_locale(session: Session, *, email: str, locale: str) -> UserView:
+    """The console speaks `locale` (en, pl) to this user, or their browser's language
+    ("auto"); ValidationFailed for any other, NotFound for an unknown e-mail."""
+    language = check_locale(locale)
+    address = email.strip().lower()
+    row = session.scalar(select(StaffUser).where(StaffUser.email == address).with_for_update())
+    if row is None:
+        raise NotFound(f"no user has the e-mail {address}", field="email")
+    row.locale = language
+    session.flush()
+    return _view(row, utcnow())
+
+
 def _record_failure(session: Session, user_id: int, now: datetime) -> None:
     # One statement, so concurrent wrong guesses are all counted: a new window starts
     # when the last one has passed.
@@ -179,7 +216,7 @@ def _refuse_if_locked(row: StaffUser, now: datetime) -> None:
         raise SignInRefused(
             f"too many failed sign-ins: this account is locked for "
             f"{FAILURE_WINDOW.seconds // 60} minutes after {MAX_FAILURES} failures",
-            field="email",
+            locked=True,
         )
 
 
@@ -202,7 +239,7 @@ def sign_in(db: Database, *, email: str, password: str) -> SignedIn:
     except (VerificationError, InvalidHashError):
         matched = False
     if row is None:
-        raise SignInRefused(REFUSED, field="email")
+        raise SignInRefused(REFUSED)
     # Hashes made with weaker parameters than today's are replaced at the next sign-in.
     rehashed = (
         _hasher.hash(password)
@@ -218,7 +255,7 @@ def sign_in(db: Database, *, email: str, password: str) -> SignedIn:
                 # A guess that landed meanwhile may have locked the account.
                 _refuse_if_locked(user, now)
                 return _open_session(session, user, now, rehashed)
-    raise SignInRefused(REFUSED, field="email")
+    raise SignInRefused(REFUSED)
 
 
 def _open_session(

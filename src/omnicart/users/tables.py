@@ -31,6 +31,8 @@ class StaffUser(Base):
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The console's language for this user (users.model.LOCALES); NULL: the browser's.
+    locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
 
 class ConsoleSession(Base):
