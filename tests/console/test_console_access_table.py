@@ -75,6 +75,13 @@ def cases(world: World, customer: int = 1) -> dict[Case, Row]:
         Case("GET", "/console/stock/{table}.csv", f"/console/stock/levels.csv?location={krk}"): (
             OWN_STORE
         ),
+        Case("GET", "/console/stock/{table}.csv", f"/console/stock/transit.csv?location={krk}"): (
+            OWN_STORE
+        ),
+        # The reconciliation reads the whole ledger: the owner's alone, even at the own store.
+        Case(
+            "GET", "/console/stock/{table}.csv", f"/console/stock/reconciliation.csv?location={krk}"
+        ): (SIGN_IN, 200, 403, 403, 403),
         Case("POST", "/console/stock/receipts", "/console/stock/receipts", form=True): (
             SIGN_IN,
             ON,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -29,11 +30,14 @@ from starlette.requests import Request
 from omnicart.analytics.channels import channel_figures
 from omnicart.analytics.cohorts import cohort_table
 from omnicart.analytics.funnels import funnel, parse_window
+from omnicart.analytics.history import import_history
+from omnicart.analytics.history_cdnow import read_cdnow
 from omnicart.analytics.journeys import attribution_report
 from omnicart.analytics.line_costs import build_line_costs
 from omnicart.analytics.omnichannel import omnichannel_report
 from omnicart.analytics.period import Period
 from omnicart.analytics.products import top_products
+from omnicart.analytics.rates import import_rates_file
 from omnicart.analytics.reading import open_analytics
 from omnicart.analytics.return_reasons import return_reasons
 from omnicart.analytics.warehouse import open_model
@@ -50,6 +54,8 @@ from omnicart.users.service import create_user
 from tests.conftest import ADMIN_SECRET
 from tests.console.support import PASSWORD, csrf_of, sign_in
 from tests.integration.test_analytics_channels import CHANNELS, _write_into_store, t
+from tests.integration.test_analytics_history import _purchases as clv_purchases
+from tests.support import add_channel
 
 ANALYST_KEY = "oc_test_console_analyst"
 ADMIN, ANALYST, STAFF = "owner@shop.example", "analyst@shop.example", "krk@shop.example"
@@ -533,3 +539,123 @@ def test_money_values_in_the_api_are_decimal_strings(analyst: TestClient) -> Non
     body = _api(analyst, RANGE)
     total = {f["definition"]: f["value"] for f in body["total"]}
     assert Decimal(total["net_sales"]) == Decimal("244.95")
+
+
+# -------------------------------------------------- the customers page: predicted value
+
+
+CLV_RANGE = {"from": "1997-01-01", "to": "1997-06-30", "currency": "USD"}
+CLV_EDGES = (Decimal(0), Decimal(10), Decimal(50), Decimal(100), Decimal(500))
+
+
+@pytest.fixture(scope="module")
+def clv_analyst(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    """A USD shop with the 30 customers of the CLV API's test imported as history, an
+    analyst signed in to the console and the analyst's key for the API."""
+    tmp = tmp_path_factory.mktemp("console-clv")
+    shutil.copy(sqlite_template, tmp / "omnicart.db")
+    db = Database.from_url(f"sqlite:///{tmp / 'omnicart.db'}")
+    with db.transaction() as session:
+        add_channel(session, "us-web", currency="USD")
+        create_api_key(session, name="analyst", role="analyst", secret=ANALYST_KEY)
+        create_user(session, email=ANALYST, password=PASSWORD, role="analyst", location_id=None)
+    path = tmp / "history.txt"
+    path.write_text(
+        "".join(
+            f"{ref} {day:%Y%m%d} 1 {value}\n"
+            for ref, rows in clv_purchases().items()
+            for day, value in rows
+        )
+    )
+    import_history(db, read_cdnow(path), channel_code="us-web", source_name=path.name)
+    # The cohort figures beside the CLV report in a currency with ECB rates.
+    rates = tmp / "eurofxref-hist.csv"
+    rates.write_text("Date,USD,\n1997-01-02,1.2500,\n")
+    import_rates_file(db, rates)
+    settings = Settings(events_path=str(tmp / "events.duckdb"), events_flusher="process")
+    with TestClient(create_app(db=db, settings=settings, sweep=False)) as client:
+        sign_in(client, ANALYST)
+        yield client
+    db.dispose()
+
+
+def _bands_by_hand(values: list[Decimal]) -> list[list[str]]:
+    """The CSV's rows computed here: each value in the first band whose top it reaches."""
+    bounds = [(None, CLV_EDGES[0]), *zip(CLV_EDGES, (*CLV_EDGES[1:], None), strict=True)]
+    rows = []
+    for low, high in bounds:
+        inside = [
+            v for v in values
+            if (low is None or v > low) and (high is None or v <= high)
+        ]  # fmt: skip
+        share = (Decimal(len(inside)) / len(values)).quantize(Decimal("0.0001"))
+        rows.append(
+            [
+                _text(low),
+                _text(high),
+                str(len(inside)),
+                str(share),
+                str(sum(inside, Decimal(0))),
+                "USD",
+            ]
+        )
+    return rows
+
+
+def test_the_customers_page_shows_the_clv_distribution_of_the_api(clv_analyst: TestClient) -> None:
+    api = clv_analyst.get(
+        "/v1/analytics/clv",
+        params={**CLV_RANGE, "horizon_weeks": "52", "limit": "1000"},
+        headers={"Authorization": f"Bearer {ANALYST_KEY}"},
+    )
+    assert api.status_code == 200, api.text
+    body = api.json()
+    values = [Decimal(v["clv_expected_value"]) for v in body["values"]]
+    assert len(values) == body["customers"] > 10
+    rows = _csv(clv_analyst, "/console/customers/clv.csv", CLV_RANGE)
+    assert rows[0] == ["over", "up_to", "customers", "share", "predicted_value_12m", "currency"]
+    assert rows[1:] == _bands_by_hand(values)
+    # The customers spread over more than one band: the test would see a band swap.
+    assert sum(1 for r in rows[1:] if r[2] != "0") > 1
+    # The model is fitted on demand: the page offers it, and shows it when asked.
+    plain = clv_analyst.get("/console/customers", params=CLV_RANGE).text
+    assert "/console/customers/clv.csv?" not in plain
+    assert "chart-clv" not in plain
+    assert (
+        'href="/console/customers?from=1997-01-01&amp;to=1997-06-30&amp;currency=USD&amp;clv=1'
+        in plain
+    )
+    html = clv_analyst.get("/console/customers", params={**CLV_RANGE, "clv": "1"}).text
+    assert "/console/customers/clv.csv?" in html
+    assert '<input type="hidden" name="clv" value="1">' in html
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    median = median.quantize(Decimal("0.01"))
+    assert f"Median: ${median:,}; total: ${sum(values, Decimal(0)):,}." in html
+    chart = re.search(r'<script type="application/json" id="chart-clv-data">(.*?)</script>', html)
+    assert chart is not None
+    drawn = json.loads(chart.group(1))
+    assert drawn["kind"] == "bar"
+    assert drawn["traces"][0]["y"] == [int(r[2]) for r in rows[1:]]
+    assert drawn["traces"][0]["x"][0] == "$0.00"
+    assert drawn["traces"][0]["x"][-1] == "over $500.00"
+    polish = clv_analyst.get(
+        "/console/customers", params={**CLV_RANGE, "clv": "1"}, headers={"Accept-Language": "pl"}
+    )
+    assert "Przewidywana wartość klientów w ciągu najbliższych 12 miesięcy" in polish.text
+
+
+def test_a_range_too_small_to_fit_clv_says_so(analyst: TestClient) -> None:
+    # The hand merchant has a handful of customers: too few for BG/NBD.
+    page = analyst.get("/console/customers", params={**RANGE, "clv": "1"})
+    assert page.status_code == 200
+    assert 'class="heatmap"' in page.text  # the rest of the page stands
+    assert "The customer lifetime value model cannot be fitted for this range: Too few" in page.text
+    assert "/console/customers/clv.csv" not in page.text
+    assert "chart-clv" not in page.text
+    csv_answer = analyst.get("/console/customers/clv.csv", params=RANGE)
+    assert csv_answer.status_code == 409
+    assert 'id="from-error"' in csv_answer.text

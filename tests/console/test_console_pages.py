@@ -1,17 +1,23 @@
-"""The Stock and Orders pages: what each viewer sees, the receive form's answers, CSV."""
+"""The Stock and Orders pages: what each viewer sees, the receive form's answers, CSV,
+transfers in transit and the reconciliation of stock with the ledger."""
 
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
+from babel.dates import format_date, format_time
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from omnicart.db.engine import Database
+from omnicart.inventory import service as inventory
 from omnicart.inventory.tables import Movement, StockLevel
 from tests.console.support import EMAILS, World, csrf_of, sign_in
 
@@ -27,6 +33,13 @@ def admin(console_app: FastAPI) -> Iterator[TestClient]:
 def krk_staff(console_app: FastAPI) -> Iterator[TestClient]:
     with TestClient(console_app) as client:
         sign_in(client, EMAILS["own_staff"])
+        yield client
+
+
+@pytest.fixture(scope="module")
+def gdn_staff(console_app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(console_app) as client:
+        sign_in(client, EMAILS["other_staff"])
         yield client
 
 
@@ -168,3 +181,140 @@ def test_a_receipt_is_recorded_by_the_user(
     assert (last.kind, last.delta_on_hand, last.reason) == ("receipt", 7, "delivery 42")
     assert last.actor.startswith("user:")
     assert last.actor.endswith(EMAILS["own_staff"])
+
+
+# --- in transit and reconciliation -----------------------------------------------------
+
+TRANSIT_HEADER = ["transfer", "from", "to", "sku", "units", "sent_at"]
+MISMATCH_HEADER = ["sku", "location", "figure", "stock", "expected", "compared_with"]
+_CELL = re.compile(r"<t[hd][^>]*>(.*?)</t[hd]>", re.S)
+
+
+def _table(page: str, table: str) -> list[list[str]] | None:
+    """The body rows of one of the page's tables as their cells' text; None: no such table."""
+    section = re.search(rf'<section aria-labelledby="{table}-title".*?</section>', page, re.S)
+    if section is None:
+        return None
+    body = re.search(r"<tbody>(.*?)</tbody>", section[0], re.S)
+    rows = re.findall(r"<tr>(.*?)</tr>", body[1], re.S) if body else []
+    return [
+        [html.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in _CELL.findall(r)] for r in rows
+    ]
+
+
+def _when(moment: datetime) -> str:
+    """How the English page writes a moment."""
+    at = moment.astimezone(UTC)
+    day = format_date(at, "medium", locale="en")
+    return f"{day}, {format_time(at, 'short', tzinfo=UTC, locale='en')} UTC"
+
+
+def test_a_transfer_is_in_transit_for_both_its_stores_until_received(
+    admin: TestClient,
+    krk_staff: TestClient,
+    gdn_staff: TestClient,
+    world_db: tuple[Database, World],
+) -> None:
+    db, world = world_db
+    shop = world.shop
+    assert _csv(admin, "/console/stock/transit.csv") == [TRANSIT_HEADER]
+    sent = inventory.create_transfer(
+        db, from_location_id=shop.warehouse, to_location_id=shop.gdansk, lines=[("A", 2)]
+    )
+    try:
+        at = sent.created_at.isoformat(timespec="seconds")
+        row = [str(sent.id), "wh", "gdn", "A", "2"]
+        # The owner everywhere and at either end; Gdańsk's staff at their store (the receiving end).
+        for client, url in (
+            (admin, "/console/stock"),
+            (admin, f"/console/stock?location={shop.warehouse}"),
+            (admin, f"/console/stock?location={shop.gdansk}&sku=A"),
+            (gdn_staff, "/console/stock"),
+        ):
+            query = url.partition("?")[2]
+            assert _csv(client, f"/console/stock/transit.csv?{query}") == [
+                TRANSIT_HEADER,
+                [*row, at],
+            ], url
+            assert _table(client.get(url).text, "transit") == [
+                [f"#{sent.id}", *row[1:], _when(sent.created_at)]
+            ], url
+        # Not at Kraków, nor for another SKU, nor to Kraków's staff.
+        for client, url in (
+            (admin, f"/console/stock?location={shop.krakow}"),
+            (admin, "/console/stock?sku=B"),
+            (krk_staff, "/console/stock"),
+        ):
+            query = url.partition("?")[2]
+            assert _csv(client, f"/console/stock/transit.csv?{query}") == [TRANSIT_HEADER]
+            page = client.get(url).text
+            assert _table(page, "transit") == []
+            assert "Nothing is on its way between locations." in page
+    finally:
+        inventory.receive_transfer(db, transfer_id=sent.id)
+    assert _csv(admin, "/console/stock/transit.csv") == [TRANSIT_HEADER]
+    assert _csv(gdn_staff, "/console/stock/transit.csv") == [TRANSIT_HEADER]
+    assert "Nothing is on its way between locations." in admin.get("/console/stock").text
+
+
+def _stock_rows(db: Database, location: int | None = None) -> int:
+    with db.reading() as session:
+        stmt = select(func.count()).select_from(StockLevel)
+        if location is not None:
+            stmt = stmt.where(StockLevel.location_id == location)
+        return int(session.scalar(stmt) or 0)
+
+
+def test_the_reconciliation_agrees_and_then_names_a_corrupted_row(
+    admin: TestClient, krk_staff: TestClient, world_db: tuple[Database, World]
+) -> None:
+    db, world = world_db
+    shop = world.shop
+    everywhere = _stock_rows(db)
+    page = admin.get("/console/stock").text
+    assert f"Stock and ledger agree ({everywhere} rows checked)." in page
+    assert _table(page, "reconciliation") == []
+    assert _csv(admin, "/console/stock/reconciliation.csv") == [MISMATCH_HEADER]
+    # A store's staff see no reconciliation and may not download it.
+    assert _table(krk_staff.get("/console/stock").text, "reconciliation") is None
+    assert krk_staff.get("/console/stock/reconciliation.csv").status_code == 403
+
+    variant = shop.variants["A"]
+    key = (StockLevel.variant_id == variant) & (StockLevel.location_id == shop.gdansk)
+    with db.reading() as session:
+        ledger = int(
+            session.scalar(
+                select(func.sum(Movement.delta_on_hand)).where(
+                    Movement.variant_id == variant, Movement.location_id == shop.gdansk
+                )
+            )
+            or 0
+        )
+    with db.transaction() as session:
+        session.execute(update(StockLevel).where(key).values(on_hand=StockLevel.on_hand + 5))
+    try:
+        assert _csv(admin, "/console/stock/reconciliation.csv") == [
+            MISMATCH_HEADER,
+            ["A", "gdn", "on_hand", str(ledger + 5), str(ledger), "ledger"],
+        ]
+        assert _csv(admin, f"/console/stock/reconciliation.csv?location={shop.gdansk}")[1:] == [
+            ["A", "gdn", "on_hand", str(ledger + 5), str(ledger), "ledger"]
+        ]
+        page = admin.get("/console/stock").text
+        assert "1 figure disagrees with the ledger or the holds." in page
+        assert _table(page, "reconciliation") == [
+            ["A", "gdn", "On hand", str(ledger + 5), str(ledger), "Ledger movements"]
+        ]
+        # Kraków's rows still agree; the row count is Kraków's.
+        krk = admin.get(f"/console/stock?location={shop.krakow}").text
+        assert f"Stock and ledger agree ({_stock_rows(db, shop.krakow)} rows checked)." in krk
+        assert _csv(admin, f"/console/stock/reconciliation.csv?location={shop.krakow}") == [
+            MISMATCH_HEADER
+        ]
+        assert _csv(admin, "/console/stock/reconciliation.csv?sku=B") == [MISMATCH_HEADER]
+    finally:
+        with db.transaction() as session:
+            session.execute(update(StockLevel).where(key).values(on_hand=StockLevel.on_hand - 5))
+    assert (
+        f"Stock and ledger agree ({everywhere} rows checked)." in admin.get("/console/stock").text
+    )

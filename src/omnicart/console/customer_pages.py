@@ -4,18 +4,30 @@ Customer 360 (personal data: admins and store staff, as the customers API allows
 
 from __future__ import annotations
 
+import statistics
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path as FilePath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from omnicart.analytics.clv_data import customer_values
+from omnicart.analytics.engine import Engine
 from omnicart.api.deps import DbDep
 from omnicart.api.params import IdPath
 from omnicart.channels.service import list_channels
 from omnicart.console.access import CheckedForm, Viewer, may_open, page
-from omnicart.console.analytics_data import CustomersPage, FilterErrors, read_customers
+from omnicart.console.analytics_data import (
+    CustomersPage,
+    FilterErrors,
+    Filters,
+    read_customers,
+)
 from omnicart.console.analytics_pages import (
     PLOTLY_JS,
     Channel,
@@ -28,7 +40,7 @@ from omnicart.console.analytics_pages import (
     refused_page,
 )
 from omnicart.console.forms import sentence, text, validation_message
-from omnicart.console.i18n import N_, texts_for
+from omnicart.console.i18n import N_, Texts, texts_for
 from omnicart.console.menu import ANALYTICS, CUSTOMER
 from omnicart.console.numbers import Numbers, viewer_locale
 from omnicart.console.render import SECURITY_HEADERS, csv_response, render
@@ -36,11 +48,12 @@ from omnicart.customers import service
 from omnicart.customers.erasure_schemas import CustomerSearchIn
 from omnicart.customers.service import CustomerView
 from omnicart.db.engine import Database
-from omnicart.kernel.errors import OmnicartError
+from omnicart.kernel.errors import Conflict, OmnicartError
+from omnicart.kernel.money import Money
 from omnicart.users.service import UserPrincipal
 
 router = APIRouter(include_in_schema=False)
-CustomersTable = Literal["cohorts", "omnichannel"]
+CustomersTable = Literal["cohorts", "omnichannel", "clv"]
 CustomerTable = Literal["orders", "identities", "timeline"]
 # What a person at the counter or on the phone can give; the API takes more kinds.
 SEARCH_KINDS = (
@@ -49,6 +62,105 @@ SEARCH_KINDS = (
     ("loyalty_card", N_("Loyalty card")),
 )
 HEAT_STEPS = 10  # cohort cells are shaded in ten steps of their repeat rate
+CLV_HORIZON_WEEKS: Final = 52  # predicted value over the next twelve months
+# Upper bounds (included) of the predicted-value bands, in the reporting currency: after
+# the band of customers predicted to bring nothing, round amounts a merchant reads at once.
+CLV_EDGES: Final = (Decimal(0), Decimal(10), Decimal(50), Decimal(100), Decimal(500))
+SHARE_PLACES: Final = Decimal("0.0001")
+
+
+@dataclass(frozen=True, slots=True)
+class ClvBand:
+    """Customers whose predicted value is over `low` and at most `high` (the first band:
+    exactly `high`, nothing; the last: over `low`, no bound)."""
+
+    low: Decimal | None
+    high: Decimal | None
+    customers: int
+    share: Decimal  # of the cohort's customers, 0 to 1
+    value: Decimal  # their predicted value, added up
+
+
+@dataclass(frozen=True, slots=True)
+class ClvDistribution:
+    """The cohort's predicted values over the horizon, in bands, with median and total."""
+
+    currency: str
+    customers: int
+    median: Decimal
+    total: Decimal
+    bands: tuple[ClvBand, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CustomersWithClv:
+    """The customers page's figures; `clv` is the distribution, or why the model could not
+    be fitted for the range, when asked for."""
+
+    page: CustomersPage
+    clv: ClvDistribution | str | None  # None: not asked for
+
+
+def clv_bands(values: Sequence[Decimal], currency: str) -> ClvDistribution:
+    """Bucket per-customer predicted values (in `currency`) by CLV_EDGES."""
+    counts = [0] * (len(CLV_EDGES) + 1)
+    sums = [Decimal(0)] * (len(CLV_EDGES) + 1)
+    for value in values:
+        at = bisect_left(CLV_EDGES, value)  # the first edge >= value: bands include tops
+        counts[at] += 1
+        sums[at] += value
+    whole = len(values)
+    bounds = [(None, CLV_EDGES[0]), *zip(CLV_EDGES, (*CLV_EDGES[1:], None), strict=True)]
+    bands = tuple(
+        ClvBand(
+            low=low,
+            high=high,
+            customers=counts[i],
+            share=(Decimal(counts[i]) / whole).quantize(SHARE_PLACES) if whole else Decimal(0),
+            value=sums[i],
+        )
+        for i, (low, high) in enumerate(bounds)
+    )
+    median = Money.rounded(statistics.median(values), currency).amount if values else Decimal(0)
+    return ClvDistribution(currency, whole, median, sum(values, Decimal(0)), bands)
+
+
+def read_clv(engine: Engine, filters: Filters) -> ClvDistribution | str:
+    """The distribution of the customers who first bought in the range (every channel: a
+    customer's value is theirs across channels), the range's end the calibration's end; or
+    the analytics' reason when the model cannot be fitted to them (too few customers…)."""
+    try:
+        report = customer_values(
+            engine,
+            first=filters.first,
+            last=filters.last,
+            horizon_weeks=CLV_HORIZON_WEEKS,
+            currency=filters.currency,
+        )
+    except OmnicartError as exc:
+        # A currency without rates is the filter's error, as for every figure; anything
+        # else the model refuses (too few customers, a fit that fails) leaves the rest of
+        # the page standing, with the reason where the distribution would be.
+        if exc.status >= 500 or exc.field == "currency":
+            raise
+        return sentence(exc.detail)
+    return clv_bands([v.expected_value for v in report.values], report.currency)
+
+
+def _read_fitted_clv(engine: Engine, filters: Filters) -> ClvDistribution:
+    """The distribution, or FilterErrors at `from` when the model cannot be fitted."""
+    clv = read_clv(engine, filters)
+    if isinstance(clv, str):
+        raise FilterErrors({"from": clv}, filters.query(), Conflict.status)
+    return clv
+
+
+def _page_reader(*, with_clv: bool) -> Callable[[Engine, Filters], CustomersWithClv]:
+    def read(engine: Engine, filters: Filters) -> CustomersWithClv:
+        clv = read_clv(engine, filters) if with_clv else None
+        return CustomersWithClv(read_customers(engine, filters), clv)
+
+    return read
 
 
 def _heat(rate: object) -> int:
@@ -92,6 +204,29 @@ def _cohort_chart(data: CustomersPage, numbers: Numbers) -> dict[str, Any]:
     }
 
 
+def _band_label(band: ClvBand, currency: str, numbers: Numbers, _: Texts) -> str:
+    if band.low is None:
+        return numbers.money(band.high, currency)
+    if band.high is None:
+        return _("over %(low)s", low=numbers.money(band.low, currency))
+    return _(
+        "over %(low)s, up to %(high)s",
+        low=numbers.money(band.low, currency),
+        high=numbers.money(band.high, currency),
+    )
+
+
+def _clv_chart(clv: ClvDistribution, labels: list[str], numbers: Numbers) -> dict[str, Any]:
+    """Customers per predicted-value band as bars (the table shows the same numbers)."""
+    return {
+        "id": "chart-clv",
+        "title": N_("Customers by predicted value over the next 12 months"),
+        "kind": "bar",
+        "traces": [{"x": labels, "y": [b.customers for b in clv.bands]}],
+        "separators": numbers.separators,
+    }
+
+
 @router.get("/console/customers")
 @page(ANALYTICS)
 def customers_page(
@@ -103,15 +238,31 @@ def customers_page(
     last: To = "",
     currency: Currency = "",
     channel: Channel = "",
+    clv: Annotated[str, Query(max_length=1)] = "",
 ) -> HTMLResponse:
-    """Cohort retention and omnichannel customers for a range; the search for a person."""
+    """Cohort retention and omnichannel customers for a range; the search for a person;
+    with `clv=1`, the customers' predicted value (a model fitted per request: on demand)."""
     raw = {"from": first, "to": last, "currency": currency, "channel": channel}
-    extra = {**_search_context(request, viewer), "channels": channel_codes(db), "heat": _heat}
+    asked = clv == "1"
+    extra = {
+        **_search_context(request, viewer),
+        "channels": channel_codes(db),
+        "heat": _heat,
+        "clv_asked": asked,
+    }
     try:
-        filters, data = read_filters(request, db, raw, read_customers)
+        filters, read = read_filters(request, db, raw, _page_reader(with_clv=asked))
     except FilterErrors as exc:
-        return refused_page(request, db, viewer, "customers.html", exc, charts=[], **extra)
+        return refused_page(
+            request, db, viewer, "customers.html", exc, charts=[], clv_chart=None, **extra
+        )
     numbers = Numbers(viewer_locale(request))
+    data, predicted = read.page, read.clv
+    labels, clv_chart = [], None
+    if isinstance(predicted, ClvDistribution):
+        _ = texts_for(request)
+        labels = [_band_label(b, predicted.currency, numbers, _) for b in predicted.bands]
+        clv_chart = _clv_chart(predicted, labels, numbers)
     return render(
         request,
         "customers.html",
@@ -120,6 +271,9 @@ def customers_page(
         errors={},
         form=filters.query(),
         data=data,
+        clv=predicted,
+        clv_labels=labels,
+        clv_chart=clv_chart,
         charts=[_cohort_chart(data, numbers)] if data.cohorts.cohorts else [],
         query=request.url.query,
         plotly=PLOTLY_JS,
@@ -143,11 +297,16 @@ def customers_csv(
 ) -> Response:
     """The cohort table (a row per cohort and month since) or the omnichannel groups."""
     raw = {"from": first, "to": last, "currency": currency, "channel": channel}
+    extra = {**_search_context(request, viewer), "channels": [], "heat": _heat, "clv_asked": False}
     try:
+        if table == "clv":
+            filters, clv = read_filters(request, db, raw, _read_fitted_clv)
+            return _clv_csv(filters, clv)
         filters, data = read_filters(request, db, raw, read_customers)
     except FilterErrors as exc:
-        extra = {**_search_context(request, viewer), "channels": [], "heat": _heat}
-        return refused_page(request, db, viewer, "customers.html", exc, charts=[], **extra)
+        return refused_page(
+            request, db, viewer, "customers.html", exc, charts=[], clv_chart=None, **extra
+        )
     name = f"customers-{table}-{filters.first}-{filters.last}-{filters.currency}.csv"
     if table == "cohorts":
         return csv_response(
@@ -209,6 +368,16 @@ def customers_csv(
             for g in data.omnichannel.groups
             for m in (g.by_currency or ())
         ),
+    )
+
+
+def _clv_csv(filters: Filters, clv: ClvDistribution) -> Response:
+    """The predicted-value bands: a row per band (bounds blank where there is none)."""
+    name = f"customers-clv-{filters.first}-{filters.last}-{clv.currency}.csv"
+    return csv_response(
+        name,
+        ["over", "up_to", "customers", "share", "predicted_value_12m", "currency"],
+        ([b.low, b.high, b.customers, b.share, b.value, clv.currency] for b in clv.bands),
     )
 
 

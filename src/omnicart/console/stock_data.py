@@ -53,6 +53,38 @@ class MovementRow:
 
 
 @dataclass(frozen=True, slots=True)
+class TransitRow:
+    """Units of one SKU on their way between two locations."""
+
+    transfer_id: int
+    from_location: str
+    to_location: str
+    sku: str
+    units: int
+    sent_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MismatchRow:
+    """A stock figure that disagrees with what the ledger or the holds add up to."""
+
+    sku: str
+    location: str
+    figure: str  # on_hand, reserved, allocated or available
+    stock: int
+    expected: int
+    source: str  # ledger, active reservations, allocations or oversold
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciliationView:
+    """Stock rows compared with the ledger, and those that disagree."""
+
+    checked: int
+    mismatches: list[MismatchRow]
+
+
+@dataclass(frozen=True, slots=True)
 class StockPage:
     """Available-to-promise per channel, levels per location, and the latest movements."""
 
@@ -62,6 +94,9 @@ class StockPage:
     atp: list[tuple[str, list[int]]]
     levels: list[Level]
     movements: list[MovementRow]
+    transit: list[TransitRow]
+    # None when the viewer is not shown it (a store's staff).
+    reconciliation: ReconciliationView | None
 
     @property
     def short(self) -> list[Level]:
@@ -70,9 +105,18 @@ class StockPage:
 
 
 def read_stock_page(
-    session: Session, *, location_id: int | None, sku: str | None, default_threshold: int
+    session: Session,
+    *,
+    location_id: int | None,
+    sku: str | None,
+    default_threshold: int,
+    reconcile: bool,
 ) -> StockPage:
-    """The figures of the Stock page: everywhere, or at one location."""
+    """The figures of the Stock page: everywhere, or at one location.
+
+    `reconcile` compares stock with the ledger; it reads the whole ledger, so only the
+    pages that show it ask for it.
+    """
     location = get_location(session, location_id=location_id) if location_id else None
     locations = list_locations(session, limit=500)
     codes = {view.id: view.code for view in locations}
@@ -123,7 +167,41 @@ def read_stock_page(
         )
         for m, name in recent_movements(session, location_id=location_id)
     ]
-    return StockPage(location, locations, channels, atp, levels, movements)
+    transit = [
+        TransitRow(
+            line.transfer_id,
+            codes.get(line.from_location_id, str(line.from_location_id)),
+            codes.get(line.to_location_id, str(line.to_location_id)),
+            line.sku,
+            line.units,
+            line.sent_at,
+        )
+        for line in queries.transit_lines(session, location_id=location_id, sku=sku)
+    ]
+    checked = (
+        _reconciliation(session, codes, location_id=location_id, sku=sku) if reconcile else None
+    )
+    return StockPage(location, locations, channels, atp, levels, movements, transit, checked)
+
+
+def _reconciliation(
+    session: Session, codes: dict[int, str], *, location_id: int | None, sku: str | None
+) -> ReconciliationView:
+    found = queries.reconcile_rows(session, location_id=location_id, sku=sku)
+    return ReconciliationView(
+        found.checked,
+        [
+            MismatchRow(
+                name,
+                codes.get(d.location_id, str(d.location_id)),
+                d.figure,
+                d.stock,
+                d.expected,
+                d.source,
+            )
+            for d, name in found.discrepancies
+        ],
+    )
 
 
 def _threshold(own: int | None, default: int) -> int:

@@ -1,5 +1,6 @@
-"""The Stock page: available-to-promise, levels, low and out of stock, recent movements,
-the receive-stock form (count and transfer: console.stock_forms), and each table as CSV."""
+"""The Stock page: available-to-promise, levels, low and out of stock, in transit, recent
+movements, reconciliation with the ledger (admins), the receive-stock form (count and
+transfer: console.stock_forms), and each table as CSV."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from starlette.datastructures import FormData
 
 from omnicart.api.deps import DbDep
 from omnicart.console import sessions
-from omnicart.console.access import CheckedForm, Viewer, check_form_target, page
+from omnicart.console.access import CheckedForm, PageRefused, Viewer, check_form_target, page
 from omnicart.console.forms import field_errors, sentence, text, whole_number
 from omnicart.console.i18n import texts_for
 from omnicart.console.menu import RECEIVE_STOCK, STOCK
@@ -27,7 +28,7 @@ from omnicart.kernel.errors import OmnicartError
 from omnicart.users.service import UserPrincipal
 
 router = APIRouter(include_in_schema=False)
-StockTable = Literal["atp", "levels", "short", "movements"]
+StockTable = Literal["atp", "levels", "short", "movements", "transit", "reconciliation"]
 # The API's names for the receive form's fields.
 RECEIVE_FIELDS = {
     "location_id": "location_id",
@@ -45,10 +46,24 @@ FORM_FIELDS = (
 )
 
 
-def _read(request: Request, db: Database, location: int | None, sku: str | None) -> StockPage:
+def _reconciles(viewer: UserPrincipal) -> bool:
+    """Only admins see the reconciliation: a store's staff can neither read the other
+    stores' ledger nor fix a figure, and it reads the whole ledger on every view."""
+    return viewer.role == "admin"
+
+
+def _read(
+    request: Request, viewer: UserPrincipal, db: Database, location: int | None, sku: str | None
+) -> StockPage:
     threshold = request.app.state.settings.low_stock_threshold
     with db.reading() as session:
-        return read_stock_page(session, location_id=location, sku=sku, default_threshold=threshold)
+        return read_stock_page(
+            session,
+            location_id=location,
+            sku=sku,
+            default_threshold=threshold,
+            reconcile=_reconciles(viewer),
+        )
 
 
 def _page(
@@ -103,7 +118,7 @@ def stock_page(
     sku: SkuFilter = None,
 ) -> HTMLResponse:
     """Stock everywhere, or at one location (a store's staff: their store)."""
-    return _page(request, viewer, db, _read(request, db, location, sku), sku=sku)
+    return _page(request, viewer, db, _read(request, viewer, db, location, sku), sku=sku)
 
 
 @router.get("/console/stock/{table}.csv")
@@ -118,9 +133,31 @@ def stock_csv(
     sku: SkuFilter = None,
 ) -> Response:
     """One of the Stock page's tables as CSV, with the page's filters."""
-    figures = _read(request, db, location, sku)
+    if table == "reconciliation" and not _reconciles(viewer):
+        _ = texts_for(request)
+        raise PageRefused(403, _("Only an admin may see the reconciliation of stock."))
+    figures = _read(request, viewer, db, location, sku)
     where = figures.location.code if figures.location else "all"
     name = f"stock-{table}-{where}.csv"
+    if table == "transit":
+        return csv_response(
+            name,
+            ["transfer", "from", "to", "sku", "units", "sent_at"],
+            (
+                [t.transfer_id, t.from_location, t.to_location, t.sku, t.units, t.sent_at]
+                for t in figures.transit
+            ),
+        )
+    if table == "reconciliation":
+        checked = figures.reconciliation
+        return csv_response(
+            name,
+            ["sku", "location", "figure", "stock", "expected", "compared_with"],
+            (
+                [m.sku, m.location, m.figure, m.stock, m.expected, m.source]
+                for m in (checked.mismatches if checked else [])
+            ),
+        )
     if table == "atp":
         header = ["sku", *(c.code for c in figures.channels)]
         return csv_response(name, header, ([s, *units] for s, units in figures.atp))
@@ -248,5 +285,5 @@ def stock_page_again(
     status: int,
 ) -> HTMLResponse:
     """A refused form: the page again, the form as it was sent, each error at its field."""
-    figures = _read(request, db, viewer.own_store, None)
+    figures = _read(request, viewer, db, viewer.own_store, None)
     return _page(request, viewer, db, figures, sku=None, form=shown, errors=errors, status=status)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -302,3 +303,82 @@ def recent_movements(
     if location_id is not None:
         stmt = stmt.where(Movement.location_id == location_id)
     return [(m, s) for m, s in session.execute(stmt)]
+
+
+@dataclass(frozen=True, slots=True)
+class TransitLine:
+    """Units of one SKU sent by a transfer and not yet received."""
+
+    transfer_id: int
+    from_location_id: int
+    to_location_id: int
+    sku: str
+    units: int
+    sent_at: datetime
+
+
+def transit_lines(
+    session: Session, *, location_id: int | None = None, sku: str | None = None, limit: int = 100
+) -> list[TransitLine]:
+    """Lines of transfers on their way, oldest first; at a location: sent from or to it."""
+    stmt = (
+        select(Transfer, Variant.sku, TransferLine.quantity - TransferLine.received)
+        .join(TransferLine, TransferLine.transfer_id == Transfer.id)
+        .join(Variant, Variant.id == TransferLine.variant_id)
+        .where(Transfer.status == "in_transit", TransferLine.quantity > TransferLine.received)
+        .order_by(Transfer.id, TransferLine.id)
+        .limit(limit)
+    )
+    if location_id is not None:
+        stmt = stmt.where(
+            (Transfer.from_location_id == location_id) | (Transfer.to_location_id == location_id)
+        )
+    if sku is not None:
+        stmt = stmt.where(Variant.sku == sku)
+    return [
+        TransitLine(t.id, t.from_location_id, t.to_location_id, name, int(units), t.created_at)
+        for t, name, units in session.execute(stmt)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    """How many stock rows were compared, and each disagreement with its SKU."""
+
+    checked: int
+    discrepancies: list[tuple[Discrepancy, str]]
+
+
+def reconcile_rows(
+    session: Session, *, location_id: int | None = None, sku: str | None = None
+) -> Reconciliation:
+    """`reconcile`, narrowed to one location and/or SKU; it still reads the whole ledger."""
+    variant_id = None
+    if sku is not None:
+        variant_id = session.scalar(select(Variant.id).where(Variant.sku == sku))
+        if variant_id is None:
+            return Reconciliation(0, [])
+    rows = select(func.count()).select_from(StockLevel)
+    if location_id is not None:
+        rows = rows.where(StockLevel.location_id == location_id)
+    if variant_id is not None:
+        rows = rows.where(StockLevel.variant_id == variant_id)
+    found = [
+        d
+        for d in reconcile(session)
+        if (location_id is None or d.location_id == location_id)
+        and (variant_id is None or d.variant_id == variant_id)
+    ]
+    ids = {d.variant_id for d in found}
+    names = {
+        int(v): name
+        for v, name in (
+            session.execute(select(Variant.id, Variant.sku).where(Variant.id.in_(ids)))
+            if ids
+            else []
+        )
+    }
+    return Reconciliation(
+        int(session.scalar(rows) or 0),
+        [(d, names.get(d.variant_id, str(d.variant_id))) for d in found],
+    )

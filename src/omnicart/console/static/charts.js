@@ -12,6 +12,9 @@
         return { type: "heatmap", x: trace.x, y: trace.y, z: trace.z, colorscale: "Blues",
                  reversescale: true, hoverongaps: false };
       }
+      if (chart.kind === "bar") {
+        return { type: "bar", name: trace.name, x: trace.x, y: trace.y };
+      }
       return { type: "scatter", mode: "lines+markers", name: trace.name, x: trace.x,
                y: trace.y, connectgaps: false };
     });
