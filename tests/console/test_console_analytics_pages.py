@@ -659,3 +659,10 @@ def test_a_range_too_small_to_fit_clv_says_so(analyst: TestClient) -> None:
     csv_answer = analyst.get("/console/customers/clv.csv", params=RANGE)
     assert csv_answer.status_code == 409
     assert 'id="from-error"' in csv_answer.text
+
+
+def test_a_bad_clv_switch_is_refused_and_changes_nothing(analyst: TestClient) -> None:
+    page = analyst.get("/console/customers", params={**RANGE, "clv": "yes"})
+    assert page.status_code == 422
+    assert "clv" in page.text
+    assert "chart-clv" not in page.text

@@ -13,7 +13,7 @@ is never relied on (NULL here, the type's default there).
 from __future__ import annotations
 
 # Orders of the range that count as sales, with their UTC order day.
-_SALES = """
+SALES_CTE = """
 sales AS (
     SELECT order_id, channel_id, CAST(ordered_at AS DATE) AS order_day, currency,
            customer_key, units, gross, discount, shipping, total
@@ -38,7 +38,7 @@ fee_periods AS (
 # summed over a day's orders, is the same rates × the day's sums, since a channel's fees
 # hold for whole days.
 SALES_DAYS = f"""
-WITH {_SALES},
+WITH {SALES_CTE},
 refunded AS (
     SELECT order_id, SUM(amount) AS amount FROM wh_refunds GROUP BY order_id
 )
@@ -124,7 +124,7 @@ FROM everyone AS b LEFT JOIN earlier AS e ON e.customer_key = b.customer_key"""
 
 # The range alone: the distinct buyers straight from its sales.
 CUSTOMERS = f"""
-WITH {_SALES}, {_EARLIER},
+WITH {SALES_CTE}, {_EARLIER},
 buyers AS (
     SELECT DISTINCT channel_id, customer_key FROM sales WHERE customer_key IS NOT NULL
 ),
@@ -149,7 +149,7 @@ def customers_sql(cuts: int) -> str:
         return CUSTOMERS
     cut_of_order, cut_of_first = _cut_of("order_day", cuts), _cut_of("b.first_day", cuts)
     return f"""
-WITH {_SALES}, {_EARLIER},
+WITH {SALES_CTE}, {_EARLIER},
 bought AS (
     SELECT channel_id, customer_key, cut_no, MIN(order_day) AS first_day
     FROM (

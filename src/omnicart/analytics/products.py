@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal, localcontext
 
 from omnicart.analytics.channels import percent
-from omnicart.analytics.channels_sql import _SALES
+from omnicart.analytics.channels_sql import SALES_CTE
 from omnicart.analytics.currency import check_reporting_currency, load_rates
 from omnicart.analytics.engine import Engine, Param
 from omnicart.analytics.period import Period
@@ -30,7 +30,7 @@ MAX_LIMIT = 100
 # the SKU's units returned from that order (whenever received; a SKU the order does not
 # hold cannot be valued and is left out).
 PRODUCT_SALES = f"""
-WITH {_SALES},
+WITH {SALES_CTE},
 lines AS (
     SELECT l.order_id, l.sku,
            CAST(SUM(l.quantity) AS BIGINT) AS units,

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from omnicart.analytics.channels import percent
-from omnicart.analytics.channels_sql import _SALES
+from omnicart.analytics.channels_sql import SALES_CTE
 from omnicart.analytics.engine import Engine, Param
 from omnicart.analytics.period import Period
 
 RETURN_REASONS = f"""
-WITH {_SALES}
+WITH {SALES_CTE}
 SELECT reason_given, CAST(COUNT(DISTINCT return_id) AS BIGINT) AS returns,
        CAST(SUM(quantity) AS BIGINT) AS units
 FROM (

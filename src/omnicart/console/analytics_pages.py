@@ -155,7 +155,9 @@ def chart(
     return {"id": chart_id, "title": title, "traces": traces, "separators": numbers.separators}
 
 
-def _raw(first: str, last: str, currency: str, channel: str) -> dict[str, str]:
+def raw_filters(first: str, last: str, currency: str, channel: str) -> dict[str, str]:
+    """The analytics pages' filters as the query string gave them (checked by
+    `analytics_data.parse_filters`)."""
     return {"from": first, "to": last, "currency": currency, "channel": channel}
 
 
@@ -177,7 +179,7 @@ def overview_page(
     channel: Channel = "",
 ) -> HTMLResponse:
     """Every channel's figures for a range, in a reporting currency, with charts."""
-    raw = _raw(first, last, currency, channel)
+    raw = raw_filters(first, last, currency, channel)
     try:
         filters, data = read_filters(request, db, raw, read_overview)
     except FilterErrors as exc:
@@ -249,7 +251,7 @@ def overview_csv(
     channel: Channel = "",
 ) -> Response:
     """The Overview's table (a row per channel and the total) or its series, as CSV."""
-    raw = _raw(first, last, currency, channel)
+    raw = raw_filters(first, last, currency, channel)
     try:
         filters, data = read_filters(request, db, raw, read_overview)
     except FilterErrors as exc:

@@ -32,6 +32,7 @@ from omnicart.console.analytics_pages import (
     To,
     chart,
     context,
+    raw_filters,
     read_filters,
     refused_page,
     series_rows,
@@ -73,14 +74,7 @@ def _read(
 
 
 def _raw(first: str, last: str, currency: str, steps: str, window: str) -> dict[str, str]:
-    return {
-        "from": first,
-        "to": last,
-        "currency": currency,
-        "channel": "",
-        "steps": steps,
-        "window": window,
-    }
+    return {**raw_filters(first, last, currency, ""), "steps": steps, "window": window}
 
 
 def _refused(

@@ -36,6 +36,7 @@ from omnicart.console.analytics_pages import (
     To,
     channel_codes,
     context,
+    raw_filters,
     read_filters,
     refused_page,
 )
@@ -242,7 +243,7 @@ def customers_page(
 ) -> HTMLResponse:
     """Cohort retention and omnichannel customers for a range; the search for a person;
     with `clv=1`, the customers' predicted value (a model fitted per request: on demand)."""
-    raw = {"from": first, "to": last, "currency": currency, "channel": channel}
+    raw = raw_filters(first, last, currency, channel)
     asked = clv == "1"
     extra = {
         **_search_context(request, viewer),
@@ -296,7 +297,7 @@ def customers_csv(
     channel: Channel = "",
 ) -> Response:
     """The cohort table (a row per cohort and month since) or the omnichannel groups."""
-    raw = {"from": first, "to": last, "currency": currency, "channel": channel}
+    raw = raw_filters(first, last, currency, channel)
     extra = {**_search_context(request, viewer), "channels": [], "heat": _heat, "clv_asked": False}
     try:
         if table == "clv":

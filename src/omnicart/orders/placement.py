@@ -106,12 +106,7 @@ def location_row(session: Session, location_id: int) -> Location:
 
 def channel_prices(session: Session, channel_id: int, skus: Sequence[str]) -> dict[str, Decimal]:
     """The channel's price of each SKU that has one."""
-    rows = session.execute(
-        select(Variant.sku, ChannelPrice.amount)
-        .join(ChannelPrice, ChannelPrice.variant_id == Variant.id)
-        .where(ChannelPrice.channel_id == channel_id, Variant.sku.in_(skus))
-    )
-    return {sku: amount for sku, amount in rows}  # noqa: C416 -- rows are Row objects
+    return price_list(session, channel_id, skus).prices
 
 
 @dataclass(frozen=True, slots=True)
