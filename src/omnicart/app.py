@@ -67,6 +67,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         connector_registry.load_adapters()
+        database.cache.start()
         if config.admin_key:
             with database.transaction() as session:
                 ensure_admin_key(session, secret=config.admin_key)
@@ -94,6 +95,7 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await asyncio.to_thread(database.cache.stop)
 
     app = FastAPI(
         title="Omnicart",

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from omnicart.auth.service import Principal, authenticate
+from omnicart.auth.service import Principal, authenticate, hash_secret
 from omnicart.db.engine import Database
 from omnicart.kernel.errors import Unauthorized
 
@@ -34,6 +34,14 @@ def get_principal(
     secret = bearer.credentials if bearer is not None else header_key
     if not secret:
         raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
+    return db.cache.get(
+        ("api-key", hash_secret(secret)),
+        tables={"api_keys"},
+        load=lambda: _authenticate(db, secret),
+    )
+
+
+def _authenticate(db: Database, secret: str) -> Principal:
     with db.reading() as session:
         return authenticate(session, secret=secret)
 

@@ -36,6 +36,7 @@ from omnicart.customers.tables import (
     CustomerSuppressionKey,
     CustomerSuppressionLift,
 )
+from omnicart.db.cache import CACHE
 from omnicart.db.engine import Database
 from omnicart.db.retry import retrying
 from omnicart.kernel.clock import utcnow
@@ -102,9 +103,19 @@ def _key_row(bind: Session | Connection) -> bytes | None:
         known = _known_keys.get(engine)
         if known is not None:
             return known
-    secret = bind.execute(
-        select(CustomerSuppressionKey.secret).where(CustomerSuppressionKey.id == _KEY_ROW)
-    ).scalar()
+
+    def read() -> str | None:
+        return bind.execute(
+            select(CustomerSuppressionKey.secret).where(CustomerSuppressionKey.id == _KEY_ROW)
+        ).scalar()
+
+    # That there is no key yet is kept by the process cache until one is made.
+    cache = bind.info.get(CACHE) if cacheable else None
+    secret = (
+        read()
+        if cache is None
+        else cache.get(("suppression-key",), tables={"customer_suppression_keys"}, load=read)
+    )
     if secret is None:
         return None
     key = bytes.fromhex(secret)

@@ -11,6 +11,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from omnicart.db.cache import CACHE, ProcessCache
+
 READ_ONLY = "omnicart_read_only"
 
 
@@ -71,14 +73,20 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.sessions = sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        # Rows every request reads (API keys, channel setups): kept while the app runs.
+        self.cache = ProcessCache(engine)
+        self.sessions = sessionmaker(
+            engine, expire_on_commit=False, autoflush=False, info={CACHE: self.cache}
+        )
         reads = engine.execution_options(**{READ_ONLY: True})
         if engine.dialect.name == "postgresql":
             # Each query its own statement-level transaction: no BEGIN and ROLLBACK round
             # trips around a lookup. Under READ COMMITTED every statement of a reading
             # session already saw its own snapshot, so nothing a reader sees changes.
             reads = reads.execution_options(isolation_level="AUTOCOMMIT")
-        self._read_sessions = sessionmaker(reads, expire_on_commit=False, autoflush=False)
+        self._read_sessions = sessionmaker(
+            reads, expire_on_commit=False, autoflush=False, info={CACHE: self.cache}
+        )
 
     @classmethod
     def from_url(cls, url: str, *, pool_size: int = 20, schema: str | None = None) -> Database:
@@ -114,5 +122,6 @@ class Database:
                 session.rollback()
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Stop the cache's listener and close every pooled connection."""
+        self.cache.stop()
         self.engine.dispose()

@@ -19,10 +19,9 @@ from sqlalchemy.orm import Session
 
 from omnicart.catalog.lookup import refuse_unlisted
 from omnicart.channels.policy import ChannelPolicy
-from omnicart.channels.tables import Channel
 from omnicart.db.engine import Database
 from omnicart.inventory.checks import check_lines
-from omnicart.inventory.planning import HoldRequest
+from omnicart.inventory.planning import HoldRequest, NewHolds
 from omnicart.inventory.reservations import (
     RELEASE,
     close_quietly,
@@ -46,7 +45,7 @@ from omnicart.orders.model import (
     fingerprint,
     with_redemption,
 )
-from omnicart.orders.placement import Fulfil
+from omnicart.orders.placement import Fulfil, SetupChannel
 from omnicart.orders.service import check_fulfil, create_order, in_transaction
 from omnicart.orders.tables import Cart, Fulfilment, Order
 from omnicart.orders.views import OrderView, order_view, view_of
@@ -79,10 +78,21 @@ class CartView:
     order_id: int | None
 
 
-def _cart_view(session: Session, cart: Cart) -> CartView:
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """A cart's hold as its view shows it."""
+
+    status: str
+    expires_at: datetime
+
+
+def _cart_view(session: Session, cart: Cart, *, held: _Held | None = None) -> CartView:
+    """The cart's view; `held`: its hold as just made (else it is read)."""
     skus = [line["sku"] for line in cart.lines]
     prices = placement.channel_prices(session, cart.channel_id, skus)
-    hold = session.get(Reservation, cart.reservation_id) if cart.reservation_id else None
+    hold: _Held | Reservation | None = held
+    if hold is None and cart.reservation_id:
+        hold = session.get(Reservation, cart.reservation_id)
     lines = [CartLineView(x["sku"], x["quantity"], prices.get(x["sku"])) for x in cart.lines]
     return CartView(
         id=cart.id,
@@ -115,10 +125,13 @@ def _release_hold(session: Session, cart: Cart, *, actor: str, reason: str) -> N
     cart.reservation_id = None
 
 
-def _hold(session: Session, cart: Cart, *, actor: str, policy: ChannelPolicy | None = None) -> None:
+def _hold(
+    session: Session, cart: Cart, *, actor: str, policy: ChannelPolicy | None = None
+) -> _Held | None:
+    """Hold the cart's lines (None: it has none)."""
     lines = [(line["sku"], line["quantity"]) for line in cart.lines]
     if not lines:
-        return
+        return None
     cart.revision += 1
     key = f"cart:{cart.id}:r{cart.revision}"
     made = reserve_in(
@@ -137,6 +150,7 @@ def _hold(session: Session, cart: Cart, *, actor: str, policy: ChannelPolicy | N
         policy=policy,
     )
     cart.reservation_id = made.id
+    return _Held("active" if isinstance(made, NewHolds) else made.status, made.expires_at)
 
 
 def _checked_lines(lines: Sequence[tuple[str, int]]) -> list[dict[str, object]]:
@@ -168,9 +182,9 @@ def create_cart(
         )
         session.add(cart)
         session.flush()
-        _hold(session, cart, actor=actor, policy=setup.policy)
+        held = _hold(session, cart, actor=actor, policy=setup.policy)
         session.flush()
-        return _cart_view(session, cart)
+        return _cart_view(session, cart, held=held)
 
     return in_transaction(db, work)
 
@@ -200,9 +214,9 @@ def set_cart_lines(
         _release_hold(session, cart, actor=actor, reason=f"cart {cart.id} changed")
         cart.lines = wanted
         cart.updated_at = utcnow()
-        _hold(session, cart, actor=actor)
+        held = _hold(session, cart, actor=actor)
         session.flush()
-        return _cart_view(session, cart)
+        return _cart_view(session, cart, held=held)
 
     return in_transaction(db, work)
 
@@ -231,7 +245,7 @@ class Checkout:
     redeem_points: int = 0  # loyalty points the customer spends on this order
 
 
-def _points_value(session: Session, channel: Channel, points: int) -> Decimal:
+def _points_value(session: Session, channel: SetupChannel, points: int) -> Decimal:
     if not points:
         return Decimal(0)
     return quote_redemption(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Column, CompoundSelect, Table, bindparam, literal, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -22,6 +22,7 @@ from omnicart.catalog.lookup import listed_on
 from omnicart.catalog.tables import ChannelPrice, Variant
 from omnicart.channels.policy import POLICY_QUERY, ChannelPolicy, policy_from_rows
 from omnicart.channels.tables import Channel
+from omnicart.db.cache import CACHE
 from omnicart.db.outbox import OutboxEvent, record_event
 from omnicart.inventory.ledger import insert_ignoring_duplicates
 from omnicart.inventory.planning import HoldRequest, NewHolds
@@ -74,12 +75,26 @@ class Fulfil:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class SetupChannel:
+    """The facts of a channel an order uses (kept between requests: no ORM row)."""
+
+    id: int
+    code: str
+    currency: str
+    kind: str
+    active: bool
+
+
+_C = TypeVar("_C", Channel, SetupChannel)
+
+
 def channel_row(session: Session, channel_id: int, *, kinds: Sequence[str] = ()) -> Channel:
     """The channel, active and (when `kinds` is given) of one of those kinds."""
     return _usable(session.get(Channel, channel_id), channel_id, kinds)
 
 
-def _usable(channel: Channel | None, channel_id: int, kinds: Sequence[str]) -> Channel:
+def _usable(channel: _C | None, channel_id: int, kinds: Sequence[str]) -> _C:
     """`channel` if it exists, is active and (when `kinds` is given) of one of those kinds."""
     if channel is None:
         raise NotFound(f"channel {channel_id} does not exist", field="channel_id")
@@ -180,7 +195,7 @@ class Setup:
     """What placing an order on a channel needs: its stock policy, routing rules and the
     locations serving it."""
 
-    channel: Channel
+    channel: SetupChannel
     policy: ChannelPolicy
     rules: routing.Rules
     sites: dict[int, routing.Site]
@@ -189,7 +204,7 @@ class Setup:
 # The channel's policy query, widened by the channel itself, its routing rules and its
 # serving locations' routing facts: one round trip for all of them.
 _SETUP_QUERY = POLICY_QUERY.add_columns(
-    Channel,
+    Channel.kind,
     *_SITE_COLUMNS,
     OrderRules.channel_id.label("rules_of"),
     OrderRules.rules,
@@ -198,13 +213,35 @@ _SETUP_QUERY = POLICY_QUERY.add_columns(
 ).outerjoin(OrderRules, OrderRules.channel_id == Channel.id)
 
 
+# What a setup is read from: a change to any of them drops the kept setups.
+_SETUP_TABLES = frozenset({"channels", "channel_locations", "locations", "order_rules"})
+
+
 def load_setup(session: Session, channel_id: int, *, kinds: Sequence[str] = ()) -> Setup:
-    """The channel and its placement setup, read in one query; the channel refused as
-    `channel_row` refuses it (absent, inactive, or not of one of `kinds`)."""
+    """The channel and its placement setup, read in one query (or kept by the process
+    since, `db.cache`); the channel refused as `channel_row` refuses it (absent, inactive,
+    or not of one of `kinds`)."""
+    cache = session.info.get(CACHE)
+    if cache is None:
+        setup = _read_setup(session, channel_id)
+    else:
+        setup = cache.get(
+            ("setup", channel_id),
+            tables=_SETUP_TABLES,
+            load=lambda: _read_setup(session, channel_id),
+        )
+    _usable(setup.channel, channel_id, kinds)
+    return setup
+
+
+def _read_setup(session: Session, channel_id: int) -> Setup:
     rows = session.execute(_SETUP_QUERY, {"channel_id": channel_id}).all()
-    channel = _usable(rows[0].Channel if rows else None, channel_id, kinds)
-    policy = policy_from_rows(rows, channel_id=channel_id)
+    if not rows:
+        _usable(None, channel_id, ())  # refuses
     first = rows[0]
+    channel = SetupChannel(first.id, first.code, first.currency, first.kind, first.active)
+    _usable(channel, channel_id, ())
+    policy = policy_from_rows(rows, channel_id=channel_id)
     rules = (
         routing.Rules()
         if first.rules_of is None
@@ -376,7 +413,7 @@ def claimed(session: Session, order_id: int, values: dict[str, Any]) -> Order:
 
 def order_values(
     *,
-    channel: Channel,
+    channel: SetupChannel,
     source: str,
     totals: Totals,
     customer: Customer,

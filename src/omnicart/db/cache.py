@@ -1,0 +1,182 @@
+"""Rows that rarely change, kept per process and dropped the moment they change.
+
+The order path reads the same few rows for every request: the caller's API key, the
+channel with its stock policy, routing rules and serving locations, the suppression key.
+`ProcessCache.get` keeps what a loader read, under a key and the tables it was read from,
+and forgets it when any of those tables changes:
+
+- **in this process**, when a transaction that wrote one of them commits (the engine's
+  statements are watched: a data-changing statement naming a watched table marks its
+  connection, the commit clears);
+- **in any process** (the CLI, another web worker, the worker), by PostgreSQL: a trigger
+  on each watched table (migration 0018) sends `NOTIFY omnicart_changes, 'schema.table'`
+  when a statement changes it, and one thread per process listens.
+
+Nothing is kept unless the listener is connected and listening, and a value read while a
+change arrived is used but not kept (a generation counter), so a value is never kept past
+the notice of a change committed after it was read. While the listener is down the cache
+is empty and every read goes to the database. On SQLite (one process writes at a time, and
+no notices) nothing is kept: every `get` loads.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import Connection, Engine, event
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+CHANNEL = "omnicart_changes"
+# Where a Database's sessions carry its cache (`Session.info`).
+CACHE = "omnicart_cache"
+# The tables whose rows may be kept; each has migration 0018's trigger on PostgreSQL.
+WATCHED = frozenset(
+    {"api_keys", "channels", "channel_locations", "locations", "order_rules",
+     "customer_suppression_keys"}
+)  # fmt: skip
+# Beyond this many keys, everything is dropped (keys are API keys and channels: few).
+MAX_ENTRIES = 4096
+# A statement that changes a watched table names it right after its verb.
+_CHANGES = re.compile(
+    r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)\s+"
+    r"(?:\"?\w+\"?\.)?\"?(" + "|".join(sorted(WATCHED)) + r")\b",
+    re.IGNORECASE,
+)
+_TOUCHED = "omnicart_touched_tables"
+
+
+class ProcessCache:
+    """Values loaded from watched tables, kept until one of those tables changes."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._entries: dict[Hashable, tuple[frozenset[str], Any]] = {}
+        self._generation = 0
+        self._lock = threading.Lock()
+        self._live = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._watching = False
+        self._listening = threading.Event()
+
+    @property
+    def live(self) -> bool:
+        """Whether values are being kept (the listener is listening)."""
+        return self._live
+
+    def get(self, key: Hashable, *, tables: Iterable[str], load: Callable[[], T]) -> T:
+        """The value kept under `key`, else `load()` (kept while nothing changed meanwhile).
+
+        `tables` names every table `load` reads; each must be in `WATCHED`. What `load`
+        raises is raised and nothing is kept.
+        """
+        entry = self._entries.get(key)
+        if entry is not None:
+            return cast(T, entry[1])
+        depends = frozenset(tables)
+        if not depends <= WATCHED:
+            raise ValueError(f"not watched for changes: {sorted(depends - WATCHED)}")
+        seen = self._generation
+        value = load()
+        with self._lock:
+            if self._live and self._generation == seen:
+                if len(self._entries) >= MAX_ENTRIES:
+                    self._entries.clear()
+                self._entries[key] = (depends, value)
+        return value
+
+    def changed(self, tables: Iterable[str]) -> None:
+        """Forget every value read from any of `tables`; loads in flight are not kept."""
+        names = frozenset(tables)
+        with self._lock:
+            self._generation += 1
+            for key in [k for k, (depends, _) in self._entries.items() if depends & names]:
+                del self._entries[key]
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Watch this process's writes and listen for other processes' (PostgreSQL only)."""
+        if self._engine.dialect.name != "postgresql" or self._thread is not None:
+            return
+        if not self._watching:
+            event.listen(self._engine, "before_cursor_execute", _note_write)
+            event.listen(self._engine, "commit", self._on_commit)
+            event.listen(self._engine, "rollback", _forget_writes)
+            self._watching = True
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._listen, name="omnicart-changes", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop listening and keep nothing more."""
+        thread, self._thread = self._thread, None
+        self._stop.set()
+        if thread is not None:
+            thread.join(timeout=5)
+        self._set_live(False)
+
+    def wait_live(self, timeout: float = 5.0) -> bool:
+        """Wait until values are kept (up to `timeout` seconds); whether they are."""
+        self._listening.wait(timeout)
+        return self._live
+
+    def _set_live(self, live: bool) -> None:
+        with self._lock:
+            self._live = live
+            self._generation += 1
+            self._entries.clear()
+        if live:
+            self._listening.set()
+        else:
+            self._listening.clear()
+
+    def _on_commit(self, conn: Connection) -> None:
+        touched = conn.info.pop(_TOUCHED, None)
+        if touched:
+            self.changed(touched)
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._listen_once()
+            except Exception:  # the connection broke: keep nothing until listening again
+                log.warning("change listener lost its connection; retrying", exc_info=True)
+            self._set_live(False)
+            self._stop.wait(1.0)
+
+    def _listen_once(self) -> None:
+        raw = self._engine.raw_connection()
+        conn: Any = raw.dbapi_connection
+        raw.detach()  # ours alone, never returned to the pool
+        try:
+            conn.autocommit = True
+            schema = conn.execute("SELECT current_schema()").fetchone()[0]
+            conn.execute(f"LISTEN {CHANNEL}")
+            self._set_live(True)
+            while not self._stop.is_set():
+                for notice in conn.notifies(timeout=0.5):
+                    where, _, table = notice.payload.partition(".")
+                    if where == schema:
+                        self.changed({table})
+        finally:
+            raw.close()
+
+
+def _note_write(
+    conn: Connection, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
+) -> None:
+    """Mark the connection when a data-changing statement names a watched table."""
+    named = _CHANGES.findall(statement)
+    if named:
+        conn.info.setdefault(_TOUCHED, set()).update(name.lower() for name in named)
+
+
+def _forget_writes(conn: Connection) -> None:
+    conn.info.pop(_TOUCHED, None)
