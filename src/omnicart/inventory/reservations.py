@@ -139,11 +139,20 @@ def _lock_reservation(
     locked = _this_transaction(session, "locked_reservations")
     row = locked.get(reservation_id)
     if row is None:
-        row = session.scalar(
-            select(Reservation).where(Reservation.id == reservation_id).with_for_update()
-        )
-        if row is not None:
+        # Its lines come with it: every step that locks a reservation reads them next.
+        found = session.execute(
+            select(Reservation, ReservationLine)
+            .outerjoin(ReservationLine, ReservationLine.reservation_id == Reservation.id)
+            .where(Reservation.id == reservation_id)
+            .order_by(ReservationLine.id)
+            .with_for_update(of=Reservation)
+        ).all()
+        if found:
+            row = found[0][0]
             locked[reservation_id] = row
+            _this_transaction(session, "reservation_holds")[reservation_id] = [
+                line for _, line in found if line is not None
+            ]
     # A channel asking about another channel's reservation learns nothing about it.
     if row is None or (channel_id is not None and row.channel_id != channel_id):
         raise NotFound(f"reservation {reservation_id} does not exist", field="reservation_id")
