@@ -95,7 +95,7 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await asyncio.to_thread(database.cache.stop)
+            database.cache.stop()
 
     app = FastAPI(
         title="Omnicart",

@@ -118,6 +118,25 @@ def test_nothing_is_kept_while_the_listener_is_down(pg_db: Database) -> None:
 
 
 @pytest.mark.postgres
+def test_a_broken_listener_keeps_nothing_until_it_listens_again(
+    live: Database, pg_schema: str
+) -> None:
+    shop = seed_shop(live)
+    _setup(live, shop.market)
+    broken = live.cache.listener_pid
+    _other_connection(pg_schema, f"SELECT pg_terminate_backend({broken})")
+    assert _eventually(lambda: not live.cache.live)
+    seen = _reads(live)
+    _setup(live, shop.market)
+    assert seen  # read again: nothing was kept
+    assert _eventually(lambda: live.cache.live and live.cache.listener_pid != broken)
+    _setup(live, shop.market)
+    count = len(seen)
+    _setup(live, shop.market)
+    assert len(seen) == count  # kept again
+
+
+@pytest.mark.postgres
 def test_a_value_read_while_a_change_arrived_is_used_but_not_kept(live: Database) -> None:
     loads = []
 

@@ -60,10 +60,10 @@ class ProcessCache:
         self._generation = 0
         self._lock = threading.Lock()
         self._live = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._run: threading.Event | None = None  # the running listener's stop signal
         self._watching = False
         self._listening = threading.Event()
+        self.listener_pid: int | None = None  # the listening connection's server process
 
     @property
     def live(self) -> bool:
@@ -103,55 +103,57 @@ class ProcessCache:
 
     def start(self) -> None:
         """Watch this process's writes and listen for other processes' (PostgreSQL only)."""
-        if self._engine.dialect.name != "postgresql" or self._thread is not None:
+        if self._engine.dialect.name != "postgresql" or self._run is not None:
             return
         if not self._watching:
             event.listen(self._engine, "before_cursor_execute", _note_write)
             event.listen(self._engine, "commit", self._on_commit)
             event.listen(self._engine, "rollback", _forget_writes)
             self._watching = True
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._listen, name="omnicart-changes", daemon=True)
-        self._thread.start()
+        run = self._run = threading.Event()  # set: this listener is to stop
+        threading.Thread(
+            target=self._listen, args=(run,), name="omnicart-changes", daemon=True
+        ).start()
 
     def stop(self) -> None:
-        """Stop listening and keep nothing more."""
-        thread, self._thread = self._thread, None
-        self._stop.set()
-        if thread is not None:
-            thread.join(timeout=5)
-        self._set_live(False)
+        """Keep nothing more; the listener closes its connection within half a second."""
+        run, self._run = self._run, None
+        if run is not None:
+            run.set()
+        self._set_live(False, None)
 
     def wait_live(self, timeout: float = 5.0) -> bool:
         """Wait until values are kept (up to `timeout` seconds); whether they are."""
         self._listening.wait(timeout)
         return self._live
 
-    def _set_live(self, live: bool) -> None:
+    def _set_live(self, live: bool, run: threading.Event | None) -> None:
         with self._lock:
+            if run is not self._run:  # a stopped listener changes nothing
+                return
             self._live = live
             self._generation += 1
             self._entries.clear()
-        if live:
-            self._listening.set()
-        else:
-            self._listening.clear()
+            if live:
+                self._listening.set()
+            else:
+                self._listening.clear()
 
     def _on_commit(self, conn: Connection) -> None:
         touched = conn.info.pop(_TOUCHED, None)
         if touched:
             self.changed(touched)
 
-    def _listen(self) -> None:
-        while not self._stop.is_set():
+    def _listen(self, run: threading.Event) -> None:
+        while not run.is_set():
             try:
-                self._listen_once()
+                self._listen_once(run)
             except Exception:  # the connection broke: keep nothing until listening again
                 log.warning("change listener lost its connection; retrying", exc_info=True)
-            self._set_live(False)
-            self._stop.wait(1.0)
+            self._set_live(False, run)
+            run.wait(1.0)
 
-    def _listen_once(self) -> None:
+    def _listen_once(self, run: threading.Event) -> None:
         raw = self._engine.raw_connection()
         conn: Any = raw.dbapi_connection
         raw.detach()  # ours alone, never returned to the pool
@@ -159,8 +161,9 @@ class ProcessCache:
             conn.autocommit = True
             schema = conn.execute("SELECT current_schema()").fetchone()[0]
             conn.execute(f"LISTEN {CHANNEL}")
-            self._set_live(True)
-            while not self._stop.is_set():
+            self.listener_pid = conn.info.backend_pid
+            self._set_live(True, run)
+            while not run.is_set():
                 for notice in conn.notifies(timeout=0.5):
                     where, _, table = notice.payload.partition(".")
                     if where == schema:
