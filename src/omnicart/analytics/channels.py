@@ -1,10 +1,11 @@
 """What every channel earns in a date range: the figures of `definitions.py`, per channel.
 
 One read of the analytic model (`channels_read.py`: the same SQL on DuckDB and ClickHouse)
-gives exact sums per channel, day and currency; Python converts each day's amount
-(`currency.Rates.convert`, the one conversion rule), prorates fixed costs and computes the
-derived figures and ratios from exact Decimals. Each channel's figures are given in its own
-currency and in the reporting currency; the total, across channels, in the reporting one.
+gives exact sums per channel, day, currency and figure; Python converts each sum
+(`currency.convert_by` with the day's `Rates.factors`: the one conversion rule, one rounding
+per sum), prorates fixed costs and computes the derived figures and ratios from exact
+Decimals. Each channel's figures are given in its own currency and in the reporting
+currency; the total, across channels, in the reporting one.
 
 The same read answers a range cut into slices (`channel_series`): each slice's figures are
 built from its days by the code that builds the range's, so they are exactly what
@@ -16,14 +17,14 @@ from __future__ import annotations
 from bisect import bisect_right
 from calendar import monthrange
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 from omnicart.analytics import channels_sql as sql
-from omnicart.analytics.channels_read import DayRead, MonthCost, Part, read_days
-from omnicart.analytics.currency import Rates, check_reporting_currency, load_rates
+from omnicart.analytics.channels_read import DayRead, MoneyDays, MonthCost, money_days, read_days
+from omnicart.analytics.currency import Rates, check_reporting_currency, convert_by, load_rates
 from omnicart.analytics.definitions import DEFINITIONS, Unit
 from omnicart.analytics.engine import Engine
 from omnicart.analytics.period import Period
@@ -140,45 +141,14 @@ def prorate(amount: Decimal, *, month: date, period: Period) -> tuple[date, Deci
         return first, amount * covered / days_in_month
 
 
-def _fixed_costs(months: Iterable[MonthCost], period: Period) -> list[Part]:
+def _fixed_costs(months: Iterable[MonthCost], period: Period) -> MoneyDays:
     """The fixed costs of the months `period` touches, prorated to it."""
-    parts = []
+    money = money_days()
     for cost in months:
         if period.first.replace(day=1) <= cost.month <= period.last:
             day, share = prorate(cost.amount, month=cost.month, period=period)
-            parts.append(Part(cost.channel_id, day, cost.currency, "fixed_costs", share))
-    return parts
-
-
-@dataclass(frozen=True, slots=True)
-class _Converted:
-    """One day's sum of a channel's figure, in its own currency and in the report's."""
-
-    channel_id: int
-    day: date
-    figure: str
-    own: Decimal
-    reporting: Decimal
-
-
-def _converted(
-    parts: Iterable[Part], channels: Mapping[int, _Channel], rates: Rates, reporting: str
-) -> list[_Converted]:
-    """Each channel's amounts summed by day, currency and figure, then converted to its own
-    currency and to `reporting` (the rule of `currency.py`)."""
-    days: dict[tuple[int, date, str, str], Decimal] = defaultdict(Decimal)
-    for part in parts:
-        if part.channel_id in channels:
-            days[part.channel_id, part.day, part.currency, part.figure] += part.amount
-    converted = []
-    for (channel_id, day, currency, figure), amount in days.items():
-        target = channels[channel_id].currency
-        own = rates.convert(amount, source=currency, target=target, day=day)
-        report = own
-        if target != reporting:
-            report = rates.convert(amount, source=currency, target=reporting, day=day)
-        converted.append(_Converted(channel_id, day, figure, own, report))
-    return converted
+            money[cost.channel_id, day, cost.currency]["fixed_costs"] += share
+    return money
 
 
 @dataclass(slots=True)
@@ -199,10 +169,6 @@ class _Block:
             report={c: dict.fromkeys(SUMMED_MONEY, Decimal(0)) for c in ids},
             counts=defaultdict(lambda: defaultdict(int)),
         )
-
-    def add_money(self, day: _Converted) -> None:
-        self.own[day.channel_id][day.figure] += day.own
-        self.report[day.channel_id][day.figure] += day.reporting
 
     def add_counts(self, channel_id: int, counts: Mapping[str, int]) -> None:
         tally = self.counts[channel_id]
@@ -226,29 +192,70 @@ def _cuts(period: Period, slices: Sequence[tuple[date, date]]) -> list[Period]:
     return cuts
 
 
-def _blocks(
-    read: DayRead,
-    converted: Iterable[_Converted],
-    channels: Mapping[int, _Channel],
-    period: Period,
-    cuts: Sequence[Period],
-) -> list[_Block]:
-    """The range (first) and each cut, with the money and counts of their days."""
-    blocks = [_Block.empty(p, channels) for p in (period, *cuts)]
-    firsts = [cut.first for cut in cuts]
+def _holding(blocks: Sequence[_Block]) -> Callable[[date], list[_Block]]:
+    """The blocks a day of the first block is in: that one, and the one of the others (in
+    order, disjoint, inside it) whose days hold it, if any."""
+    whole, cuts = blocks[0], blocks[1:]
+    firsts = [cut.period.first for cut in cuts]
 
     def holding(day: date) -> list[_Block]:
         k = bisect_right(firsts, day)  # the cut starting on or before `day`, counted from 1
-        if k and day <= cuts[k - 1].last:
-            return [blocks[0], blocks[k]]
-        return [blocks[0]]
+        if k and day <= cuts[k - 1].period.last:
+            return [whole, cuts[k - 1]]
+        return [whole]
 
-    for day in converted:
-        for block in holding(day.day):
-            block.add_money(day)
+    return holding
+
+
+def _add_money(
+    money: MoneyDays,
+    blocks: Sequence[_Block],
+    channels: Mapping[int, _Channel],
+    rates: Rates,
+    reporting: str,
+) -> None:
+    """Each channel's sums by day, currency and figure, each converted to its own currency
+    and to `reporting` (the rule of `currency.py`: one rounding per sum), added to the
+    blocks holding its day (`_holding`)."""
+    holding = _holding(blocks)
+    for (channel_id, day, currency), sums in money.items():
+        channel = channels.get(channel_id)
+        if channel is None:
+            continue
+        # A day's rates, looked up once for all its sums.
+        own = rates.factors(source=currency, target=channel.currency, day=day)
+        other = channel.currency != reporting
+        report = rates.factors(source=currency, target=reporting, day=day) if other else own
+        into = [(block.own[channel_id], block.report[channel_id]) for block in holding(day)]
+        for figure, amount in sums.items():
+            if not amount:
+                continue  # 0 in any currency
+            mine = convert_by(amount, own, channel.currency)
+            theirs = convert_by(amount, report, reporting) if other else mine
+            for own_sums, report_sums in into:
+                own_sums[figure] += mine
+                report_sums[figure] += theirs
+
+
+def _blocks(
+    read: DayRead,
+    channels: Mapping[int, _Channel],
+    periods: Sequence[Period],
+    rates: Rates,
+    reporting: str,
+) -> list[_Block]:
+    """The range (first of `periods`) and each cut, with the money and counts of their
+    days, money converted."""
+    blocks = [_Block.empty(p, channels) for p in periods]
+    _add_money(read.money, blocks, channels, rates, reporting)
+    holding = _holding(blocks)
     for (channel_id, on), counts in read.counts.items():
         for block in holding(on):
             block.add_counts(channel_id, counts)
+    # Fixed costs are prorated to each block: a slice's share is not a part of the range's.
+    for block in blocks:
+        fixed = _fixed_costs(read.fixed_costs, block.period)
+        _add_money(fixed, [block], channels, rates, reporting)
     return blocks
 
 
@@ -397,19 +404,13 @@ def channel_series(
     cuts = _cuts(period, slices)
     channels = {row[0]: _Channel(*row) for row in engine.query(sql.CHANNELS)}
     read = read_days(engine, period, cuts)
-    # Fixed costs are prorated to each block: a slice's share is not a part of the range's.
-    fixed = [_fixed_costs(read.fixed_costs, p) for p in (period, *cuts)]
     # Every currency an amount is in or goes to: costs may be in neither the channel's
     # currency nor the report's.
     currencies = {reporting, *(c.currency for c in channels.values())}
-    currencies |= {p.currency for p in read.parts} | {c.currency for c in read.fixed_costs}
+    currencies |= {key[2] for key in read.money} | {c.currency for c in read.fixed_costs}
     rates = load_rates(engine, currencies=currencies, first=period.first, last=period.last)
     check_reporting_currency(reporting, _until(rates, cuts[0].last if cuts else period.last))
-    blocks = _blocks(read, _converted(read.parts, channels, rates, reporting), channels,
-                     period, cuts)  # fmt: skip
-    for block, costs in zip(blocks, fixed, strict=True):
-        for day in _converted(costs, channels, rates, reporting):
-            block.add_money(day)
+    blocks = _blocks(read, channels, [period, *cuts], rates, reporting)
     reports = [
         _report(block, channels, read.buyers.get(k, {}), reporting)
         for k, block in enumerate(blocks)

@@ -1,8 +1,9 @@
 """The one read of the analytic model behind every channel figure (`channels_sql.py`).
 
-Money comes back as exact amounts by channel, day and currency (each day's fees applied
-here, with the channel's fees of that day), counts by channel and day, fixed costs by
-month: all of it adds up day by day, so one read serves a range and any slicing of it.
+Money comes back as exact sums by channel, day and currency, one per figure (each day's
+fees applied here, with the channel's fees of that day), counts by channel and day, fixed
+costs by month: all of it adds up day by day, so one read serves a range and any slicing
+of it.
 Known buyers are distinct people, not a sum of days: the same read counts them for the
 range and for each cut of it asked for (`channels_sql.customers_sql`).
 """
@@ -23,15 +24,15 @@ HUNDRED = Decimal(100)
 SESSION_COUNTS = ("sessions", "ordering_sessions", "cart_sessions", "abandoned_carts")
 
 
-@dataclass(frozen=True, slots=True)
-class Part:
-    """An exact amount of one figure, on one day, in one currency."""
+# A channel's day in one currency: (channel_id, day, currency).
+DayKey = tuple[int, date, str]
+# Exact sums by day and currency, and in each, by figure.
+MoneyDays = dict[DayKey, dict[str, Decimal]]
 
-    channel_id: int
-    day: date
-    currency: str
-    figure: str
-    amount: Decimal
+
+def money_days() -> MoneyDays:
+    """An empty MoneyDays, each figure's sum starting at 0."""
+    return defaultdict(lambda: defaultdict(Decimal))
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +64,7 @@ class _Fees:
 class DayRead:
     """What one read found for a range and its cuts."""
 
-    parts: list[Part] = field(default_factory=list)  # every money figure but fixed costs
+    money: MoneyDays = field(default_factory=money_days)  # every money figure but fixed costs
     # counts by (channel, day): orders, units, line, costed and returned units, sessions
     counts: dict[tuple[int, date], dict[str, int]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(int))
@@ -88,6 +89,7 @@ def read_days(engine: Engine, period: Period, cuts: Sequence[Period] = ()) -> Da
         params[f"cut_first_{k}"] = cut.first
         params[f"cut_last_{k}"] = cut.last
     read = DayRead()
+    money = read.money
     _sales(engine, params, read)
     for channel_id, day, currency, cogs, line_units, costed, returned in engine.query(
         sql.UNIT_DAYS, params
@@ -97,9 +99,9 @@ def read_days(engine: Engine, period: Period, cuts: Sequence[Period] = ()) -> Da
         tally["costed_units"] += costed
         tally["returned_units"] += returned
         if cogs is not None:
-            read.parts.append(Part(channel_id, day, currency, "cogs", cogs))
+            money[channel_id, day, currency]["cogs"] += cogs
     for channel_id, day, currency, amount in engine.query(sql.AD_SPEND, params):
-        read.parts.append(Part(channel_id, day, currency, "ad_spend", amount))
+        money[channel_id, day, currency]["ad_spend"] += amount
     for channel_id, month, currency, amount in engine.query(sql.FIXED_COSTS, params):
         read.fixed_costs.append(MonthCost(channel_id, month, currency, amount))
     for block, channel_id, customers, new in engine.query(sql.customers_sql(len(cuts)), params):
@@ -116,33 +118,33 @@ def _sales(engine: Engine, params: dict[str, Param], read: DayRead) -> None:
     fees: dict[int, list[_Fees]] = defaultdict(list)
     for channel_id, *terms in engine.query(sql.FEE_PERIODS):
         fees[channel_id].append(_Fees(*terms))
-    for (
-        channel_id,
-        day,
-        currency,
-        orders,
-        units,
-        gross,
-        discount,
-        shipping,
-        total,
-        refunds,
-    ) in engine.query(sql.SALES_DAYS, params):
-        tally = read.counts[channel_id, day]
-        tally["orders"] += orders
-        tally["units"] += units
-        parts = read.parts
-        parts.append(Part(channel_id, day, currency, "gross_sales", gross))
-        parts.append(Part(channel_id, day, currency, "discounts", discount))
-        parts.append(Part(channel_id, day, currency, "shipping", shipping))
-        if refunds is not None:
-            parts.append(Part(channel_id, day, currency, "refunds", refunds))
-        net = gross - discount - (refunds or 0)
-        for fee in fees[channel_id]:
-            if fee.holds(day):
-                with localcontext() as context:
-                    context.prec = 60
-                    percent = (fee.commission_pct * net + fee.payment_pct * total) / HUNDRED
-                    fixed = fee.payment_fixed * orders
-                parts.append(Part(channel_id, day, currency, "fees", percent))
-                parts.append(Part(channel_id, day, fee.currency, "fees", fixed))
+    rows = engine.query(sql.SALES_DAYS, params)
+    money = read.money
+    with localcontext() as context:
+        context.prec = 60  # the day's fees exact (rates × sums)
+        for (
+            channel_id,
+            day,
+            currency,
+            orders,
+            units,
+            gross,
+            discount,
+            shipping,
+            total,
+            refunds,
+        ) in rows:
+            tally = read.counts[channel_id, day]
+            tally["orders"] += orders
+            tally["units"] += units
+            sums = money[channel_id, day, currency]
+            sums["gross_sales"] += gross
+            sums["discounts"] += discount
+            sums["shipping"] += shipping
+            if refunds is not None:
+                sums["refunds"] += refunds
+            net = gross - discount - (refunds or 0)
+            for fee in fees[channel_id]:
+                if fee.holds(day):
+                    sums["fees"] += (fee.commission_pct * net + fee.payment_pct * total) / HUNDRED
+                    money[channel_id, day, fee.currency]["fees"] += fee.payment_fixed * orders

@@ -36,6 +36,10 @@ class MissingRate(Conflict):
     title = "Missing exchange rate"
 
 
+# (per_eur of the target, per_eur of the source) on a day, or None: same currency.
+Factors = tuple[Decimal, Decimal] | None
+
+
 @dataclass(frozen=True, slots=True)
 class Rates:
     """ECB reference rates by currency: days in order, and 1 EUR's worth on each."""
@@ -56,13 +60,26 @@ class Rates:
             )
         return self.per_eur[currency][index - 1]
 
+    def factors(self, *, source: str, target: str, day: date) -> Factors:
+        """(per_eur(target), per_eur(source)) on `day`, which `convert_by` multiplies and
+        then divides an amount by; None when `source` is `target` (the amount is only
+        rounded). One lookup serves all of a day's amounts."""
+        if source == target:
+            return None
+        return self.rate(target, day), self.rate(source, day)
+
     def convert(self, amount: Decimal, *, source: str, target: str, day: date) -> Decimal:
         """`amount` in `source` on `day` as `target`, rounded to its minor units (half-even)."""
-        if source != target:
-            amount = _EXACT.divide(
-                _EXACT.multiply(amount, self.rate(target, day)), self.rate(source, day)
-            )
-        return _rounded(amount, target)
+        return convert_by(amount, self.factors(source=source, target=target, day=day), target)
+
+
+def convert_by(amount: Decimal, factors: Factors, target: str) -> Decimal:
+    """`amount` × per_eur(target) / per_eur(source) with `factors` (`Rates.factors`), rounded
+    to `target`'s minor units (half-even): the arithmetic of the rule, in this one place."""
+    if factors is not None:
+        multiplier, divisor = factors
+        amount = _EXACT.divide(_EXACT.multiply(amount, multiplier), divisor)
+    return _rounded(amount, target)
 
 
 # A report converts tens of thousands of day sums: the context and each currency's minor
@@ -82,7 +99,7 @@ def _rounded(amount: Decimal, currency: str) -> Decimal:
     and the currency again for every one of a report's sums."""
     if not abs(amount) < _PLAIN:
         return Money.rounded(amount, currency).amount  # refuses what money cannot hold
-    value = amount.quantize(_quantum(currency), rounding=ROUND_HALF_EVEN)
+    value = amount.quantize(_quantum(currency), ROUND_HALF_EVEN)
     return value.copy_abs() if value.is_zero() else value
 
 
