@@ -9,7 +9,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Engine,
+    String,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -22,6 +36,7 @@ from omnicart.inventory.model import (
     apply_change,
     threshold_events,
 )
+from omnicart.inventory.pg_sql import IDS, INTS, compile_pg, ints_literal
 from omnicart.inventory.tables import Movement, StockLevel
 from omnicart.kernel.clock import utcnow
 from omnicart.kernel.errors import Conflict, OmnicartError
@@ -32,6 +47,31 @@ movement_table = cast(Table, Movement.__table__)
 outbox_table = cast(Table, OutboxEvent.__table__)
 
 Key = tuple[int, int]
+
+_LOCKED_HERE = "omnicart_locked_stock"
+
+
+def locked_here(conn: Connection) -> dict[Key, StockFigures]:
+    """The stock rows this transaction holds locked (it locked or changed them), with their
+    figures as they are now in it. Every writer of stock rows keeps it current
+    (`apply_changes`, `pg_fast`); a rolled-back savepoint empties it (`_forget_locked`).
+    A row it names needs no second read while the transaction lasts: nobody else can
+    change it, and its own changes are recorded here."""
+    transaction = conn.get_transaction()
+    if transaction is None:  # autocommit: no lock outlives its statement
+        return {}
+    kept = conn.info.get(_LOCKED_HERE)
+    if kept is None or kept[0] is not transaction:
+        kept = (transaction, {})
+        conn.info[_LOCKED_HERE] = kept
+    memo: dict[Key, StockFigures] = kept[1]
+    return memo
+
+
+@sa_event.listens_for(Engine, "rollback_savepoint")
+def _forget_locked(conn: Connection, *_args: Any) -> None:
+    # What the savepoint changed is undone: the figures kept may be those it wrote.
+    conn.info.pop(_LOCKED_HERE, None)
 
 
 def stock_guard(d_on_hand: Any, d_reserved: Any, d_allocated: Any) -> ColumnElement[bool]:
@@ -85,6 +125,69 @@ _locking_select = _plain_select.with_for_update()
 _insert_ignoring: dict[tuple[str, str], Any] = {}
 _insert_movements = insert(movement_table)
 
+# On PostgreSQL, rows already locked change and their ledger entries are appended in one
+# statement: the guarded UPDATE of each row by its total, and one entry per change.
+_totals = select(
+    func.unnest(bindparam("variants", type_=IDS)).label("variant_id"),
+    func.unnest(bindparam("locations", type_=IDS)).label("location_id"),
+    func.unnest(bindparam("d_on_hand", type_=INTS)).label("d_on_hand"),
+    func.unnest(bindparam("d_reserved", type_=INTS)).label("d_reserved"),
+    func.unnest(bindparam("d_allocated", type_=INTS)).label("d_allocated"),
+).cte("totals")
+_changed = (
+    update(stock_table)
+    .where(
+        stock_table.c.variant_id == _totals.c.variant_id,
+        stock_table.c.location_id == _totals.c.location_id,
+        stock_guard(_totals.c.d_on_hand, _totals.c.d_reserved, _totals.c.d_allocated),
+    )
+    .values(
+        on_hand=stock_table.c.on_hand + _totals.c.d_on_hand,
+        reserved=stock_table.c.reserved + _totals.c.d_reserved,
+        allocated=stock_table.c.allocated + _totals.c.d_allocated,
+        updated_at=bindparam("now"),
+    )
+    .returning(stock_table.c.variant_id)
+    .cte("changed")
+)
+_entries = (
+    postgresql.insert(movement_table)
+    .from_select(
+        [
+            "kind",
+            "variant_id",
+            "location_id",
+            "delta_on_hand",
+            "delta_reserved",
+            "delta_allocated",
+            "reason",
+            "actor",
+            "channel_id",
+            "reservation_id",
+            "transfer_id",
+            "count_id",
+            "created_at",
+        ],
+        select(
+            bindparam("kind", type_=String),
+            func.unnest(bindparam("m_variants", type_=IDS)),
+            func.unnest(bindparam("m_locations", type_=IDS)),
+            func.unnest(bindparam("m_on_hand", type_=INTS)),
+            func.unnest(bindparam("m_reserved", type_=INTS)),
+            func.unnest(bindparam("m_allocated", type_=INTS)),
+            bindparam("reason", type_=String),
+            bindparam("actor", type_=String),
+            bindparam("channel_id", type_=BigInteger),
+            bindparam("reservation_id", type_=BigInteger),
+            bindparam("transfer_id", type_=BigInteger),
+            bindparam("count_id", type_=BigInteger),
+            bindparam("now"),
+        ),
+    )
+    .cte("entries")
+)
+_PG_CHANGE = compile_pg(select(func.count()).select_from(_changed).add_cte(_entries))
+
 
 class StaleStock(Exception):
     """A change planned on figures read without a lock no longer fits; redo it locked."""
@@ -120,14 +223,19 @@ def lock_stock(conn: Connection, keys: Iterable[Key]) -> dict[Key, StockFigures]
     wanted = set(keys)
     if not wanted:
         return {}
+    memo = locked_here(conn)
+    if wanted <= memo.keys():  # locked already in this transaction: nothing to ask
+        return {k: memo[k] for k in wanted}
     params = {
         "variants": sorted({v for v, _ in wanted}),
         "locations": sorted({loc for _, loc in wanted}),
     }
-    return {
+    found = {
         (r.variant_id, r.location_id): StockFigures(r.on_hand, r.reserved, r.allocated)
         for r in conn.execute(_locking_select, params)
     }
+    memo.update(found)
+    return found
 
 
 def read_stock(conn: Connection, keys: Iterable[Key]) -> dict[Key, StockFigures]:
@@ -224,21 +332,26 @@ def apply_changes(
                 raise
         ensure_rows(conn, [k for k in totals if k not in locked])
     if lock:
-        params = [
-            {
-                "k_variant": v,
-                "k_location": loc,
-                "d_on_hand": c.on_hand,
-                "d_reserved": c.reserved,
-                "d_allocated": c.allocated,
-                "now": now,
-            }
-            for (v, loc), c in sorted(totals.items())
-        ]
-        if conn.execute(_guarded_update_many, params).rowcount != len(params):
+        if conn.dialect.name == "postgresql":
+            changed = _change_locked_pg(conn, totals, changes, provenance, now)
+        else:
+            params = [
+                {
+                    "k_variant": v,
+                    "k_location": loc,
+                    "d_on_hand": c.on_hand,
+                    "d_reserved": c.reserved,
+                    "d_allocated": c.allocated,
+                    "now": now,
+                }
+                for (v, loc), c in sorted(totals.items())
+            ]
+            changed = conn.execute(_guarded_update_many, params).rowcount
+            _append_ledger(conn, changes, provenance, now)
+        if changed != len(totals):
             # Only reachable if a row was changed without its lock: refuse, never guess.
             raise Conflict("stock changed concurrently; nothing was written, try again")
-        _append_ledger(conn, changes, provenance, now)
+        locked_here(conn).update(after)
         if _crossed(before, after):
             record_threshold_events(conn, before, after, named(), now)
         return after
@@ -261,10 +374,47 @@ def apply_changes(
         before[key] = StockFigures(
             row.on_hand - c.on_hand, row.reserved - c.reserved, row.allocated - c.allocated
         )
+    locked_here(conn).update(after)  # each row changed is locked by its UPDATE
     _append_ledger(conn, changes, provenance, now)
     if _crossed(before, after):
         record_threshold_events(conn, before, after, named(), now)
     return after
+
+
+def _change_locked_pg(
+    conn: Connection,
+    totals: Mapping[Key, StockChange],
+    changes: Sequence[StockChange],
+    provenance: Provenance,
+    now: datetime,
+) -> int:
+    """`_PG_CHANGE`: the locked rows changed by their totals and one ledger entry per
+    change, in one statement; how many rows changed."""
+    keys = sorted(totals)
+    rows = _PG_CHANGE.run(
+        conn,
+        {
+            "variants": ints_literal([v for v, _ in keys]),
+            "locations": ints_literal([loc for _, loc in keys]),
+            "d_on_hand": ints_literal([totals[k].on_hand for k in keys]),
+            "d_reserved": ints_literal([totals[k].reserved for k in keys]),
+            "d_allocated": ints_literal([totals[k].allocated for k in keys]),
+            "now": now,
+            "kind": provenance.kind.value,
+            "m_variants": ints_literal([c.variant_id for c in changes]),
+            "m_locations": ints_literal([c.location_id for c in changes]),
+            "m_on_hand": ints_literal([c.on_hand for c in changes]),
+            "m_reserved": ints_literal([c.reserved for c in changes]),
+            "m_allocated": ints_literal([c.allocated for c in changes]),
+            "reason": provenance.reason,
+            "actor": provenance.actor,
+            "channel_id": provenance.channel_id,
+            "reservation_id": provenance.reservation_id,
+            "transfer_id": provenance.transfer_id,
+            "count_id": provenance.count_id,
+        },
+    )
+    return int(rows[0][0])
 
 
 def _crossed(before: Mapping[Key, StockFigures], after: Mapping[Key, StockFigures]) -> bool:

@@ -11,17 +11,12 @@ transaction, which has written nothing yet.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    ClauseElement,
     Connection,
-    Integer,
-    Row,
     String,
     and_,
     any_,
@@ -32,7 +27,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from omnicart.catalog.lookup import SkuInfo, check_all_found, listed_on
 from omnicart.catalog.tables import Variant
@@ -40,6 +34,7 @@ from omnicart.channels.policy import POLICY_QUERY, ChannelPolicy, policy_from_ro
 from omnicart.inventory.ledger import (
     Key,
     StaleStock,
+    locked_here,
     movement_table,
     record_threshold_events,
     stock_guard,
@@ -53,6 +48,10 @@ from omnicart.inventory.model import (
     plan_fits,
     plan_holds,
 )
+from omnicart.inventory.pg_sql import IDS, INTS, TEXTS
+from omnicart.inventory.pg_sql import compile_pg as _compile
+from omnicart.inventory.pg_sql import ints_literal as _ints_literal
+from omnicart.inventory.pg_sql import texts_literal as _texts_literal
 from omnicart.inventory.planning import (
     HoldRequest,
     NewHolds,
@@ -64,41 +63,8 @@ from omnicart.inventory.tables import Reservation, ReservationLine
 from omnicart.kernel.clock import utcnow
 from omnicart.kernel.errors import Conflict, InsufficientStock
 
-_DIALECT = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
-_ids = ARRAY(BigInteger)
-_ints = ARRAY(Integer)
-_texts = ARRAY(String)
+_ids, _ints, _texts = IDS, INTS, TEXTS
 st = stock_table
-
-
-@dataclass(frozen=True, slots=True)
-class _Sql:
-    text: str
-    defaults: dict[str, Any]
-
-    def params(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        return {**self.defaults, **values}
-
-    def run(self, conn: Connection, values: Mapping[str, Any]) -> Sequence[Row[Any]]:
-        """Run the compiled text on `conn` as it is (SQLAlchemy's events and error
-        mapping see it like any statement), answering its rows."""
-        return conn.exec_driver_sql(self.text, self.params(values)).all()
-
-
-def _ints_literal(values: Sequence[int]) -> str:
-    # psycopg adapts lists element by element in Python; a PostgreSQL array literal,
-    # cast in the SQL, costs a string join. Ints need no quoting.
-    return "{" + ",".join(str(int(v)) for v in values) + "}"
-
-
-def _texts_literal(values: Sequence[str]) -> str:
-    quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
-    return "{" + ",".join(quoted) + "}"
-
-
-def _compile(statement: ClauseElement) -> _Sql:
-    compiled = statement.compile(dialect=_DIALECT)
-    return _Sql(str(compiled), {k: v for k, v in compiled.params.items() if v is not None})
 
 
 _SKUS_AND_STOCK = _compile(
@@ -378,6 +344,12 @@ def _reserve(conn: Connection, request: HoldRequest, policy: ChannelPolicy) -> N
                 "locations": _ints_literal(sorted(pool)),
             },
         )
+        locked_here(conn).update(
+            {
+                (r.variant_id, r.location_id): StockFigures(r.on_hand, r.reserved, r.allocated)
+                for r in locked_rows
+            }
+        )
         locked = {
             (r.variant_id, r.location_id): r.on_hand - r.reserved - r.allocated for r in locked_rows
         }
@@ -404,6 +376,7 @@ def _reserve(conn: Connection, request: HoldRequest, policy: ChannelPolicy) -> N
         (r.variant_id, r.location_id): StockFigures(r.on_hand, r.reserved, r.allocated)
         for r in changed
     }
+    locked_here(conn).update(after)  # each row changed is locked by its UPDATE
     held = {(h.variant_id, h.location_id): h.quantity for h in ordered}
     before = {
         k: StockFigures(f.on_hand, f.reserved - held[k], f.allocated) for k, f in after.items()
@@ -447,6 +420,7 @@ def _place(conn: Connection, request: HoldRequest, policy: ChannelPolicy) -> New
         for r in rows
         if r.location_id is not None
     }
+    locked_here(conn).update(before)
     demand, parts = demand_of(request.lines, infos)
     names = {info.variant_id: info.sku for info in infos.values()}
     plan: list[PlannedHold] = plan_holds(
@@ -490,6 +464,7 @@ def _place(conn: Connection, request: HoldRequest, policy: ChannelPolicy) -> New
         (r.variant_id, r.location_id): StockFigures(r.on_hand, r.reserved, r.allocated)
         for r in changed
     }
+    locked_here(conn).update(after)
     record_threshold_events(
         conn, {k: before[k] for k in after}, after, {i.variant_id: i for i in infos.values()}, now
     )
