@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from omnicart.catalog.tables import ChannelPrice
 from omnicart.channels.policy import load_channel_policy
 from omnicart.db.engine import Database
 from omnicart.inventory.reservations import move_hold_in
@@ -31,6 +32,7 @@ from tests.orders_support import (
     market_order,
     seed_shop,
 )
+from tests.support import add_variant
 
 PAID = (PaymentDraft("card", Decimal("19.99")),)
 
@@ -101,6 +103,38 @@ def test_a_held_cart_checks_out_after_another_channel_sold_down_to_the_buffer(
         assert (stored.status, stored.closed_at) == ("allocated", None)
     after = checkout.get_cart(db, cart_id=cart.id)
     assert (after.status, after.order_id, after.hold_status) == ("converted", order.id, None)
+    assert_reconciles(db)
+
+
+def test_a_held_kit_checks_out_as_its_parts_allocated_where_they_are_held(db: Database) -> None:
+    shop = seed_shop(db, stock={"A": (5, 0, 0), "B": (3, 0, 0)})
+    with db.transaction() as session:
+        kit = add_variant(session, "KIT", components={shop.variants["A"]: 2, shop.variants["B"]: 1})
+        session.add(
+            ChannelPrice(
+                channel_id=shop.web, variant_id=kit, amount=Decimal("39.99"), currency="EUR"
+            )
+        )
+    cart = checkout.create_cart(db, channel_id=shop.web, lines=[("KIT", 2), ("B", 1)])
+    hold = _hold_of(db, cart.id)
+    assert figures(db, shop, "A", shop.warehouse) == (5, 4, 0)
+    assert figures(db, shop, "B", shop.warehouse) == (3, 3, 0)
+
+    paid = (PaymentDraft("card", Decimal("99.97")),)
+    order = checkout.checkout(
+        db, cart_id=cart.id, request=checkout.Checkout(fulfil=Fulfil(mode="ship"), payments=paid)
+    )
+
+    assert (order.status, order.reservation_id) == ("confirmed", hold)
+    assert figures(db, shop, "A", shop.warehouse) == (5, 0, 4)
+    assert figures(db, shop, "B", shop.warehouse) == (3, 0, 3)
+    with db.reading() as session:
+        lines = session.execute(
+            select(ReservationLine.requested_sku, ReservationLine.quantity)
+            .where(ReservationLine.reservation_id == hold)
+            .order_by(ReservationLine.id)
+        ).all()
+    assert sorted(tuple(line) for line in lines) == [("B", 1), ("KIT", 2), ("KIT", 4)]
     assert_reconciles(db)
 
 

@@ -400,16 +400,19 @@ def lock_rows(
     rows twice; taking them all first means it never waits holding rows out of order.
     """
     conn = session.connection()
-    infos = resolve_skus(conn, list(skus))
-    demand, _ = demand_of([(sku, 1) for sku in skus], infos)
-    keys = {(v, loc) for v in demand for loc in location_ids}
     # A reservation this transaction has locked has its lines read once (and kept);
     # another's are read as they are now.
     locked = _this_transaction(session, "locked_reservations")
     others = [r for r in reservation_ids if r not in locked]
-    for reservation_id in reservation_ids:
-        if reservation_id in locked:
-            keys |= {(h.variant_id, h.location_id) for h in _holds_of(session, reservation_id)}
+    held = [h for r in reservation_ids if r in locked for h in _holds_of(session, r)]
+    if set(skus) <= {h.requested_sku for h in held}:
+        # Held already: the lines name each SKU's stock-bearing variants (a kit's parts).
+        variants = {h.variant_id for h in held if h.requested_sku in skus}
+    else:
+        infos = resolve_skus(conn, list(skus))
+        variants = set(demand_of([(sku, 1) for sku in skus], infos)[0])
+    keys = {(v, loc) for v in variants for loc in location_ids}
+    keys |= {(h.variant_id, h.location_id) for h in held}
     if others:
         keys |= {
             (v, loc)
