@@ -1,6 +1,7 @@
-"""The webhook ack verifies against a connector kept in the process for a few seconds (one
-INSERT and no read per delivery), yet a changed secret takes effect at once: in the
-process that changed it, and in any other on the first delivery signed with the new one."""
+"""The webhook ack verifies against a connector kept in the process (one INSERT and no read
+per delivery), yet a change of the connector takes effect at once in every process: the
+INSERT stores nothing unless the connector still holds the sealed credentials the delivery
+was verified against, and the delivery is verified again against the stored connector."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from pathlib import Path
 
 import orjson
 import pytest
+from sqlalchemy import delete
 
-from omnicart.connectors import service
+from omnicart.connectors import inbox, service
 from omnicart.connectors.registry import VENDORS
+from omnicart.connectors.tables import Connector
 from omnicart.connectors.woocommerce import sign
 from omnicart.db.engine import Database
 from omnicart.kernel.errors import NotFound, Unauthorized
@@ -21,9 +24,10 @@ from tests.connectors_support import connect, counts, deliver, seed
 
 
 @pytest.fixture
-def other(sqlite_db: Database) -> Iterator[Database]:
-    """The same database as another process sees it (an engine, and a kept copy, of its own)."""
-    again = Database.from_url(sqlite_db.engine.url.render_as_string(hide_password=False))
+def other(db: Database, request: pytest.FixtureRequest) -> Iterator[Database]:
+    """The same database as another process sees it (an engine, and kept copies, of its own)."""
+    schema = request.getfixturevalue("pg_schema") if db.dialect == "postgresql" else None
+    again = Database.from_url(db.engine.url.render_as_string(hide_password=False), schema=schema)
     yield again
     again.dispose()
 
@@ -37,30 +41,73 @@ def _delivery(number: int, secret: str) -> tuple[bytes, dict[str, str]]:
     }
 
 
+def _shop(db: Database) -> int:
+    merchant = seed(db, channels={"woo": "EUR"}, skus=("MUG",), stock=0)
+    return connect(db, merchant.channels["woo"], "woocommerce")
+
+
 def test_a_new_webhook_secret_takes_effect_at_once_in_every_process(
-    sqlite_db: Database, other: Database
+    db: Database, other: Database
 ) -> None:
-    merchant = seed(sqlite_db, channels={"woo": "EUR"}, skus=("MUG",), stock=0)
-    connector = connect(sqlite_db, merchant.channels["woo"], "woocommerce")
-    assert not deliver(sqlite_db, connector, *_delivery(1, "wc-secret")).duplicate
+    connector = _shop(db)
+    assert not deliver(db, connector, *_delivery(1, "wc-secret")).duplicate
     assert not deliver(other, connector, *_delivery(2, "wc-secret")).duplicate
-    service.update_connector(
-        sqlite_db, connector_id=connector, credentials={"webhook_secret": "rotated"}
-    )
+    service.update_connector(db, connector_id=connector, credentials={"webhook_secret": "rotated"})
     # The process that changed it refuses the old secret at once.
     with pytest.raises(Unauthorized):
-        deliver(sqlite_db, connector, *_delivery(3, "wc-secret"))
-    # Another process, still holding the old secret, takes the new one on first sight.
-    assert not deliver(other, connector, *_delivery(4, "rotated")).duplicate
+        deliver(db, connector, *_delivery(3, "wc-secret"))
+    # So does another, whose kept copy still holds the old one: nothing is stored.
     with pytest.raises(Unauthorized):
-        deliver(other, connector, *_delivery(5, "wc-secret"))
-    assert not deliver(sqlite_db, connector, *_delivery(6, "rotated")).duplicate
-    assert counts(sqlite_db) == (4, 0)
+        deliver(other, connector, *_delivery(4, "wc-secret"))
+    assert counts(db) == (2, 0)
+    assert not deliver(other, connector, *_delivery(5, "rotated")).duplicate
+    with pytest.raises(Unauthorized):
+        deliver(other, connector, *_delivery(6, "wc-secret"))
+    assert not deliver(db, connector, *_delivery(7, "rotated")).duplicate
+    assert counts(db) == (4, 0)
+
+
+def test_a_redelivery_after_a_change_is_verified_again(db: Database, other: Database) -> None:
+    connector = _shop(db)
+    first = deliver(other, connector, *_delivery(1, "wc-secret"))
+    service.update_connector(db, connector_id=connector, credentials={"webhook_secret": "rotated"})
+    # Stored before, but signed with the secret the connector no longer holds.
+    with pytest.raises(Unauthorized):
+        deliver(other, connector, *_delivery(1, "wc-secret"))
+    again = deliver(other, connector, *_delivery(1, "rotated"))
+    assert (again.delivery, again.duplicate) == (first.delivery, True)
+    assert counts(db) == (1, 0)
+
+
+def test_a_connector_removed_while_kept_is_not_found_and_stores_nothing(
+    db: Database, other: Database
+) -> None:
+    connector = _shop(db)
+    assert not deliver(other, connector, *_delivery(1, "wc-secret")).duplicate
+    with db.transaction() as session:
+        session.execute(delete(Connector).where(Connector.id == connector))
+    with pytest.raises(NotFound):
+        deliver(other, connector, *_delivery(2, "wc-secret"))
+    assert counts(db) == (0, 0)
+
+
+def test_a_ping_to_a_changed_connector_is_answered_from_the_stored_one(
+    db: Database, other: Database
+) -> None:
+    connector = _shop(db)
+    assert not deliver(other, connector, *_delivery(1, "wc-secret")).duplicate
+    service.update_connector(db, connector_id=connector, credentials={"webhook_secret": "rotated"})
+    ping = deliver(other, connector, b"webhook_id=142", {"Content-Type": "text/plain"})
+    assert ping == inbox.Receipt(None, False, "ping")
+    with db.transaction() as session:
+        session.execute(delete(Connector).where(Connector.id == connector))
+    with pytest.raises(NotFound):
+        deliver(other, connector, b"webhook_id=142", {"Content-Type": "text/plain"})
+    assert counts(db) == (0, 0)
 
 
 def test_an_unknown_connector_is_not_found_and_stores_nothing(sqlite_db: Database) -> None:
-    merchant = seed(sqlite_db, channels={"woo": "EUR"}, skus=("MUG",), stock=0)
-    connector = connect(sqlite_db, merchant.channels["woo"], "woocommerce")
+    connector = _shop(sqlite_db)
     with pytest.raises(NotFound):
         deliver(sqlite_db, connector + 1, *_delivery(1, "wc-secret"))
     assert counts(sqlite_db) == (0, 0)

@@ -138,7 +138,7 @@ def bench_orders(
 def bench_connectors(
     json: JsonLine = False,
     # At most 4 minutes: BigCommerce's signed deliveries expire after 5.
-    seconds: Annotated[float, typer.Option(min=0.5, max=240, help="Seconds the load runs.")] = 20.0,
+    seconds: Annotated[float, typer.Option(min=0.5, max=240, help="Seconds the load runs.")] = 60.0,
     rate: Annotated[
         float,
         typer.Option(min=1, max=2000, help="Stock changes (one-unit checkout holds) per second."),

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -32,7 +32,9 @@ from weakref import WeakKeyDictionary
 
 import httpx
 import orjson
-from sqlalchemy import Engine, Table, and_, or_, select, update
+from sqlalchemy import Connection as SAConnection
+from sqlalchemy import Engine, Table, and_, bindparam, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from omnicart.channels.tables import Channel
@@ -52,7 +54,6 @@ from omnicart.connectors.payloads import body_id, parse_json
 from omnicart.connectors.sealing import connection_of
 from omnicart.connectors.tables import Connector, InboxDelivery
 from omnicart.db.engine import Database
-from omnicart.inventory.ledger import insert_ignoring_duplicates
 from omnicart.kernel.clock import utcnow
 from omnicart.kernel.errors import (
     Conflict,
@@ -145,24 +146,30 @@ def _clean(text: str, limit: int) -> str:
 # --- receiving ---------------------------------------------------------------------------
 
 
-# What verifying a delivery needs of its connector, kept per process for a few seconds:
-# the ack answers from it with one INSERT and no read. A delivery that fails to verify
-# against a kept copy is checked again against the stored connector (a secret or URL
-# just changed), so a change never refuses an authentic delivery; a revoked secret may
-# still verify for up to this long.
-KEPT_SECONDS = 5.0
-_kept: WeakKeyDictionary[Engine, dict[int, tuple[float, Connection]]] = WeakKeyDictionary()
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """A connector as its webhooks are verified against it, and its credentials sealed as
+    they were stored when it was read (the version the ack's INSERT checks)."""
+
+    connection: Connection
+    sealed: str
+
+
+# Each process keeps, per connector, what verifying its deliveries needs: read and opened
+# once, not per delivery. The ack's one INSERT stores a delivery only while the connector
+# still holds the sealed credentials it was verified against, and every change of a
+# connector seals them again (service.update_connector: a Fernet token is new each time),
+# so a delivery verified against a copy some change made stale, in any process, stores
+# nothing and is verified again against the stored connector: a change takes effect for
+# every delivery stored after it committed.
+_kept: WeakKeyDictionary[Engine, dict[int, _Kept]] = WeakKeyDictionary()
 _kept_lock = threading.Lock()
+# Verifications against a connector that changed meanwhile, before the delivery is refused.
+RECEIVE_TRIES = 3
 
 
-def _webhook_connection(db: Database, connector_id: int, *, fresh: bool) -> Connection:
-    """The connector's connection as a webhook is verified against it."""
-    now = time.monotonic()
-    if not fresh:
-        with _kept_lock:
-            found = _kept.get(db.engine, {}).get(connector_id)
-        if found is not None and now - found[0] < KEPT_SECONDS:
-            return found[1]
+def _load_connector(db: Database, connector_id: int) -> _Kept:
+    """The stored connector as webhooks are verified against it (kept from now on)."""
     with db.reading() as session:
         connector = session.get(Connector, connector_id)
         if connector is None:
@@ -174,27 +181,22 @@ def _webhook_connection(db: Database, connector_id: int, *, fresh: bool) -> Conn
                 f"connector {connector_id} ({connector.vendor}) takes no webhooks",
                 field="connector_id",
             )
-        connection = connection_of(session, connector)
+        kept = _Kept(connection_of(session, connector), connector.credentials)
     with _kept_lock:
-        _kept.setdefault(db.engine, {})[connector_id] = (now, connection)
-    return connection
+        _kept.setdefault(db.engine, {})[connector_id] = kept
+    return kept
+
+
+def _kept_connector(db: Database, connector_id: int) -> _Kept:
+    with _kept_lock:
+        found = _kept.get(db.engine, {}).get(connector_id)
+    return found if found is not None else _load_connector(db, connector_id)
 
 
 def forget_connection(db: Database, connector_id: int) -> None:
     """Verify the connector's next delivery against the stored connector."""
     with _kept_lock:
         _kept.get(db.engine, {}).pop(connector_id, None)
-
-
-def _verify(db: Database, connector_id: int, inbound: Inbound) -> tuple[Connection, Delivery]:
-    connection = _webhook_connection(db, connector_id, fresh=False)
-    try:
-        return connection, registry.adapter(connection.vendor).verify(connection, inbound)
-    except Unauthorized:
-        fresh = _webhook_connection(db, connector_id, fresh=True)
-        if fresh == connection:
-            raise
-        return fresh, registry.adapter(fresh.vendor).verify(fresh, inbound)
 
 
 def receive(db: Database, *, connector_id: int, inbound: Inbound) -> Receipt:
@@ -204,8 +206,33 @@ def receive(db: Database, *, connector_id: int, inbound: Inbound) -> Receipt:
     An authentic delivery that cannot be read (not JSON, no order id) is stored parked with
     the reason, so nothing the vendor sent is lost; a ping is answered and not stored.
     """
+    kept = _kept_connector(db, connector_id)
+    for _ in range(RECEIVE_TRIES):
+        try:
+            receipt = _receive_as(db, kept, inbound)
+        except Unauthorized:
+            # Signed with a secret this copy does not hold yet? Check the stored one.
+            fresh = _load_connector(db, connector_id)
+            if fresh.sealed == kept.sealed:
+                raise
+            kept = fresh
+            continue
+        if receipt is not None:
+            return receipt
+        # The connector changed (or went) since this copy was read.
+        forget_connection(db, connector_id)
+        kept = _load_connector(db, connector_id)
+    raise Conflict(
+        f"connector {connector_id} changed while the delivery was received; send it again",
+        field="connector_id",
+    )
+
+
+def _receive_as(db: Database, kept: _Kept, inbound: Inbound) -> Receipt | None:
+    """Verify and store against `kept`; None when the stored connector is no longer it."""
+    connection = kept.connection
     try:
-        _, delivery = _verify(db, connector_id, inbound)
+        delivery = registry.adapter(connection.vendor).verify(connection, inbound)
     except ValidationFailed as exc:
         # Adapters check the signature before anything else: this delivery is authentic.
         topic = next(
@@ -213,17 +240,111 @@ def receive(db: Database, *, connector_id: int, inbound: Inbound) -> Receipt:
         )
         return _store(
             db,
-            connector_id=connector_id,
+            connector_id=connection.connector_id,
             delivery=Delivery(body_id(inbound.body), topic, "ignored", None, None),
             inbound=inbound,
             status=PARKED,
             reason_code="unreadable",
             reason=exc.detail,
+            sealed=kept.sealed,
         )
-    if delivery.kind == "ping":
-        return Receipt(None, False, "ping")
+    if delivery.kind == "ping":  # nothing to store: ask whether the copy is current instead
+        with db.reading() as session:
+            current = session.execute(
+                _statements(db.dialect).current,
+                {"connector_id": connection.connector_id, "sealed": kept.sealed, "delivery_id": ""},
+            ).first()
+        return Receipt(None, False, "ping") if current is not None and current.current else None
     status = PENDING if delivery.kind in ("order", "cancel", "refund") else DONE
-    return _store(db, connector_id=connector_id, delivery=delivery, inbound=inbound, status=status)
+    return _store(
+        db,
+        connector_id=connection.connector_id,
+        delivery=delivery,
+        inbound=inbound,
+        status=status,
+        sealed=kept.sealed,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    """The inbox's writes for one dialect, built once."""
+
+    insert: Any  # INSERT ... ON CONFLICT DO NOTHING RETURNING id
+    checked: Any  # the same, only while the connector holds :sealed
+    first: Any  # the delivery stored before under the same id
+    current: Any  # whether the connector holds :sealed, and that delivery
+
+
+_COLUMNS = (
+    "connector_id",
+    "delivery_id",
+    "source",
+    "topic",
+    "kind",
+    "external_order_id",
+    "headers",
+    "body",
+    "received_at",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "reason_code",
+    "reason",
+    "processed_at",
+)
+_built: dict[str, _Statements] = {}
+
+
+def _statements(dialect: str) -> _Statements:
+    found = _built.get(dialect)
+    if found is None:
+        found = _built[dialect] = _build_statements(dialect)
+    return found
+
+
+def _build_statements(dialect: str) -> _Statements:
+    make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    inbox, connectors = inbox_table.c, cast(Table, Connector.__table__).c
+
+    def value(name: str) -> Any:
+        # Typed, so that on PostgreSQL each is cast to its column's type (a SELECT's
+        # parameters are typed by their values alone there: a NULL would be text).
+        return bindparam(name, type_=inbox[name].type)
+
+    is_connector = connectors.id == bindparam("connector_id")
+    same_delivery = inbox.delivery_id == bindparam("delivery_id")
+    held = connectors.credentials == bindparam("sealed")
+    return _Statements(
+        insert=make_insert(inbox_table).on_conflict_do_nothing().returning(inbox.id),
+        checked=make_insert(inbox_table)
+        .from_select(list(_COLUMNS), select(*map(value, _COLUMNS)).where(is_connector, held))
+        .on_conflict_do_nothing()
+        .returning(inbox.id),
+        first=select(inbox.id, inbox.status, inbox.reason).where(
+            inbox.connector_id == bindparam("connector_id"), same_delivery
+        ),
+        current=select(held.label("current"), inbox.id, inbox.status, inbox.reason)
+        .select_from(
+            cast(Table, Connector.__table__).outerjoin(
+                inbox_table, and_(inbox.connector_id == connectors.id, same_delivery)
+            )
+        )
+        .where(is_connector),
+    )
+
+
+@contextmanager
+def _one_statement(db: Database) -> Iterator[SAConnection]:
+    """A connection for one write. On PostgreSQL each statement commits on its own
+    (autocommit): durable once it returns, as with BEGIN and COMMIT around it, in one round
+    trip instead of three. On SQLite, a unit of work (its write lock taken up front)."""
+    if db.dialect == "postgresql":
+        with db.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+    else:
+        with db.connection() as conn:
+            yield conn
 
 
 def _store(
@@ -236,7 +357,10 @@ def _store(
     reason_code: str | None = None,
     reason: str | None = None,
     source: str = "webhook",
-) -> Receipt:
+    sealed: str | None = None,
+) -> Receipt | None:
+    """Store a delivery once; its receipt (a redelivery's: the first one's). With `sealed`,
+    only while the connector holds those sealed credentials: None when it no longer does."""
     now = utcnow()
     values = {
         "connector_id": connector_id,
@@ -258,22 +382,26 @@ def _store(
         "processed_at": now if status == DONE else None,
     }
     try:
-        with db.connection() as conn:
-            new_id = conn.execute(
-                insert_ignoring_duplicates(conn, inbox_table).returning(inbox_table.c.id), values
-            ).scalar()
+        with _one_statement(db) as conn:
+            built = _statements(conn.dialect.name)
+            if sealed is None:
+                new_id = conn.execute(built.insert, values).scalar()
+            else:
+                new_id = conn.execute(built.checked, {**values, "sealed": sealed}).scalar()
+            if new_id is not None:
+                return Receipt(int(new_id), False, status, reason)
+            # Stored before (a redelivery: answer what became of the first), or, when
+            # checked, the connector is not the one verified against any more.
+            key = {"connector_id": connector_id, "delivery_id": values["delivery_id"]}
+            if sealed is not None:
+                found = conn.execute(built.current, {**key, "sealed": sealed}).first()
+                if found is None or not found.current or found.id is None:
+                    return None
+                return Receipt(int(found.id), True, found.status, found.reason)
+            first = conn.execute(built.first, key).one()
     except IntegrityError:  # the connector is gone (a kept copy outlived it)
         forget_connection(db, connector_id)
         raise NotFound(f"connector {connector_id} does not exist", field="connector_id") from None
-    if new_id is not None:
-        return Receipt(int(new_id), False, status, reason)
-    with db.connection() as conn:  # a redelivery: answer what became of the first
-        first = conn.execute(
-            select(inbox_table.c.id, inbox_table.c.status, inbox_table.c.reason).where(
-                inbox_table.c.connector_id == connector_id,
-                inbox_table.c.delivery_id == values["delivery_id"],
-            )
-        ).one()
     return Receipt(int(first.id), True, first.status, first.reason)
 
 
@@ -298,7 +426,7 @@ def store_polled(db: Database, *, connector_id: int, orders: Sequence[VendorOrde
             status=PENDING,
             source="poll",
         )
-        if receipt.delivery is not None and not receipt.duplicate:
+        if receipt is not None and receipt.delivery is not None and not receipt.duplicate:
             stored.append(receipt.delivery)
     return stored
 
