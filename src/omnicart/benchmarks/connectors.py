@@ -78,7 +78,7 @@ from omnicart.benchmarks.connectors_world import (
     vendors,
     webhook_path,
 )
-from omnicart.benchmarks.ingest import free_port, server_env, stop_server
+from omnicart.benchmarks.ingest import free_port, server_env, start_worker, stop_server
 from omnicart.benchmarks.orders import server_url
 from omnicart.connectors import push
 from omnicart.connectors.simulators.bigcommerce import DATA
@@ -364,24 +364,12 @@ def _poke(port: int, paths: Sequence[str]) -> None:
         list(pool.map(post, paths))
 
 
-def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """`omnicart worker` over the same database, in its own process group."""
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "omnicart", "worker"],
-            env=env,
-            start_new_session=True,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
 def _measure(world: _World, *, port: int, workdir: Path) -> dict[str, Any]:
     """Omnicart's server and worker, its first figures sent; the webhooks and the stock
     changes; the drain; what every client, the database and the simulators saw."""
     config = world.config
     log = workdir / "worker.log"
-    worker = _start_worker(world.env, log) if config.background == "worker" else None
+    worker = start_worker(world.env, log) if config.background == "worker" else None
     server: subprocess.Popen[bytes] | None = None
 
     def alive() -> None:

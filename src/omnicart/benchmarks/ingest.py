@@ -125,6 +125,19 @@ def start_server(*, port: int, env: dict[str, str], workers: int) -> subprocess.
     raise RuntimeError("the server did not answer within 60 s")
 
 
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`omnicart worker` over the same database, in its own process group (what `omnicart
+    serve` starts beside the web workers; they run with OMNICART_BACKGROUND=worker)."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "omnicart", "worker"],
+            env=env,
+            start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
 def stop_server(proc: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM) -> None:
     """Signal the server's whole process group and wait for it."""
     with contextlib.suppress(ProcessLookupError):

@@ -1,7 +1,8 @@
 """`omnicart bench orders`: orders from every channel over HTTP into the real server,
 against a raw-SQL baseline writing the same rows, on identical data in the same run.
 
-The server is `uvicorn omnicart.app:create_app` with several worker processes over a
+The server is `uvicorn omnicart.app:create_app` with several worker processes and, as
+`omnicart serve` runs it, one `omnicart worker` process doing the background rounds, over a
 fresh PostgreSQL schema: the inventory benchmark's merchant (3 locations, 5 channels,
 SKUs drawn from a Zipf distribution) with channel prices and little stock, so the hot
 SKUs sell out during the run. Client processes, each with a few threads on keep-alive
@@ -48,7 +49,13 @@ from omnicart.benchmarks.common import (
     require_postgres,
     scratch_schema,
 )
-from omnicart.benchmarks.ingest import free_port, server_env, start_server, stop_server
+from omnicart.benchmarks.ingest import (
+    free_port,
+    server_env,
+    start_server,
+    start_worker,
+    stop_server,
+)
 from omnicart.benchmarks.orders_load import (
     KINDS,
     MIXES,
@@ -231,12 +238,20 @@ def _side(
                 database_url=server_url(config.url, schema), events_path=tmp / "events.duckdb"
             )
             env["OMNICART_POOL_SIZE"] = str(max(4, sum(config.threads_per_client())))
+            # As `omnicart serve` runs: the background rounds in one worker process.
+            env["OMNICART_BACKGROUND"] = "worker"
+            worker = start_worker(env, tmp / "worker.log")
             port = free_port()
-            server = start_server(port=port, env=env, workers=config.workers)
             try:
-                seen = _load(config, _jobs(config, target, channels, store_id, port=port, key=key))
+                server = start_server(port=port, env=env, workers=config.workers)
+                try:
+                    seen = _load(
+                        config, _jobs(config, target, channels, store_id, port=port, key=key)
+                    )
+                finally:
+                    stop_server(server)
             finally:
-                stop_server(server)
+                stop_server(worker)
         created = {i for ids in seen["created"].values() for i in ids}
         checks = _checks(db, created, seen["answers"])
     finally:
