@@ -15,6 +15,7 @@ from omnicart.inventory import pg_fast
 from omnicart.inventory.planning import HoldRequest, NewHolds
 from omnicart.inventory.reservations import reserve_in
 from omnicart.inventory.tables import Movement, Reservation, ReservationLine, StockLevel
+from omnicart.kernel.errors import InsufficientStock
 from tests.orders_support import Shop, seed_shop
 
 pytestmark = pytest.mark.postgres
@@ -135,3 +136,19 @@ def test_what_it_cannot_place_it_hands_back_having_written_nothing(pg_db: Databa
             select(StockLevel.allocated).where(StockLevel.location_id == shop.warehouse)
         ).scalar_one()
     assert stock == 1
+
+
+def test_a_refusal_under_a_new_key_is_final_and_the_general_paths_own(pg_db: Database) -> None:
+    shop = seed_shop(pg_db, stock={"A": (2, 0, 0)})
+    too_many = [("A", 3)]
+    with pg_db.connection() as conn:
+        policy = load_channel_policy(conn, channel_id=shop.market)
+        before = _counts(conn)
+        # A key that may be a repeat's: handed to the general path.
+        assert pg_fast.place(conn, _request(shop, "maybe", too_many), policy) is None
+        with pytest.raises(InsufficientStock) as fast:
+            pg_fast.place(conn, _request(shop, "new", too_many, new_key=True), policy)
+        assert _counts(conn) == before
+    with pytest.raises(InsufficientStock) as general, pg_db.connection() as conn:
+        reserve_in(conn, _request(shop, "general", too_many), lock_first=True)
+    assert (fast.value.detail, fast.value.extra) == (general.value.detail, general.value.extra)

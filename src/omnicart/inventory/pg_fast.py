@@ -399,7 +399,11 @@ def place(
     """
     try:
         return _place(conn, request, _policy_of(conn, request, policy))
-    except (InsufficientStock, Conflict):
+    except InsufficientStock:
+        if request.new_key:  # not a repeat: the general path would refuse it the same way
+            raise
+        return None
+    except Conflict:
         return None
 
 

@@ -35,6 +35,9 @@ class HoldRequest:
     # A SKU the channel does not list is refused, except in an order another channel
     # already sold (an external order): that is taken, and the SKUs are handed back.
     flag_unlisted: bool = False
+    # The caller made `key` in this transaction (an order's first allocation): no earlier
+    # request can hold it, so a refusal for stock is final, never a repeat's answer.
+    new_key: bool = False
 
     def claim(self, now: datetime) -> dict[str, Any]:
         """The reservation row that claims the idempotency key."""

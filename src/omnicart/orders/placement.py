@@ -303,6 +303,7 @@ def place_stock(
             prefer_single=rules.prefer_single_location,
             allocate=True,
             flag_unlisted=flag_unlisted,
+            new_key=True,  # the order was claimed just now, under this key's id
         )
         made = reserve_in(session.connection(), request, lock_first=True, policy=policy)
         if not isinstance(made, NewHolds):  # the key is new per order version: never a replay
