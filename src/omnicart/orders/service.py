@@ -247,7 +247,7 @@ def ingest_order(db: Database, order: ExternalOrder, *, actor: str = "system") -
             )
             if written is not None:
                 return view_of(written, channel_code=channel.code)
-        return _redelivered(session, existing, order, totals, payload_hash, actor)
+        return _redelivered(session, existing, order, totals, payload_hash, actor, channel.code)
 
     return in_transaction(db, work)
 
@@ -264,22 +264,26 @@ def _redelivered(  # noqa: PLR0917 -- one private step of ingest_order
     totals: Totals,
     payload_hash: str,
     actor: str,
+    code: str,  # the channel's
 ) -> OrderView:
+    def view(*, replayed: bool = False) -> OrderView:
+        return order_view(session, existing, replayed=replayed, channel_code=code)
+
     if existing.payload_hash == payload_hash:
-        return order_view(session, existing, replayed=True)
+        return view(replayed=True)
     if (
         order.updated_at is not None
         and existing.source_updated_at is not None
         and order.updated_at <= existing.source_updated_at
     ):
-        return order_view(session, existing, replayed=True)  # an older version, late
+        return view(replayed=True)  # an older version, late
     if order.cancelled:
         if existing.status == CANCELLED:
-            return order_view(session, existing, replayed=True)
+            return view(replayed=True)
         cancel_in(session, existing, actor=actor, reason="cancelled by the channel")
         existing.payload_hash = payload_hash
         existing.source_updated_at = order.updated_at
-        return order_view(session, existing)
+        return view()
     if existing.status not in (PENDING, CONFIRMED):
         raise Conflict(
             f"order {existing.id} is {existing.status}; only pending or confirmed orders "
@@ -290,7 +294,7 @@ def _redelivered(  # noqa: PLR0917 -- one private step of ingest_order
     _apply_update(session, existing, order, totals, actor)
     existing.payload_hash = payload_hash
     existing.source_updated_at = order.updated_at
-    return order_view(session, existing)
+    return view()
 
 
 def _apply_update(
