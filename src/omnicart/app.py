@@ -112,12 +112,14 @@ def create_app(
     app.state.settings = config
     app.state.background = sweep
     install_problem_handlers(app)
+    # Routes are tried in order: the most frequent calls first. Tracking, then the order
+    # path (orders, carts, till sales, reservations), then the rest.
     routers = (
+        orders_api,
+        inventory_api,
         channels_api,
         locations_api,
         catalog_api,
-        inventory_api,
-        orders_api,
         customers_api,
         loyalty_api,
         conversations_api,
@@ -129,7 +131,6 @@ def create_app(
         analytics_api,
         clv_api,
     )
-    # The tracking API first: routes are tried in order, and its calls are the most frequent.
     for module in (tracking_api, *routers):
         app.include_router(module.router, prefix="/v1")
 
