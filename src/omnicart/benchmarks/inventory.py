@@ -224,6 +224,7 @@ class WorkerJob:
 
 def _omnicart_request(job: WorkerJob) -> Callable[[int, list[tuple[int, int]]], bool]:
     db = Database.from_url(job.config.url, schema=job.schema, pool_size=1)
+    db.cache.start()  # as the server's lifespan does: the channel's policy is kept
 
     def reserve(n: int, lines: list[tuple[int, int]]) -> bool:
         try:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import weakref
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar, cast
 
@@ -49,12 +50,20 @@ _CHANGES = re.compile(
     re.IGNORECASE,
 )
 _TOUCHED = "omnicart_touched_tables"
+# Each engine's cache, for code that holds a connection rather than a session.
+_of_engine: weakref.WeakKeyDictionary[Engine, ProcessCache] = weakref.WeakKeyDictionary()
+
+
+def cache_of(engine: Engine) -> ProcessCache | None:
+    """The cache of the Database whose engine this is, if one was made."""
+    return _of_engine.get(engine)
 
 
 class ProcessCache:
     """Values loaded from watched tables, kept until one of those tables changes."""
 
     def __init__(self, engine: Engine) -> None:
+        _of_engine[engine] = self
         self._engine = engine
         self._entries: dict[Hashable, tuple[frozenset[str], Any]] = {}
         self._generation = 0

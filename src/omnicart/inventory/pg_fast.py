@@ -31,6 +31,7 @@ from sqlalchemy.dialects import postgresql
 from omnicart.catalog.lookup import SkuInfo, check_all_found, listed_on
 from omnicart.catalog.tables import Variant
 from omnicart.channels.policy import POLICY_QUERY, ChannelPolicy, policy_from_rows
+from omnicart.db.cache import cache_of
 from omnicart.inventory.ledger import (
     Key,
     StaleStock,
@@ -259,6 +260,7 @@ _PLACE = _compile(
     .add_cte(_placed_ledger)
 )  # fmt: skip
 _POLICY = _compile(POLICY_QUERY)
+_POLICY_TABLES = frozenset({"channels", "channel_locations", "locations"})
 
 
 def reserve(
@@ -281,8 +283,17 @@ def _policy_of(
     """The request's channel's policy: the caller's, if it read it, or read now."""
     if policy is not None and policy.channel_id == request.channel_id:
         return policy
-    rows = _POLICY.run(conn, {"channel_id": request.channel_id})
-    return policy_from_rows(rows, channel_id=request.channel_id)
+    channel_id = request.channel_id
+
+    def read() -> ChannelPolicy:
+        return policy_from_rows(
+            _POLICY.run(conn, {"channel_id": channel_id}), channel_id=channel_id
+        )
+
+    cache = cache_of(conn.engine)
+    if cache is None:
+        return read()
+    return cache.get(("policy", channel_id), tables=_POLICY_TABLES, load=read)
 
 
 def _reserve(conn: Connection, request: HoldRequest, policy: ChannelPolicy) -> NewHolds | None:
@@ -320,21 +331,38 @@ def _reserve(conn: Connection, request: HoldRequest, policy: ChannelPolicy) -> N
     )
     holds: list[tuple[str, int, int, int]] = split_holds(plan, parts)
     now = utcnow()
-    claims = _CLAIM.run(
-        conn,
-        {
-            **request.claim(now),
-            "line_variants": _ints_literal([h[1] for h in holds]),
-            "line_locations": _ints_literal([h[2] for h in holds]),
-            "line_quantities": _ints_literal([h[3] for h in holds]),
-            "line_skus": _texts_literal([h[0] for h in holds]),
-        },
-    )
-    claimed = claims[0] if claims else None
-    if claimed is None:  # a replay: the general path answers with the first reservation
-        return None
     ordered = sorted(plan, key=lambda h: (h.variant_id, h.location_id))
-    if buffer != BufferPolicy():
+    claim = {
+        **request.claim(now),
+        "line_variants": _ints_literal([h[1] for h in holds]),
+        "line_locations": _ints_literal([h[2] for h in holds]),
+        "line_quantities": _ints_literal([h[3] for h in holds]),
+        "line_skus": _texts_literal([h[0] for h in holds]),
+    }
+    hold = {
+        "variants": _ints_literal([h.variant_id for h in ordered]),
+        "locations": _ints_literal([h.location_id for h in ordered]),
+        "d_reserved": _ints_literal([h.quantity for h in ordered]),
+        "d_allocated": _ints_literal([0] * len(ordered)),
+        "kind": MovementKind.RESERVATION.value,
+        "now": now,
+        "reason": request.reference,
+        "actor": request.actor,
+    }
+    if buffer == BufferPolicy():
+        # Claim, lines, the guarded change and the ledger in one statement: a row that ran
+        # short since it was read refuses, and the request is redone locked.
+        changed = _PLACE.run(conn, {**claim, **hold})
+        if not changed:  # a replay: the general path answers with the first reservation
+            return None
+        if len(changed) != len(ordered) or changed[0].variant_id is None:
+            raise StaleStock
+        reservation_id = changed[0].id
+    else:
+        claims = _CLAIM.run(conn, claim)
+        if not claims:  # a replay, as above
+            return None
+        reservation_id = claims[0].id
         # A buffer is a rule over the channel's locations together: lock them and check
         # the plan still fits before changing anything.
         locked_rows = _LOCK.run(
@@ -355,23 +383,11 @@ def _reserve(conn: Connection, request: HoldRequest, policy: ChannelPolicy) -> N
         }
         if not plan_fits(ordered, demand=demand, available=locked, locations=pool, policy=buffer):
             raise StaleStock
-    changed = _HOLD.run(
-        conn,
-        {
-            "variants": _ints_literal([h.variant_id for h in ordered]),
-            "locations": _ints_literal([h.location_id for h in ordered]),
-            "d_reserved": _ints_literal([h.quantity for h in ordered]),
-            "d_allocated": _ints_literal([0] * len(ordered)),
-            "kind": MovementKind.RESERVATION.value,
-            "now": now,
-            "reason": request.reference,
-            "actor": request.actor,
-            "channel_id": channel_id,
-            "reservation_id": claimed.id,
-        },
-    )
-    if len(changed) != len(ordered):
-        raise StaleStock  # a row ran short since it was read: redo the request locked
+        changed = _HOLD.run(
+            conn, {**hold, "channel_id": channel_id, "reservation_id": reservation_id}
+        )
+        if len(changed) != len(ordered):
+            raise StaleStock  # a row ran short since it was read: redo the request locked
     after: dict[Key, StockFigures] = {
         (r.variant_id, r.location_id): StockFigures(r.on_hand, r.reserved, r.allocated)
         for r in changed
@@ -384,7 +400,7 @@ def _reserve(conn: Connection, request: HoldRequest, policy: ChannelPolicy) -> N
     record_threshold_events(
         conn, before, after, {info.variant_id: info for info in infos.values()}, now
     )
-    return NewHolds(claimed.id, now, now + timedelta(seconds=request.ttl), holds, names)
+    return NewHolds(reservation_id, now, now + timedelta(seconds=request.ttl), holds, names)
 
 
 def place(
