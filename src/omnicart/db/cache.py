@@ -185,6 +185,8 @@ def _note_write(
     conn: Connection, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
 ) -> None:
     """Mark the connection when a data-changing statement names a watched table."""
+    if statement[:6].upper() == "SELECT":  # most statements; none of them changes a table
+        return
     named = _CHANGES.findall(statement)
     if named:
         conn.info.setdefault(_TOUCHED, set()).update(name.lower() for name in named)
