@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from omnicart.auth.service import Principal, authenticate, hash_secret
 from omnicart.db.engine import Database
@@ -16,8 +17,8 @@ _bearer = HTTPBearer(auto_error=False, description="An Omnicart API key as a bea
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An Omnicart API key")
 
 
-def get_db(request: Request) -> Database:
-    """The application's database."""
+async def get_db(request: Request) -> Database:
+    """The application's database (async: no thread-pool hop for an attribute)."""
     db: Database = request.app.state.db
     return db
 
@@ -25,19 +26,25 @@ def get_db(request: Request) -> Database:
 DbDep = Annotated[Database, Depends(get_db)]
 
 
-def get_principal(
+async def get_principal(
     db: DbDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     header_key: Annotated[str | None, Security(_header)],
 ) -> Principal:
-    """The caller, from `Authorization: Bearer <key>` or `X-API-Key: <key>`."""
+    """The caller, from `Authorization: Bearer <key>` or `X-API-Key: <key>`.
+
+    A key the process keeps (`db.cache`) is answered on the event loop; any other is looked
+    up in a worker thread, as a sync dependency would be.
+    """
     secret = bearer.credentials if bearer is not None else header_key
     if not secret:
         raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
-    return db.cache.get(
-        ("api-key", hash_secret(secret)),
-        tables={"api_keys"},
-        load=lambda: _authenticate(db, secret),
+    key = ("api-key", hash_secret(secret))
+    kept = db.cache.peek(key)
+    if isinstance(kept, Principal):
+        return kept
+    return await run_in_threadpool(
+        db.cache.get, key, tables={"api_keys"}, load=lambda: _authenticate(db, secret)
     )
 
 
@@ -46,10 +53,10 @@ def _authenticate(db: Database, secret: str) -> Principal:
         return authenticate(session, secret=secret)
 
 
-def require(scope: str) -> Callable[..., Principal]:
+def require(scope: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that authenticates and checks one scope."""
 
-    def _dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    async def _dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         principal.require_scope(scope)
         return principal
 

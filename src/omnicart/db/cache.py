@@ -79,6 +79,11 @@ class ProcessCache:
         """Whether values are being kept (the listener is listening)."""
         return self._live
 
+    def peek(self, key: Hashable) -> object | None:
+        """The value kept under `key`, or None (nothing is loaded)."""
+        entry = self._entries.get(key)
+        return None if entry is None else entry[1]
+
     def get(self, key: Hashable, *, tables: Iterable[str], load: Callable[[], T]) -> T:
         """The value kept under `key`, else `load()` (kept while nothing changed meanwhile).
 
