@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Float,
+    Numeric,
+    Table,
+    Text,
+    bindparam,
+    func,
+    literal,
+    select,
+    union_all,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
+from sqlalchemy.types import TypeDecorator
 
 from omnicart.channels.tables import Channel
 from omnicart.orders.tables import Fulfilment, Order, OrderLine, OrderTransition, Payment
@@ -141,7 +158,9 @@ class OrderRows:
 
 
 def read_rows(session: Session, order: Order) -> OrderRows:
-    """The order's rows, read in the caller's transaction."""
+    """The order's rows, read in the caller's transaction (one query on PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _read_rows_pg(session, order)
     return OrderRows(
         order=order,
         lines=order_lines(session, order.id),
@@ -163,6 +182,70 @@ def read_rows(session: Session, order: Order) -> OrderRows:
             )
         ),
     )
+
+
+# An order's lines, payments, transitions and fulfilments as JSON, in one round trip.
+_ROWS_OF = (OrderLine, Payment, OrderTransition, Fulfilment)
+
+
+def _as_json(part: int, model: type[Any]) -> Any:
+    rows = cast(Table, model.__table__).alias("t")
+    return select(
+        literal(part).label("part"),
+        sql_cast(func.row_to_json(rows.table_valued()), Text).label("row"),
+    ).where(rows.c.order_id == bindparam("order_id"))
+
+
+_ROWS_PG = union_all(*(_as_json(k, model) for k, model in enumerate(_ROWS_OF)))
+
+
+def _read_rows_pg(session: Session, order: Order) -> OrderRows:
+    found: list[list[Any]] = [[] for _ in _ROWS_OF]
+    for part, row in session.execute(_ROWS_PG, {"order_id": order.id}):
+        found[part].append(_as_object(session, _ROWS_OF[part], row))
+    lines, payments, transitions, fulfilments = found
+    return OrderRows(
+        order=order,
+        lines=sorted(lines, key=lambda line: line.line_no),
+        payments=sorted(payments, key=lambda p: p.id),
+        transitions=sorted(transitions, key=lambda t: t.id),
+        fulfilments=sorted(fulfilments, key=lambda f: f.id),
+    )
+
+
+def _as_object(session: Session, model: type[Any], row: str) -> Any:
+    """The session's object of this row (as a query would answer: one the session holds
+    already, unflushed changes and all), else one made from the row's JSON."""
+    values = json.loads(row, parse_float=Decimal)
+    key = identity_key(model, (values["id"],))
+    held = session.identity_map.get(key)
+    if held is not None:
+        return held
+    columns = sa_inspect(model).columns
+    dialect = session.get_bind().dialect
+    made = model(
+        **{name: _typed(columns[name].type, value, dialect) for name, value in values.items()}
+    )
+    make_transient_to_detached(made)
+    session.add(made)
+    return made
+
+
+def _typed(kind: Any, value: Any, dialect: Any) -> Any:
+    """A JSON value as the column's type answers it from the driver (its decorator's own
+    processing included)."""
+    if value is None:
+        return None
+    base = kind.impl if isinstance(kind, TypeDecorator) else kind
+    if isinstance(base, DateTime):
+        value = datetime.fromisoformat(value)
+    elif isinstance(base, Date):
+        value = date.fromisoformat(value)
+    elif isinstance(base, Numeric) and not isinstance(base, Float):
+        value = Decimal(value)
+    if isinstance(kind, TypeDecorator):
+        return kind.process_result_value(value, dialect)
+    return value
 
 
 def order_view(

@@ -1,0 +1,91 @@
+"""An order's rows read in one statement on PostgreSQL (`views.read_rows`) are exactly what
+the ORM's four queries answer, and a row the session already holds is that object, its
+unflushed changes and all."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session
+
+from omnicart.db.engine import Database
+from omnicart.orders import checkout, views
+from omnicart.orders.model import LineDraft, PaymentDraft
+from omnicart.orders.tables import Fulfilment, Order, OrderLine, OrderTransition, Payment
+from tests.orders_support import seed_shop
+
+pytestmark = pytest.mark.postgres
+
+
+def _values(obj: Any) -> dict[str, Any]:
+    return {c.key: getattr(obj, c.key) for c in inspect(type(obj)).column_attrs}
+
+
+def _by_orm(session: Session, order_id: int) -> dict[str, list[dict[str, Any]]]:
+    def rows(model: Any, order: Any) -> list[dict[str, Any]]:
+        found = session.scalars(select(model).where(model.order_id == order_id).order_by(order))
+        return [_values(r) for r in found]
+
+    return {
+        "lines": rows(OrderLine, OrderLine.line_no),
+        "payments": rows(Payment, Payment.id),
+        "transitions": rows(OrderTransition, OrderTransition.id),
+        "fulfilments": rows(Fulfilment, Fulfilment.id),
+    }
+
+
+def test_one_statement_reads_what_the_orm_reads(pg_db: Database) -> None:
+    shop = seed_shop(pg_db, stock={"A": (10, 4, 2), "B": (5, 3, 3)})
+    sale = checkout.TillSale(
+        channel_id=shop.pos,
+        location_id=shop.krakow,
+        lines=(LineDraft("A", 2, Decimal("10.00")), LineDraft("B", 1, Decimal("0.05"))),
+        payments=(
+            PaymentDraft("cash", Decimal("15.00")),
+            PaymentDraft("card", Decimal("5.05"), "T-1"),
+        ),
+        receipt="R-9",
+    )
+    order_id = checkout.record_sale(pg_db, sale=sale).id
+    with pg_db.reading() as session:
+        order = session.get_one(Order, order_id)
+        read = views.read_rows(session, order)
+        ours = {
+            "lines": [_values(r) for r in read.lines],
+            "payments": [_values(r) for r in read.payments],
+            "transitions": [_values(r) for r in read.transitions],
+            "fulfilments": [_values(r) for r in read.fulfilments],
+        }
+    with pg_db.reading() as session:
+        theirs = _by_orm(session, order_id)
+    assert repr(ours) == repr(theirs)  # the same values, to each Decimal's places
+    assert [len(v) for v in ours.values()] == [2, 2, 4, 1]
+    assert {type(v) for line in ours["lines"] for k, v in line.items() if k == "unit_price"} == {
+        Decimal
+    }
+    assert ours["fulfilments"][0]["items"] == theirs["fulfilments"][0]["items"]
+
+
+def test_a_row_the_session_holds_is_answered_as_it_is_held(pg_db: Database) -> None:
+    shop = seed_shop(pg_db)
+    sale = checkout.TillSale(
+        channel_id=shop.pos,
+        location_id=shop.krakow,
+        lines=(LineDraft("A", 1, Decimal("10.00")),),
+        payments=(PaymentDraft("cash", Decimal("10.00")),),
+        receipt="R-10",
+    )
+    order_id = checkout.record_sale(pg_db, sale=sale).id
+    with pg_db.transaction() as session:
+        order = session.get_one(Order, order_id)
+        line = session.scalars(select(OrderLine).where(OrderLine.order_id == order_id)).one()
+        line.title = "changed, not flushed"
+        read = views.read_rows(session, order)
+        assert read.lines == [line]
+        assert read.lines[0].title == "changed, not flushed"
+        # The other rows are the session's now, as a query would have made them.
+        assert all(p in session for p in read.payments)
+        session.rollback()
