@@ -19,7 +19,8 @@ from omnicart.channels.tables import Channel
 from omnicart.db.cache import _CHANGES, WATCHED, ProcessCache
 from omnicart.db.engine import Database
 from omnicart.kernel.errors import Conflict
-from omnicart.orders import placement
+from omnicart.orders import placement, views
+from omnicart.orders.tables import Order
 from tests.conftest import PG_URL
 from tests.orders_support import Shop, seed_shop
 
@@ -196,3 +197,22 @@ def test_an_unwatched_table_cannot_be_named(sqlite_db: Database) -> None:
 )
 def test_the_statements_that_change_a_watched_table(statement: str, named: list[str]) -> None:
     assert _CHANGES.findall(statement) == named
+
+
+@pytest.mark.postgres
+def test_an_order_views_channel_code_is_kept_until_the_channel_changes(live: Database) -> None:
+    shop = seed_shop(live)
+    order = Order(channel_id=shop.market)
+    seen = _reads(live)
+
+    def code() -> str:
+        with live.transaction() as session:
+            return views._channel_code(session, order, None)
+
+    assert code() == "market"
+    reads = len(seen)
+    assert code() == "market"
+    assert len(seen) == reads
+    with live.transaction() as session:
+        session.execute(update(Channel).where(Channel.id == shop.market).values(code="allegro"))
+    assert code() == "allegro"

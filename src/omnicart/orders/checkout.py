@@ -412,7 +412,7 @@ def record_sale(db: Database, *, sale: TillSale, actor: str = "system") -> Order
             external_id=sale.receipt,
         )
         if written is None:
-            return order_view(session, order, replayed=True)
+            return order_view(session, order, replayed=True, channel_code=channel.code)
         _redeem(session, order, sale.redeem_points, points_value, actor)
         assert order.reservation_id is not None
         shipped = ship_in(

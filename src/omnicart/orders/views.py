@@ -29,6 +29,7 @@ from sqlalchemy.orm.util import identity_key
 from sqlalchemy.types import TypeDecorator
 
 from omnicart.channels.tables import Channel
+from omnicart.db.cache import CACHE
 from omnicart.orders.tables import Fulfilment, Order, OrderLine, OrderTransition, Payment
 
 
@@ -142,7 +143,16 @@ def order_lines(session: Session, order_id: int) -> list[OrderLine]:
 def _channel_code(session: Session, order: Order, known: str | None) -> str:
     if known is not None:
         return known
-    return session.scalar(select(Channel.code).where(Channel.id == order.channel_id)) or ""
+    channel_id = order.channel_id
+
+    def read() -> str:
+        return session.scalar(select(Channel.code).where(Channel.id == channel_id)) or ""
+
+    cache = session.info.get(CACHE)
+    if cache is None:
+        return read()
+    code: str = cache.get(("channel-code", channel_id), tables={"channels"}, load=read)
+    return code
 
 
 @dataclass(slots=True)
