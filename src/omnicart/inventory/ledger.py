@@ -51,6 +51,17 @@ Key = tuple[int, int]
 _LOCKED_HERE = "omnicart_locked_stock"
 
 
+def transaction_memo(info: dict[Any, Any], transaction: object, name: str) -> dict[Any, Any]:
+    """A dict kept in `info` (a session's or a connection's) under `name` for as long as
+    `transaction` lasts: what it holds was read under locks that last exactly that long."""
+    kept = info.get(name)
+    if kept is None or kept[0] is not transaction:
+        kept = (transaction, {})
+        info[name] = kept
+    memo: dict[Any, Any] = kept[1]
+    return memo
+
+
 def locked_here(conn: Connection) -> dict[Key, StockFigures]:
     """The stock rows this transaction holds locked (it locked or changed them), with their
     figures as they are now in it. Every writer of stock rows keeps it current
@@ -60,12 +71,7 @@ def locked_here(conn: Connection) -> dict[Key, StockFigures]:
     transaction = conn.get_transaction()
     if transaction is None:  # autocommit: no lock outlives its statement
         return {}
-    kept = conn.info.get(_LOCKED_HERE)
-    if kept is None or kept[0] is not transaction:
-        kept = (transaction, {})
-        conn.info[_LOCKED_HERE] = kept
-    memo: dict[Key, StockFigures] = kept[1]
-    return memo
+    return transaction_memo(conn.info, transaction, _LOCKED_HERE)
 
 
 @sa_event.listens_for(Engine, "rollback_savepoint")
@@ -125,6 +131,12 @@ _locking_select = _plain_select.with_for_update()
 _insert_ignoring: dict[tuple[str, str], Any] = {}
 _insert_movements = insert(movement_table)
 
+# The ledger columns every stock change writes, as its statements list them.
+MOVEMENT_COLUMNS = (
+    "kind", "variant_id", "location_id", "delta_on_hand", "delta_reserved",
+    "delta_allocated", "reason", "actor", "channel_id", "reservation_id",
+)  # fmt: skip
+
 # On PostgreSQL, rows already locked change and their ledger entries are appended in one
 # statement: the guarded UPDATE of each row by its total, and one entry per change.
 _totals = select(
@@ -153,21 +165,7 @@ _changed = (
 _entries = (
     postgresql.insert(movement_table)
     .from_select(
-        [
-            "kind",
-            "variant_id",
-            "location_id",
-            "delta_on_hand",
-            "delta_reserved",
-            "delta_allocated",
-            "reason",
-            "actor",
-            "channel_id",
-            "reservation_id",
-            "transfer_id",
-            "count_id",
-            "created_at",
-        ],
+        [*MOVEMENT_COLUMNS, "transfer_id", "count_id", "created_at"],
         select(
             bindparam("kind", type_=String),
             func.unnest(bindparam("m_variants", type_=IDS)),

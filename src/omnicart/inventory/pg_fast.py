@@ -33,6 +33,7 @@ from omnicart.catalog.tables import Variant
 from omnicart.channels.policy import POLICY_QUERY, ChannelPolicy, policy_from_rows
 from omnicart.db.cache import cache_of
 from omnicart.inventory.ledger import (
+    MOVEMENT_COLUMNS,
     Key,
     StaleStock,
     locked_here,
@@ -205,19 +206,7 @@ def _stock_write(reservation: Any, *extra: Any) -> Any:
     ledger = (
         postgresql.insert(movement_table)
         .from_select(
-            [
-                "kind",
-                "variant_id",
-                "location_id",
-                "delta_on_hand",
-                "delta_reserved",
-                "delta_allocated",
-                "reason",
-                "actor",
-                "channel_id",
-                "reservation_id",
-                "created_at",
-            ],
+            [*MOVEMENT_COLUMNS, "created_at"],
             select(
                 bindparam("kind", type_=String),
                 changed.c.variant_id,

@@ -32,6 +32,7 @@ from omnicart.inventory.ledger import (
     insert_ignoring_duplicates,
     lock_stock,
     read_stock,
+    transaction_memo,
 )
 from omnicart.inventory.model import (
     BufferPolicy,
@@ -122,12 +123,7 @@ def _reservation_view(
 def _this_transaction(session: Session, name: str) -> dict[int, Any]:
     """A cache that lives as long as the session's current transaction (what it holds
     was read under locks that last exactly that long)."""
-    transaction = session.get_transaction()
-    kept = session.info.get(name)
-    if kept is None or kept[0] is not transaction:
-        kept = (transaction, {})
-        session.info[name] = kept
-    cache: dict[int, Any] = kept[1]
+    cache: dict[int, Any] = transaction_memo(session.info, session.get_transaction(), name)
     return cache
 
 
