@@ -203,6 +203,17 @@ class Provenance:
     transfer_id: int | None = None
     count_id: int | None = None
 
+    def columns(self) -> dict[str, Any]:
+        """What each ledger entry of this change says of it, by column."""
+        return {
+            "reason": self.reason,
+            "actor": self.actor,
+            "channel_id": self.channel_id,
+            "reservation_id": self.reservation_id,
+            "transfer_id": self.transfer_id,
+            "count_id": self.count_id,
+        }
+
 
 def insert_ignoring_duplicates(conn: Connection, table: Table) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING for the connection's dialect (built once)."""
@@ -404,12 +415,7 @@ def _change_locked_pg(
             "m_on_hand": ints_literal([c.on_hand for c in changes]),
             "m_reserved": ints_literal([c.reserved for c in changes]),
             "m_allocated": ints_literal([c.allocated for c in changes]),
-            "reason": provenance.reason,
-            "actor": provenance.actor,
-            "channel_id": provenance.channel_id,
-            "reservation_id": provenance.reservation_id,
-            "transfer_id": provenance.transfer_id,
-            "count_id": provenance.count_id,
+            **provenance.columns(),
         },
     )
     return int(rows[0][0])
@@ -435,12 +441,7 @@ def _append_ledger(
                 "delta_on_hand": c.on_hand,
                 "delta_reserved": c.reserved,
                 "delta_allocated": c.allocated,
-                "reason": provenance.reason,
-                "actor": provenance.actor,
-                "channel_id": provenance.channel_id,
-                "reservation_id": provenance.reservation_id,
-                "transfer_id": provenance.transfer_id,
-                "count_id": provenance.count_id,
+                **provenance.columns(),
                 "created_at": now,
             }
             for c in changes
