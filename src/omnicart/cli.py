@@ -117,6 +117,7 @@ def serve(
 ) -> None:
     """Serve the REST API (OpenAPI docs at /docs); migrates the database first."""
     import os
+    import signal
 
     import uvicorn
 
@@ -137,6 +138,9 @@ def serve(
     supervisor = Supervisor(os.environ) if background_worker else None
     if supervisor is not None:
         supervisor.start()
+        # uvicorn shuts down on SIGTERM, then raises the signal again for the handler it
+        # found: the default one would end this process before `finally` stops the worker.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         uvicorn.run(
             "omnicart.app:create_app",
@@ -150,6 +154,10 @@ def serve(
     finally:
         if supervisor is not None:
             supervisor.stop()
+
+
+def _exit_on_sigterm(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -171,3 +172,64 @@ def test_serve_keeps_one_worker_running_beside_the_web_workers(sqlite_db: Databa
     finally:
         supervisor.stop()
     assert supervisor.pid is not None
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            # pid (comm) state ppid ...: comm may hold spaces, so split after its ')'
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("web_workers", [1, 2])
+def test_serve_stopped_by_sigterm_stops_its_worker(
+    sqlite_db: Database, tmp_path: Path, web_workers: int
+) -> None:
+    env = Workers(sqlite_db, tmp_path / "events.duckdb").env
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "omnicart", "serve", "--port", str(port),
+         "--workers", str(web_workers)],
+        env=env,
+    )  # fmt: skip
+    worker: list[int] = []
+    try:
+
+        def started() -> bool:
+            worker[:] = [
+                child
+                for child in _children(serve.pid)
+                if "worker" in Path(f"/proc/{child}/cmdline").read_bytes().decode(errors="replace")
+            ]
+            return bool(worker)
+
+        _wait(started, timeout=60, what="the worker process")
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=30) == 0
+        # Not left behind, adopted by init: stopped with the server.
+        _wait(lambda: not _alive(worker[0]), timeout=20, what="the worker to stop")
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
+        for pid in worker:  # never leave one running, whatever failed
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
