@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -51,13 +50,3 @@ async def get_principal(
 def _authenticate(db: Database, secret: str) -> Principal:
     with db.reading() as session:
         return authenticate(session, secret=secret)
-
-
-def require(scope: str) -> Callable[..., Awaitable[Principal]]:
-    """A dependency that authenticates and checks one scope."""
-
-    async def _dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-        principal.require_scope(scope)
-        return principal
-
-    return _dependency
