@@ -6,12 +6,13 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from omnicart.catalog.tables import Variant
 from omnicart.db.engine import Database
 from omnicart.db.outbox import OutboxEvent
 from omnicart.inventory import queries, reservations, service
-from omnicart.inventory.tables import Movement, Reservation
+from omnicart.inventory.tables import Movement, Reservation, StockLevel
 from omnicart.kernel.clock import set_clock, utcnow
 from omnicart.kernel.errors import (
     Conflict,
@@ -319,3 +320,25 @@ def test_events_recorded_through_the_orm_reach_the_feed(db: Database) -> None:
         if not seen:
             time.sleep(0.05)
     assert seen == ["Test"]
+
+
+def test_reconciling_one_location_or_sku_reads_only_its_rows_and_finds_the_same(
+    db: Database, merchant: dict[str, int]
+) -> None:
+    reservations.reserve_stock(
+        db, channel_id=merchant["web"], lines=[("A", 2)], idempotency_key="r1"
+    )
+    with db.transaction() as s:
+        # Two rows off the ledger, at two locations, behind the ledger's back.
+        s.execute(update(StockLevel).values(on_hand=StockLevel.on_hand + 1))
+    with db.reading() as s:
+        every = queries.reconcile(s)
+        a = s.scalar(select(Variant.id).where(Variant.sku == "A"))
+        for location in (merchant["wh"], merchant["store"]):
+            assert queries.reconcile(s, location_id=location) == [
+                d for d in every if d.location_id == location
+            ]
+        assert queries.reconcile(s, variant_id=a, location_id=merchant["store"]) == [
+            d for d in every if d.variant_id == a and d.location_id == merchant["store"]
+        ]
+    assert {d.location_id for d in every} == {merchant["wh"], merchant["store"]}

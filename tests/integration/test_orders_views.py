@@ -8,14 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import Connection, event, inspect, select
 from sqlalchemy.orm import Session
 
 from omnicart.db.engine import Database
-from omnicart.orders import checkout, views
+from omnicart.orders import checkout, service, views
 from omnicart.orders.model import LineDraft, PaymentDraft
 from omnicart.orders.tables import Fulfilment, Order, OrderLine, OrderTransition, Payment
-from tests.orders_support import seed_shop
+from tests.orders_support import market_order, seed_shop
 
 pytestmark = pytest.mark.postgres
 
@@ -89,3 +89,27 @@ def test_a_row_the_session_holds_is_answered_as_it_is_held(pg_db: Database) -> N
         # The other rows are the session's now, as a query would have made them.
         assert all(p in session for p in read.payments)
         session.rollback()
+
+
+def test_a_redelivered_order_is_answered_in_five_round_trips(pg_db: Database) -> None:
+    shop = seed_shop(pg_db)
+    pg_db.cache.start()
+    try:
+        assert pg_db.cache.wait_live()
+        order = market_order(shop, "M-5", [("A", 1), ("B", 1)])
+        first = service.ingest_order(pg_db, order)
+        trips: list[str] = []
+
+        def note(conn: Connection, *args: Any) -> None:
+            trips.append(str(args[1]) if args and isinstance(args[1], str) else "BEGIN/COMMIT")
+
+        event.listen(pg_db.engine, "before_cursor_execute", note)
+        event.listen(pg_db.engine, "begin", note)
+        event.listen(pg_db.engine, "commit", note)
+        again = service.ingest_order(pg_db, order)
+    finally:
+        pg_db.cache.stop()
+    assert (again.id, again.replayed) == (first.id, True)
+    assert len(again.lines) == 2
+    # BEGIN; the order's claim, refused; the order, locked; its rows in one statement; COMMIT
+    assert len(trips) == 5, trips

@@ -68,7 +68,6 @@ class ProcessCache:
         self._entries: dict[Hashable, tuple[frozenset[str], Any]] = {}
         self._generation = 0
         self._lock = threading.Lock()
-        self._live = False
         self._run: threading.Event | None = None  # the running listener's stop signal
         self._watching = False
         self._listening = threading.Event()
@@ -77,7 +76,7 @@ class ProcessCache:
     @property
     def live(self) -> bool:
         """Whether values are being kept (the listener is listening)."""
-        return self._live
+        return self._listening.is_set()
 
     def peek(self, key: Hashable) -> object | None:
         """The value kept under `key`, or None (nothing is loaded)."""
@@ -99,7 +98,7 @@ class ProcessCache:
         seen = self._generation
         value = load()
         with self._lock:
-            if self._live and self._generation == seen:
+            if self._listening.is_set() and self._generation == seen:
                 if len(self._entries) >= MAX_ENTRIES:
                     self._entries.clear()
                 self._entries[key] = (depends, value)
@@ -139,13 +138,12 @@ class ProcessCache:
     def wait_live(self, timeout: float = 5.0) -> bool:
         """Wait until values are kept (up to `timeout` seconds); whether they are."""
         self._listening.wait(timeout)
-        return self._live
+        return self._listening.is_set()
 
     def _set_live(self, live: bool, run: threading.Event | None) -> None:
         with self._lock:
             if run is not self._run:  # a stopped listener changes nothing
                 return
-            self._live = live
             self._generation += 1
             self._entries.clear()
             if live:

@@ -50,10 +50,14 @@ from omnicart.inventory.model import (
     plan_fits,
     plan_holds,
 )
-from omnicart.inventory.pg_sql import IDS, INTS, TEXTS
-from omnicart.inventory.pg_sql import compile_pg as _compile
-from omnicart.inventory.pg_sql import ints_literal as _ints_literal
-from omnicart.inventory.pg_sql import texts_literal as _texts_literal
+from omnicart.inventory.pg_sql import (
+    IDS,
+    INTS,
+    TEXTS,
+    compile_pg,
+    ints_literal,
+    texts_literal,
+)
 from omnicart.inventory.planning import (
     HoldRequest,
     NewHolds,
@@ -65,11 +69,10 @@ from omnicart.inventory.tables import Reservation, ReservationLine
 from omnicart.kernel.clock import utcnow
 from omnicart.kernel.errors import Conflict, InsufficientStock
 
-_ids, _ints, _texts = IDS, INTS, TEXTS
 st = stock_table
 
 
-_SKUS_AND_STOCK = _compile(
+_SKUS_AND_STOCK = compile_pg(
     select(
         Variant.id,
         Variant.sku,
@@ -84,11 +87,9 @@ _SKUS_AND_STOCK = _compile(
     .select_from(Variant)
     .outerjoin(
         st,
-        and_(
-            st.c.variant_id == Variant.id, st.c.location_id == any_(bindparam("pool", type_=_ids))
-        ),
+        and_(st.c.variant_id == Variant.id, st.c.location_id == any_(bindparam("pool", type_=IDS))),
     )
-    .where(Variant.sku == any_(bindparam("skus", type_=_texts)))
+    .where(Variant.sku == any_(bindparam("skus", type_=TEXTS)))
 )
 
 _CLAIM_COLUMNS = (
@@ -114,22 +115,22 @@ _lines = (
         ["reservation_id", "variant_id", "location_id", "quantity", "shipped", "requested_sku"],
         select(
             _claimed.c.id,
-            func.unnest(bindparam("line_variants", type_=_ids)),
-            func.unnest(bindparam("line_locations", type_=_ids)),
-            func.unnest(bindparam("line_quantities", type_=_ints)),
+            func.unnest(bindparam("line_variants", type_=IDS)),
+            func.unnest(bindparam("line_locations", type_=IDS)),
+            func.unnest(bindparam("line_quantities", type_=INTS)),
             literal(0),
-            func.unnest(bindparam("line_skus", type_=_texts)),
+            func.unnest(bindparam("line_skus", type_=TEXTS)),
         ).select_from(_claimed),
     )
     .cte("lines")
 )
-_CLAIM = _compile(select(_claimed.c.id).add_cte(_lines))
+_CLAIM = compile_pg(select(_claimed.c.id).add_cte(_lines))
 
-_LOCK = _compile(
+_LOCK = compile_pg(
     select(st.c.variant_id, st.c.location_id, st.c.on_hand, st.c.reserved, st.c.allocated)
     .where(
-        st.c.variant_id == any_(bindparam("variants", type_=_ids)),
-        st.c.location_id == any_(bindparam("locations", type_=_ids)),
+        st.c.variant_id == any_(bindparam("variants", type_=IDS)),
+        st.c.location_id == any_(bindparam("locations", type_=IDS)),
     )
     .order_by(st.c.variant_id, st.c.location_id)
     .with_for_update()
@@ -141,15 +142,15 @@ _locked = (
     select(st.c.variant_id, st.c.location_id, st.c.on_hand, st.c.reserved, st.c.allocated)
     .where(
         st.c.variant_id.in_(
-            select(Variant.id).where(Variant.sku == any_(bindparam("skus", type_=_texts)))
+            select(Variant.id).where(Variant.sku == any_(bindparam("skus", type_=TEXTS)))
         ),
-        st.c.location_id == any_(bindparam("pool", type_=_ids)),
+        st.c.location_id == any_(bindparam("pool", type_=IDS)),
     )
     .order_by(st.c.variant_id, st.c.location_id)
     .with_for_update()
     .cte("locked")
 )
-_SKUS_AND_LOCKED_STOCK = _compile(
+_SKUS_AND_LOCKED_STOCK = compile_pg(
     select(
         Variant.id,
         Variant.sku,
@@ -163,14 +164,14 @@ _SKUS_AND_LOCKED_STOCK = _compile(
     )
     .select_from(Variant)
     .outerjoin(_locked, _locked.c.variant_id == Variant.id)
-    .where(Variant.sku == any_(bindparam("skus", type_=_texts)))
+    .where(Variant.sku == any_(bindparam("skus", type_=TEXTS)))
 )
 
 _wanted = select(
-    func.unnest(bindparam("variants", type_=_ids)).label("variant_id"),
-    func.unnest(bindparam("locations", type_=_ids)).label("location_id"),
-    func.unnest(bindparam("d_reserved", type_=_ints)).label("d_reserved"),
-    func.unnest(bindparam("d_allocated", type_=_ints)).label("d_allocated"),
+    func.unnest(bindparam("variants", type_=IDS)).label("variant_id"),
+    func.unnest(bindparam("locations", type_=IDS)).label("location_id"),
+    func.unnest(bindparam("d_reserved", type_=INTS)).label("d_reserved"),
+    func.unnest(bindparam("d_allocated", type_=INTS)).label("d_allocated"),
 ).cte("wanted")
 
 
@@ -229,7 +230,7 @@ def _stock_write(reservation: Any, *extra: Any) -> Any:
 # One statement changes the rows and appends their ledger entries, so the row locks are
 # held for a single round trip plus the commit.
 _held, _held_ledger = _stock_write(bindparam("reservation_id", type_=BigInteger))
-_HOLD = _compile(
+_HOLD = compile_pg(
     select(
         _held.c.variant_id, _held.c.location_id, _held.c.on_hand, _held.c.reserved,
         _held.c.allocated,
@@ -239,7 +240,7 @@ _HOLD = _compile(
 # change the rows and append the ledger, in one statement. Nothing changes unless the
 # claim succeeds: a reservation already made under the key answers no row at all.
 _placed, _placed_ledger = _stock_write(_claimed.c.id, _claimed.c.id.is_not(None))
-_PLACE = _compile(
+_PLACE = compile_pg(
     select(
         _claimed.c.id, _placed.c.variant_id, _placed.c.location_id, _placed.c.on_hand,
         _placed.c.reserved, _placed.c.allocated,
@@ -248,7 +249,7 @@ _PLACE = _compile(
     .add_cte(_lines)
     .add_cte(_placed_ledger)
 )  # fmt: skip
-_POLICY = _compile(POLICY_QUERY)
+_POLICY = compile_pg(POLICY_QUERY)
 _POLICY_TABLES = frozenset({"channels", "channel_locations", "locations"})
 
 
@@ -292,8 +293,8 @@ def _reserve(conn: Connection, request: HoldRequest, policy: ChannelPolicy) -> N
     rows = _SKUS_AND_STOCK.run(
         conn,
         {
-            "skus": _texts_literal(wanted),
-            "pool": _ints_literal(pool),
+            "skus": texts_literal(wanted),
+            "pool": ints_literal(pool),
             "channel_id": channel_id,
         },
     )
@@ -323,16 +324,16 @@ def _reserve(conn: Connection, request: HoldRequest, policy: ChannelPolicy) -> N
     ordered = sorted(plan, key=lambda h: (h.variant_id, h.location_id))
     claim = {
         **request.claim(now),
-        "line_variants": _ints_literal([h[1] for h in holds]),
-        "line_locations": _ints_literal([h[2] for h in holds]),
-        "line_quantities": _ints_literal([h[3] for h in holds]),
-        "line_skus": _texts_literal([h[0] for h in holds]),
+        "line_variants": ints_literal([h[1] for h in holds]),
+        "line_locations": ints_literal([h[2] for h in holds]),
+        "line_quantities": ints_literal([h[3] for h in holds]),
+        "line_skus": texts_literal([h[0] for h in holds]),
     }
     hold = {
-        "variants": _ints_literal([h.variant_id for h in ordered]),
-        "locations": _ints_literal([h.location_id for h in ordered]),
-        "d_reserved": _ints_literal([h.quantity for h in ordered]),
-        "d_allocated": _ints_literal([0] * len(ordered)),
+        "variants": ints_literal([h.variant_id for h in ordered]),
+        "locations": ints_literal([h.location_id for h in ordered]),
+        "d_reserved": ints_literal([h.quantity for h in ordered]),
+        "d_allocated": ints_literal([0] * len(ordered)),
         "kind": MovementKind.RESERVATION.value,
         "now": now,
         "reason": request.reference,
@@ -357,8 +358,8 @@ def _reserve(conn: Connection, request: HoldRequest, policy: ChannelPolicy) -> N
         locked_rows = _LOCK.run(
             conn,
             {
-                "variants": _ints_literal(sorted(demand)),
-                "locations": _ints_literal(sorted(pool)),
+                "variants": ints_literal(sorted(demand)),
+                "locations": ints_literal(sorted(pool)),
             },
         )
         locked_here(conn).update(
@@ -418,7 +419,7 @@ def _place(conn: Connection, request: HoldRequest, policy: ChannelPolicy) -> New
     wanted = sorted({sku for sku, _ in request.lines})
     rows = _SKUS_AND_LOCKED_STOCK.run(
         conn,
-        {"skus": _texts_literal(wanted), "pool": _ints_literal(pool), "channel_id": channel_id},
+        {"skus": texts_literal(wanted), "pool": ints_literal(pool), "channel_id": channel_id},
     )
     check_all_found(wanted, {r.sku for r in rows})
     if any(r.is_bundle or not r.listed for r in rows):
@@ -449,14 +450,14 @@ def _place(conn: Connection, request: HoldRequest, policy: ChannelPolicy) -> New
         conn,
         {
             **request.claim(now),
-            "line_variants": _ints_literal([h[1] for h in holds]),
-            "line_locations": _ints_literal([h[2] for h in holds]),
-            "line_quantities": _ints_literal([h[3] for h in holds]),
-            "line_skus": _texts_literal([h[0] for h in holds]),
-            "variants": _ints_literal([h.variant_id for h in ordered]),
-            "locations": _ints_literal([h.location_id for h in ordered]),
-            "d_reserved": _ints_literal(zeros if request.allocate else quantities),
-            "d_allocated": _ints_literal(quantities if request.allocate else zeros),
+            "line_variants": ints_literal([h[1] for h in holds]),
+            "line_locations": ints_literal([h[2] for h in holds]),
+            "line_quantities": ints_literal([h[3] for h in holds]),
+            "line_skus": texts_literal([h[0] for h in holds]),
+            "variants": ints_literal([h.variant_id for h in ordered]),
+            "locations": ints_literal([h.location_id for h in ordered]),
+            "d_reserved": ints_literal(zeros if request.allocate else quantities),
+            "d_allocated": ints_literal(quantities if request.allocate else zeros),
             "kind": (
                 MovementKind.ALLOCATION if request.allocate else MovementKind.RESERVATION
             ).value,

@@ -7,8 +7,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from omnicart.catalog.lookup import SkuInfo, resolve_skus
@@ -206,6 +207,9 @@ def list_reservations(
     return list(session.scalars(stmt.limit(limit)))
 
 
+_S = TypeVar("_S", bound="Select[*tuple[Any, ...]]")
+
+
 @dataclass(frozen=True, slots=True)
 class Discrepancy:
     """A stock row whose figures disagree with the ledger or the holds."""
@@ -218,35 +222,58 @@ class Discrepancy:
     source: str
 
 
-def reconcile(session: Session) -> list[Discrepancy]:
-    """Every disagreement between stock figures, the ledger and the holds (none = healthy)."""
+def reconcile(
+    session: Session, *, location_id: int | None = None, variant_id: int | None = None
+) -> list[Discrepancy]:
+    """Every disagreement between stock figures, the ledger and the holds (none = healthy);
+    of one location's and/or one variant's rows only, when given (read only for them)."""
+
+    def only(stmt: _S, variant: Any, location: Any) -> _S:
+        if location_id is not None:
+            stmt = stmt.where(location == location_id)
+        if variant_id is not None:
+            stmt = stmt.where(variant == variant_id)
+        return stmt
+
     ledger = {
         (r.variant_id, r.location_id): (int(r.h), int(r.r), int(r.a))
         for r in session.execute(
-            select(
+            only(
+                select(
+                    Movement.variant_id,
+                    Movement.location_id,
+                    func.sum(Movement.delta_on_hand).label("h"),
+                    func.sum(Movement.delta_reserved).label("r"),
+                    func.sum(Movement.delta_allocated).label("a"),
+                ),
                 Movement.variant_id,
                 Movement.location_id,
-                func.sum(Movement.delta_on_hand).label("h"),
-                func.sum(Movement.delta_reserved).label("r"),
-                func.sum(Movement.delta_allocated).label("a"),
             ).group_by(Movement.variant_id, Movement.location_id)
         )
     }
     holds: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
     for r in session.execute(
-        select(
+        only(
+            select(
+                ReservationLine.variant_id,
+                ReservationLine.location_id,
+                Reservation.status,
+                func.sum(ReservationLine.quantity - ReservationLine.shipped).label("q"),
+            )
+            .join(Reservation, Reservation.id == ReservationLine.reservation_id)
+            .where(Reservation.status.in_(("active", "allocated"))),
             ReservationLine.variant_id,
             ReservationLine.location_id,
-            Reservation.status,
-            func.sum(ReservationLine.quantity - ReservationLine.shipped).label("q"),
-        )
-        .join(Reservation, Reservation.id == ReservationLine.reservation_id)
-        .where(Reservation.status.in_(("active", "allocated")))
-        .group_by(ReservationLine.variant_id, ReservationLine.location_id, Reservation.status)
+        ).group_by(ReservationLine.variant_id, ReservationLine.location_id, Reservation.status)
     ):
         holds[(r.variant_id, r.location_id)][0 if r.status == "active" else 1] += int(r.q)
     found: list[Discrepancy] = []
-    stock = {(s.variant_id, s.location_id): s for s in session.scalars(select(StockLevel))}
+    stock = {
+        (s.variant_id, s.location_id): s
+        for s in session.scalars(
+            only(select(StockLevel), StockLevel.variant_id, StockLevel.location_id)
+        )
+    }
     for key in sorted(set(stock) | set(ledger) | set(holds)):
         row = stock.get(key)
         figures = (row.on_hand, row.reserved, row.allocated) if row else (0, 0, 0)
@@ -352,7 +379,7 @@ class Reconciliation:
 def reconcile_rows(
     session: Session, *, location_id: int | None = None, sku: str | None = None
 ) -> Reconciliation:
-    """`reconcile`, narrowed to one location and/or SKU; it still reads the whole ledger."""
+    """`reconcile` of one location's and/or one SKU's rows, with the SKUs named."""
     variant_id = None
     if sku is not None:
         variant_id = session.scalar(select(Variant.id).where(Variant.sku == sku))
@@ -363,12 +390,7 @@ def reconcile_rows(
         rows = rows.where(StockLevel.location_id == location_id)
     if variant_id is not None:
         rows = rows.where(StockLevel.variant_id == variant_id)
-    found = [
-        d
-        for d in reconcile(session)
-        if (location_id is None or d.location_id == location_id)
-        and (variant_id is None or d.variant_id == variant_id)
-    ]
+    found = reconcile(session, location_id=location_id, variant_id=variant_id)
     ids = {d.variant_id for d in found}
     names = {
         int(v): name
