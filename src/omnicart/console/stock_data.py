@@ -114,8 +114,8 @@ def read_stock_page(
 ) -> StockPage:
     """The figures of the Stock page: everywhere, or at one location.
 
-    `reconcile` compares stock with the ledger; it reads the whole ledger, so only the
-    pages that show it ask for it.
+    `reconcile` compares stock with the ledger; it reads the ledger of every row shown
+    (of the location's, when one is chosen), so only the pages that show it ask for it.
     """
     location = get_location(session, location_id=location_id) if location_id else None
     locations = list_locations(session, limit=500)

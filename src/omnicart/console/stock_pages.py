@@ -48,7 +48,7 @@ FORM_FIELDS = (
 
 def _reconciles(viewer: UserPrincipal) -> bool:
     """Only admins see the reconciliation: a store's staff can neither read the other
-    stores' ledger nor fix a figure, and it reads the whole ledger on every view."""
+    stores' ledger nor fix a figure, and it reads the ledger of every row shown."""
     return viewer.role == "admin"
 
 
