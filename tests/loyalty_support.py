@@ -16,8 +16,7 @@ from omnicart.loyalty.model import EarnRule
 from omnicart.loyalty.tables import LoyaltyFeedCursor
 from omnicart.orders import checkout
 from omnicart.orders import service as orders
-from omnicart.orders.model import Customer, LineDraft, PaymentDraft
-from omnicart.orders.placement import Fulfil
+from omnicart.orders.model import Customer, Fulfil, LineDraft, PaymentDraft
 from omnicart.orders.views import OrderView
 from tests.orders_support import Shop, market_order
 

@@ -12,8 +12,7 @@ from omnicart.db.engine import Database
 from omnicart.inventory import service as inventory
 from omnicart.inventory.queries import reconcile
 from omnicart.inventory.tables import StockLevel
-from omnicart.orders.model import LineDraft, OrderDraft, PaymentDraft
-from omnicart.orders.placement import Fulfil
+from omnicart.orders.model import Fulfil, LineDraft, OrderDraft, PaymentDraft
 from omnicart.orders.service import ExternalOrder
 from tests.support import add_channel, add_location, add_variant
 

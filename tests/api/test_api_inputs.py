@@ -32,8 +32,7 @@ from omnicart.kernel.money import in_minor_units
 from omnicart.locations.model import LOCATION_KINDS
 from omnicart.locations.schemas import LocationKind
 from omnicart.orders import checkout, fulfilment
-from omnicart.orders.model import FULFILMENT_MODES, ORDER_STATUSES, PaymentDraft
-from omnicart.orders.placement import Fulfil
+from omnicart.orders.model import FULFILMENT_MODES, ORDER_STATUSES, Fulfil, PaymentDraft
 from omnicart.orders.schemas import FulfilmentMode, OrderStatus
 from omnicart.tracking.model import InvalidEvent, parse_batch, parse_call
 from tests.conftest import ADMIN_SECRET

@@ -22,8 +22,7 @@ from omnicart.inventory.tables import Movement
 from omnicart.kernel.clock import utcnow
 from omnicart.orders import checkout
 from omnicart.orders import service as orders
-from omnicart.orders.model import PaymentDraft
-from omnicart.orders.placement import Fulfil
+from omnicart.orders.model import Fulfil, PaymentDraft
 from omnicart.orders.tables import Order, Return
 from tests.console.support import EMAILS, World, csrf_of, sign_in
 from tests.orders_support import all_stock, market_order

@@ -30,8 +30,7 @@ from omnicart.db.engine import Database
 from omnicart.db.migrate import upgrade
 from omnicart.kernel.clock import set_clock
 from omnicart.orders import checkout, service
-from omnicart.orders.model import Customer, PaymentDraft
-from omnicart.orders.placement import Fulfil
+from omnicart.orders.model import Customer, Fulfil, PaymentDraft
 from omnicart.settings import Settings
 from omnicart.tracking.ingest import Ingestor
 from omnicart.tracking.service import create_tracking_source

@@ -32,8 +32,7 @@ from omnicart.db.engine import Database
 from omnicart.db.outbox import OutboxEvent
 from omnicart.kernel.clock import set_clock
 from omnicart.orders import checkout, fulfilment, returns, service
-from omnicart.orders.model import Customer, PaymentDraft
-from omnicart.orders.placement import Fulfil
+from omnicart.orders.model import Customer, Fulfil, PaymentDraft
 from omnicart.orders.service import ExternalOrder
 from omnicart.tracking.flusher import open_current_store
 from omnicart.tracking.ingest import Ingestor

@@ -30,8 +30,7 @@ from omnicart.db.engine import Database
 from omnicart.inventory.service import receive_stock
 from omnicart.kernel.errors import InsufficientStock
 from omnicart.orders import checkout
-from omnicart.orders.model import Customer, PaymentDraft
-from omnicart.orders.placement import Fulfil
+from omnicart.orders.model import Customer, Fulfil, PaymentDraft
 from omnicart.orders.tables import Order, OrderLine
 from tests.connectors_support import deliver
 from tests.orders_support import all_stock, assert_reconciles

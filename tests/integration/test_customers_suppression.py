@@ -39,8 +39,7 @@ from omnicart.db.engine import Database
 from omnicart.kernel.errors import NotFound, ValidationFailed
 from omnicart.orders import checkout
 from omnicart.orders import service as orders
-from omnicart.orders.model import Customer, LineDraft, PaymentDraft
-from omnicart.orders.placement import Fulfil
+from omnicart.orders.model import Customer, Fulfil, LineDraft, PaymentDraft
 from omnicart.orders.service import ExternalOrder
 from omnicart.orders.tables import Order
 from tests.customers_support import (

@@ -18,8 +18,7 @@ from omnicart.loyalty.service import LoyaltySummary
 from omnicart.loyalty.tables import LoyaltyEntry
 from omnicart.orders import checkout, fulfilment, returns
 from omnicart.orders import service as orders
-from omnicart.orders.model import Customer, PaymentDraft
-from omnicart.orders.placement import Fulfil
+from omnicart.orders.model import Customer, Fulfil, PaymentDraft
 from omnicart.orders.tables import Order
 from tests.loyalty_support import ANN, market_buy, sync_all, till_buy, web_buy, with_rules
 from tests.orders_support import all_stock, seed_shop

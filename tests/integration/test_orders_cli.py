@@ -17,8 +17,7 @@ from omnicart.db.engine import Database
 from omnicart.kernel.errors import OmnicartError, ValidationFailed
 from omnicart.orders import checkout, service
 from omnicart.orders import cli as orders_cli
-from omnicart.orders.model import PaymentDraft
-from omnicart.orders.placement import Fulfil
+from omnicart.orders.model import Fulfil, PaymentDraft
 from omnicart.orders.reports import fulfilment_per_location, orders_per_channel
 from tests.orders_support import all_stock, assert_reconciles, figures, seed_shop
 

@@ -14,8 +14,7 @@ from omnicart.db.outbox import OutboxEvent
 from omnicart.kernel.clock import set_clock, utcnow
 from omnicart.kernel.errors import Conflict, Forbidden, InsufficientStock, ValidationFailed
 from omnicart.orders import checkout, fulfilment, returns, service
-from omnicart.orders.model import Customer, LineDraft, PaymentDraft
-from omnicart.orders.placement import Fulfil
+from omnicart.orders.model import Customer, Fulfil, LineDraft, PaymentDraft
 from omnicart.orders.tables import Order
 from tests.orders_support import (
     KRAKOW,

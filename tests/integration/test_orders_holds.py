@@ -20,8 +20,7 @@ from omnicart.inventory.service import reserve_stock
 from omnicart.inventory.tables import Movement, Reservation, ReservationLine
 from omnicart.kernel.errors import InsufficientStock
 from omnicart.orders import checkout, service
-from omnicart.orders.model import LineDraft, PaymentDraft
-from omnicart.orders.placement import Fulfil
+from omnicart.orders.model import Fulfil, LineDraft, PaymentDraft
 from omnicart.orders.tables import Cart, Order
 from omnicart.orders.views import OrderView
 from tests.orders_support import (

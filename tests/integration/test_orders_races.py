@@ -16,8 +16,7 @@ from omnicart.db.engine import Database
 from omnicart.inventory.tables import Reservation, ReservationLine, StockLevel
 from omnicart.kernel.errors import InsufficientStock
 from omnicart.orders import checkout, service
-from omnicart.orders.model import LineDraft, PaymentDraft
-from omnicart.orders.placement import Fulfil
+from omnicart.orders.model import Fulfil, LineDraft, PaymentDraft
 from omnicart.orders.tables import Cart, Order, OrderLine
 from omnicart.orders.views import OrderView
 from tests.orders_support import Shop, assert_reconciles, figures, market_order, seed_shop

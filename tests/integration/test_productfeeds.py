@@ -27,8 +27,7 @@ from omnicart.db.engine import Database
 from omnicart.inventory.service import receive_stock
 from omnicart.kernel.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from omnicart.locations.service import create_location
-from omnicart.orders.model import LineDraft, OrderDraft, PaymentDraft
-from omnicart.orders.placement import Fulfil
+from omnicart.orders.model import Fulfil, LineDraft, OrderDraft, PaymentDraft
 from omnicart.orders.service import ExternalOrder, ingest_order
 from omnicart.productfeeds import service
 from omnicart.productfeeds.google import G_NAMESPACE

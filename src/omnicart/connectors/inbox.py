@@ -65,8 +65,14 @@ from omnicart.kernel.errors import (
 )
 from omnicart.locations.service import location_id_for_code
 from omnicart.orders.checkout import TillSale, record_sale
-from omnicart.orders.model import Customer, LineDraft, OrderDraft, PaymentDraft, check_customer
-from omnicart.orders.placement import Fulfil
+from omnicart.orders.model import (
+    Customer,
+    Fulfil,
+    LineDraft,
+    OrderDraft,
+    PaymentDraft,
+    check_customer,
+)
 from omnicart.orders.returns import ChannelRefund, cancel_channel_order, record_channel_refund
 from omnicart.orders.service import ExternalOrder, ingest_order
 from omnicart.orders.views import OrderView

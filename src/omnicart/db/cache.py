@@ -25,12 +25,13 @@ import logging
 import re
 import threading
 import weakref
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, event
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 log = logging.getLogger(__name__)
 
 CHANNEL = "omnicart_changes"
@@ -39,10 +40,11 @@ CACHE = "omnicart_cache"
 # The tables whose rows may be kept; each has migration 0018's trigger on PostgreSQL.
 WATCHED = frozenset(
     {"api_keys", "channels", "channel_locations", "locations", "order_rules",
-     "customer_suppression_keys"}
+     "customer_suppression_keys", "variants", "channel_prices", "listings"}
 )  # fmt: skip
-# Beyond this many keys, everything is dropped (keys are API keys and channels: few).
-MAX_ENTRIES = 4096
+# Beyond this many keys, everything is dropped (keys are API keys, channels and the
+# channels' prices of the SKUs being sold).
+MAX_ENTRIES = 65536
 # A statement that changes a watched table names it right after its verb.
 _CHANGES = re.compile(
     r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)\s+"
@@ -103,6 +105,38 @@ class ProcessCache:
                     self._entries.clear()
                 self._entries[key] = (depends, value)
         return value
+
+    def get_many(
+        self,
+        keys: Sequence[K],
+        *,
+        tables: Iterable[str],
+        load: Callable[[list[K]], dict[K, T]],
+    ) -> dict[K, T]:
+        """`get` of many keys at once: those not kept are loaded by one `load(missing)`,
+        which leaves out the keys it finds nothing for (they are not kept either)."""
+        depends = frozenset(tables)
+        if not depends <= WATCHED:
+            raise ValueError(f"not watched for changes: {sorted(depends - WATCHED)}")
+        found: dict[K, T] = {}
+        missing: list[K] = []
+        for key in keys:
+            entry = self._entries.get(key)
+            if entry is None:
+                missing.append(key)
+            else:
+                found[key] = cast(T, entry[1])
+        if not missing:
+            return found
+        seen = self._generation
+        loaded = load(missing)
+        with self._lock:
+            if self._listening.is_set() and self._generation == seen:
+                if len(self._entries) + len(loaded) > MAX_ENTRIES:
+                    self._entries.clear()
+                self._entries.update((key, (depends, value)) for key, value in loaded.items())
+        found.update(loaded)
+        return found
 
     def changed(self, tables: Iterable[str]) -> None:
         """Forget every value read from any of `tables`; loads in flight are not kept."""

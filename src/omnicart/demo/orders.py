@@ -21,8 +21,7 @@ from omnicart.db.engine import Database
 from omnicart.inventory import queries
 from omnicart.kernel.errors import Conflict, InsufficientStock
 from omnicart.orders import checkout, fulfilment, placement, reports, returns, service
-from omnicart.orders.model import FULFILLED, Customer, LineDraft, OrderDraft, PaymentDraft
-from omnicart.orders.placement import Fulfil
+from omnicart.orders.model import FULFILLED, Customer, Fulfil, LineDraft, OrderDraft, PaymentDraft
 from omnicart.orders.views import OrderView
 
 # Where the demo's customers live: shipping to them is routed to the nearest location.

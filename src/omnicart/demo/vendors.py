@@ -44,8 +44,8 @@ from omnicart.inventory import queries
 from omnicart.inventory import service as inventory
 from omnicart.orders import checkout
 from omnicart.orders import service as orders
-from omnicart.orders.model import Customer, LineDraft, OrderDraft, PaymentDraft
-from omnicart.orders.placement import Fulfil, channel_prices
+from omnicart.orders.model import Customer, Fulfil, LineDraft, OrderDraft, PaymentDraft
+from omnicart.orders.placement import channel_prices
 from omnicart.orders.tables import Order
 
 VENDOR_CHANNELS: Final = [  # code, name, kind, currency, % shown, held back, ships, pickup

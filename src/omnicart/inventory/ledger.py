@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from omnicart.catalog.lookup import SkuInfo, describe_variants
 from omnicart.db.outbox import OutboxEvent
+from omnicart.db.types import UTCDateTime
 from omnicart.inventory.model import (
     MovementKind,
     StockChange,
@@ -37,7 +38,7 @@ from omnicart.inventory.model import (
     threshold_events,
 )
 from omnicart.inventory.pg_sql import IDS, INTS, compile_pg, ints_literal
-from omnicart.inventory.tables import Movement, StockLevel
+from omnicart.inventory.tables import Movement, Reservation, StockLevel
 from omnicart.kernel.clock import utcnow
 from omnicart.kernel.errors import Conflict, OmnicartError
 from omnicart.settings import get_settings
@@ -45,6 +46,7 @@ from omnicart.settings import get_settings
 stock_table = cast(Table, StockLevel.__table__)
 movement_table = cast(Table, Movement.__table__)
 outbox_table = cast(Table, OutboxEvent.__table__)
+reservation_table = cast(Table, Reservation.__table__)
 
 Key = tuple[int, int]
 
@@ -185,6 +187,37 @@ _entries = (
     .cte("entries")
 )
 _PG_CHANGE = compile_pg(select(func.count()).select_from(_changed).add_cte(_entries))
+# A reservation closing (released, expired, allocated) changes its rows and its own status
+# in that same statement; `closed_at` is kept when the new status does not close it.
+_closed = (
+    update(reservation_table)
+    .where(reservation_table.c.id == bindparam("reservation_id", type_=BigInteger))
+    .values(
+        status=bindparam("status", type_=String),
+        closed_at=func.coalesce(
+            bindparam("closed_at", type_=UTCDateTime), reservation_table.c.closed_at
+        ),
+    )
+    .cte("closed")
+)
+_PG_CHANGE_AND_STATUS = compile_pg(
+    select(func.count()).select_from(_changed).add_cte(_entries).add_cte(_closed)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationStatus:
+    """The status a change leaves its reservation in (`closed_at`: when it closed, if it
+    did), written with the change."""
+
+    status: str
+    closed_at: datetime | None = None
+
+    def values(self) -> dict[str, Any]:
+        """The reservation's columns this status sets."""
+        if self.closed_at is None:
+            return {"status": self.status}
+        return {"status": self.status, "closed_at": self.closed_at}
 
 
 class StaleStock(Exception):
@@ -291,6 +324,7 @@ def apply_changes(
     locked: Mapping[Key, StockFigures] | None = None,
     variants: Mapping[int, SkuInfo] | None = None,
     lock: bool = True,
+    status: ReservationStatus | None = None,
 ) -> dict[Key, StockFigures]:
     """Apply `changes` under the stock rule; returns the figures after, per row.
 
@@ -300,8 +334,13 @@ def apply_changes(
     UPDATE alone (the rule in SQL) and StaleStock is raised if any row refuses: the
     caller rolls back and redoes the use case locked. Either way the ledger entries are
     written in the same transaction, and nothing is written if the rule refuses.
+    `status` is written onto the provenance's reservation with the change (on
+    PostgreSQL, with rows locked, in the change's one statement).
     """
+    if status is not None and provenance.reservation_id is None:
+        raise ValueError("a reservation status needs the provenance's reservation_id")
     if not changes:
+        _write_status(conn, provenance, status)
         return {}
     now = utcnow()
     totals: dict[Key, StockChange] = {}
@@ -342,7 +381,7 @@ def apply_changes(
         ensure_rows(conn, [k for k in totals if k not in locked])
     if lock:
         if conn.dialect.name == "postgresql":
-            changed = _change_locked_pg(conn, totals, changes, provenance, now)
+            changed = _change_locked_pg(conn, totals, changes, provenance, now, status=status)
         else:
             params = [
                 {
@@ -357,6 +396,7 @@ def apply_changes(
             ]
             changed = conn.execute(_guarded_update_many, params).rowcount
             _append_ledger(conn, changes, provenance, now)
+            _write_status(conn, provenance, status)
         if changed != len(totals):
             # Only reachable if a row was changed without its lock: refuse, never guess.
             raise Conflict("stock changed concurrently; nothing was written, try again")
@@ -385,6 +425,7 @@ def apply_changes(
         )
     locked_here(conn).update(after)  # each row changed is locked by its UPDATE
     _append_ledger(conn, changes, provenance, now)
+    _write_status(conn, provenance, status)
     if _crossed(before, after):
         record_threshold_events(conn, before, after, named(), now)
     return after
@@ -396,13 +437,25 @@ def _change_locked_pg(
     changes: Sequence[StockChange],
     provenance: Provenance,
     now: datetime,
+    *,
+    status: ReservationStatus | None,
 ) -> int:
     """`_PG_CHANGE`: the locked rows changed by their totals and one ledger entry per
-    change, in one statement; how many rows changed."""
+    change (and the reservation's `status`, if given), in one statement; how many rows
+    changed."""
     keys = sorted(totals)
-    rows = _PG_CHANGE.run(
+    statement, closing = (
+        (_PG_CHANGE, {})
+        if status is None
+        else (
+            _PG_CHANGE_AND_STATUS,
+            {"status": status.status, "closed_at": status.closed_at},
+        )
+    )
+    rows = statement.run(
         conn,
         {
+            **closing,
             "variants": ints_literal([v for v, _ in keys]),
             "locations": ints_literal([loc for _, loc in keys]),
             "d_on_hand": ints_literal([totals[k].on_hand for k in keys]),
@@ -419,6 +472,18 @@ def _change_locked_pg(
         },
     )
     return int(rows[0][0])
+
+
+def _write_status(
+    conn: Connection, provenance: Provenance, status: ReservationStatus | None
+) -> None:
+    """Write `status` onto the provenance's reservation, as a statement of its own."""
+    if status is not None:
+        conn.execute(
+            update(reservation_table)
+            .where(reservation_table.c.id == provenance.reservation_id)
+            .values(status.values())
+        )
 
 
 def _crossed(before: Mapping[Key, StockFigures], after: Mapping[Key, StockFigures]) -> bool:

@@ -21,12 +21,15 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    exists,
     func,
     literal,
+    or_,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import aliased
 
 from omnicart.catalog.lookup import SkuInfo, check_all_found, listed_on
 from omnicart.catalog.tables import Variant
@@ -54,6 +57,7 @@ from omnicart.inventory.pg_sql import (
     IDS,
     INTS,
     TEXTS,
+    Compiled,
     compile_pg,
     ints_literal,
     texts_literal,
@@ -102,30 +106,6 @@ _CLAIM_COLUMNS = (
     "expires_at",
     "created_at",
 )
-_claimed = (
-    postgresql.insert(Reservation)
-    .values({name: bindparam(name) for name in _CLAIM_COLUMNS})
-    .on_conflict_do_nothing()
-    .returning(Reservation.id)
-    .cte("claimed")
-)
-_lines = (
-    postgresql.insert(ReservationLine)
-    .from_select(
-        ["reservation_id", "variant_id", "location_id", "quantity", "shipped", "requested_sku"],
-        select(
-            _claimed.c.id,
-            func.unnest(bindparam("line_variants", type_=IDS)),
-            func.unnest(bindparam("line_locations", type_=IDS)),
-            func.unnest(bindparam("line_quantities", type_=INTS)),
-            literal(0),
-            func.unnest(bindparam("line_skus", type_=TEXTS)),
-        ).select_from(_claimed),
-    )
-    .cte("lines")
-)
-_CLAIM = compile_pg(select(_claimed.c.id).add_cte(_lines))
-
 _LOCK = compile_pg(
     select(st.c.variant_id, st.c.location_id, st.c.on_hand, st.c.reserved, st.c.allocated)
     .where(
@@ -236,19 +216,126 @@ _HOLD = compile_pg(
         _held.c.allocated,
     ).add_cte(_held_ledger)
 )  # fmt: skip
-# An order's allocation on rows already locked: claim the reservation, write its lines,
-# change the rows and append the ledger, in one statement. Nothing changes unless the
-# claim succeeds: a reservation already made under the key answers no row at all.
-_placed, _placed_ledger = _stock_write(_claimed.c.id, _claimed.c.id.is_not(None))
-_PLACE = compile_pg(
-    select(
-        _claimed.c.id, _placed.c.variant_id, _placed.c.location_id, _placed.c.on_hand,
-        _placed.c.reserved, _placed.c.allocated,
+
+
+def _claiming(columns: tuple[str, ...]) -> tuple[Compiled, Compiled]:
+    """`_CLAIM` and `_PLACE` for a reservation row written with `columns`.
+
+    `_CLAIM` claims the reservation and writes its lines. `_PLACE`, an order's allocation
+    on rows already locked, claims it, writes its lines, changes the rows and appends the
+    ledger, in one statement: nothing changes unless the claim succeeds, so a reservation
+    already made under the key answers no row at all.
+    """
+    claimed = (
+        postgresql.insert(Reservation)
+        .values({name: bindparam(name) for name in columns})
+        .on_conflict_do_nothing()
+        .returning(Reservation.id)
+        .cte("claimed")
     )
-    .select_from(_claimed.outerjoin(_placed, literal(True)))
-    .add_cte(_lines)
-    .add_cte(_placed_ledger)
-)  # fmt: skip
+    lines = (
+        postgresql.insert(ReservationLine)
+        .from_select(
+            ["reservation_id", "variant_id", "location_id", "quantity", "shipped",
+             "requested_sku"],
+            select(
+                claimed.c.id,
+                func.unnest(bindparam("line_variants", type_=IDS)),
+                func.unnest(bindparam("line_locations", type_=IDS)),
+                func.unnest(bindparam("line_quantities", type_=INTS)),
+                literal(0),
+                func.unnest(bindparam("line_skus", type_=TEXTS)),
+            ).select_from(claimed),
+        )
+        .cte("lines")
+    )  # fmt: skip
+    placed, placed_ledger = _stock_write(claimed.c.id, claimed.c.id.is_not(None))
+    place = select(
+        claimed.c.id, placed.c.variant_id, placed.c.location_id, placed.c.on_hand,
+        placed.c.reserved, placed.c.allocated,
+    ).select_from(claimed.outerjoin(placed, literal(True)))  # fmt: skip
+    return (
+        compile_pg(select(claimed.c.id).add_cte(lines)),
+        compile_pg(place.add_cte(lines).add_cte(placed_ledger)),
+    )
+
+
+# Each compiled once: the table draws the id, or the caller drew it (`HoldRequest.id`).
+_CLAIM, _PLACE = _claiming(_CLAIM_COLUMNS)
+_CLAIM_DRAWN, _PLACE_DRAWN = _claiming(("id", *_CLAIM_COLUMNS))
+
+
+def _claim_of(request: HoldRequest) -> Compiled:
+    return _CLAIM if request.id is None else _CLAIM_DRAWN
+
+
+def _place_of(request: HoldRequest) -> Compiled:
+    return _PLACE if request.id is None else _PLACE_DRAWN
+
+
+# A cart's hold and the stock rows its checkout may touch, locked in one statement
+# (`reservations.lock_hold`). The reservation is locked first, as the expiry sweep locks
+# it before its stock rows: every stock row the statement locks is found through the
+# hold's lines, which are read through the locked reservation, so no stock row can be
+# locked before it. The stock rows are then locked in (variant, location) order, as
+# `ledger.lock_stock` locks them: the lines' variants at the given locations and at the
+# lines' own, and only when every SKU asked for is among the lines' (the caller looks
+# the others up and locks them all in one statement instead; `covered` says which).
+_hold = (
+    select(Reservation)
+    .where(Reservation.id == bindparam("reservation_id", type_=BigInteger))
+    .with_for_update()
+    .cte("hold")
+)
+_hold_lines = (
+    select(ReservationLine).where(ReservationLine.reservation_id == _hold.c.id).cte("hold_lines")
+)
+_asked = func.unnest(bindparam("skus", type_=TEXTS)).column_valued("asked_sku")
+_covered = ~exists().where(_asked.not_in(select(_hold_lines.c.requested_sku)))
+_hold_stock = (
+    select(st.c.variant_id, st.c.location_id, st.c.on_hand, st.c.reserved, st.c.allocated)
+    .where(
+        st.c.variant_id.in_(select(_hold_lines.c.variant_id)),
+        or_(
+            st.c.location_id == any_(bindparam("locations", type_=IDS)),
+            st.c.location_id.in_(select(_hold_lines.c.location_id)),
+        ),
+        # Another channel's hold is not found (`reservations._visible`): lock nothing.
+        exists().where(_hold.c.channel_id == bindparam("channel_id", type_=BigInteger)),
+        _covered,
+    )
+    .order_by(st.c.variant_id, st.c.location_id)
+    .with_for_update(of=st)
+    .cte("hold_stock")
+)
+_held_row = aliased(Reservation, _hold)
+_held_line = aliased(ReservationLine, _hold_lines)
+LOCK_HOLD = (
+    select(
+        _held_row,
+        _held_line,
+        _covered.label("covered"),
+        # Every row carries them all: (variant, location, on hand, reserved, allocated).
+        select(
+            func.array_agg(
+                postgresql.array(
+                    [
+                        _hold_stock.c.variant_id,
+                        _hold_stock.c.location_id,
+                        _hold_stock.c.on_hand,
+                        _hold_stock.c.reserved,
+                        _hold_stock.c.allocated,
+                    ]
+                )
+            )
+        )
+        .scalar_subquery()
+        .label("stock"),
+    )
+    .select_from(_held_row)
+    .outerjoin(_held_line, _held_line.reservation_id == _held_row.id)
+    .order_by(_held_line.id)
+)
 _POLICY = compile_pg(POLICY_QUERY)
 _POLICY_TABLES = frozenset({"channels", "channel_locations", "locations"})
 
@@ -342,14 +429,14 @@ def _reserve(conn: Connection, request: HoldRequest, policy: ChannelPolicy) -> N
     if buffer == BufferPolicy():
         # Claim, lines, the guarded change and the ledger in one statement: a row that ran
         # short since it was read refuses, and the request is redone locked.
-        changed = _PLACE.run(conn, {**claim, **hold})
+        changed = _place_of(request).run(conn, {**claim, **hold})
         if not changed:  # a replay: the general path answers with the first reservation
             return None
         if len(changed) != len(ordered) or changed[0].variant_id is None:
             raise StaleStock
         reservation_id = changed[0].id
     else:
-        claims = _CLAIM.run(conn, claim)
+        claims = _claim_of(request).run(conn, claim)
         if not claims:  # a replay, as above
             return None
         reservation_id = claims[0].id
@@ -446,7 +533,7 @@ def _place(conn: Connection, request: HoldRequest, policy: ChannelPolicy) -> New
     quantities = [h.quantity for h in ordered]
     zeros = [0] * len(ordered)
     now = utcnow()
-    changed = _PLACE.run(
+    changed = _place_of(request).run(
         conn,
         {
             **request.claim(now),

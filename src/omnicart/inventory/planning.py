@@ -38,10 +38,15 @@ class HoldRequest:
     # The caller made `key` in this transaction (an order's first allocation): no earlier
     # request can hold it, so a refusal for stock is final, never a repeat's answer.
     new_key: bool = False
+    # The reservation's id, when the caller drew it beforehand (`next_reservation_id`)
+    # to write it in its own row in the same statement; None: the table draws it.
+    id: int | None = None
 
     def claim(self, now: datetime) -> dict[str, Any]:
-        """The reservation row that claims the idempotency key."""
+        """The reservation row that claims the idempotency key (with its `id`, if drawn)."""
+        drawn = {} if self.id is None else {"id": self.id}
         return {
+            **drawn,
             "channel_id": self.channel_id,
             "idempotency_key": self.key,
             "request_hash": self.fingerprint,

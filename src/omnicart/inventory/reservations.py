@@ -15,8 +15,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Table,
+    bindparam,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from omnicart.catalog.lookup import describe_variants, refuse_unlisted, resolve_skus
 from omnicart.catalog.tables import Variant
@@ -27,10 +37,12 @@ from omnicart.inventory import pg_fast
 from omnicart.inventory.checks import check_lines, request_hash
 from omnicart.inventory.ledger import (
     Provenance,
+    ReservationStatus,
     StaleStock,
     apply_changes,
     insert_ignoring_duplicates,
     lock_stock,
+    locked_here,
     read_stock,
     transaction_memo,
 )
@@ -38,6 +50,7 @@ from omnicart.inventory.model import (
     BufferPolicy,
     MovementKind,
     StockChange,
+    StockFigures,
     plan_holds,
 )
 from omnicart.inventory.planning import (
@@ -58,7 +71,7 @@ from omnicart.settings import get_settings
 reservation_table = cast(Table, Reservation.__table__)
 reservation_line_table = cast(Table, ReservationLine.__table__)
 _insert_lines = insert(reservation_line_table)
-_claims: dict[str, Any] = {}
+_claims: dict[tuple[str, tuple[str, ...]], Any] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,22 +146,34 @@ def _lock_reservation(
     # Locked once per transaction: the steps of one use case (is the hold live, move
     # it, allocate it) share the row and its lock instead of asking again.
     locked = _this_transaction(session, "locked_reservations")
-    row = locked.get(reservation_id)
-    if row is None:
+    if reservation_id not in locked:
         # Its lines come with it: every step that locks a reservation reads them next.
-        found = session.execute(
-            select(Reservation, ReservationLine)
-            .outerjoin(ReservationLine, ReservationLine.reservation_id == Reservation.id)
-            .where(Reservation.id == reservation_id)
-            .order_by(ReservationLine.id)
-            .with_for_update(of=Reservation)
-        ).all()
-        if found:
-            row = found[0][0]
-            locked[reservation_id] = row
-            _this_transaction(session, "reservation_holds")[reservation_id] = [
-                line for _, line in found if line is not None
-            ]
+        _keep_locked(
+            session,
+            reservation_id,
+            session.execute(
+                select(Reservation, ReservationLine)
+                .outerjoin(ReservationLine, ReservationLine.reservation_id == Reservation.id)
+                .where(Reservation.id == reservation_id)
+                .order_by(ReservationLine.id)
+                .with_for_update(of=Reservation)
+            ).all(),
+        )
+    return _visible(locked.get(reservation_id), reservation_id, channel_id)
+
+
+def _keep_locked(session: Session, reservation_id: int, found: Sequence[Any]) -> None:
+    """Keep a reservation just locked and its lines, read as (row, line or None) pairs
+    ordered by line, for the rest of the transaction (nothing: it does not exist)."""
+    if found:
+        _this_transaction(session, "locked_reservations")[reservation_id] = found[0][0]
+        _this_transaction(session, "reservation_holds")[reservation_id] = [
+            line for _, line, *_ in found if line is not None
+        ]
+
+
+def _visible(row: Reservation | None, reservation_id: int, channel_id: int | None) -> Reservation:
+    """`row`, unless it is missing or another channel's (`channel_id`) to ask about."""
     # A channel asking about another channel's reservation learns nothing about it.
     if row is None or (channel_id is not None and row.channel_id != channel_id):
         raise NotFound(f"reservation {reservation_id} does not exist", field="reservation_id")
@@ -231,25 +256,28 @@ def reserve_stock(
         return retrying(lambda: attempt(True))
 
 
-def _claim_key(conn: Connection) -> Any:
-    """INSERT the reservation unless (channel, key) exists, returning its id (built once)."""
-    if conn.dialect.name not in _claims:
-        columns = (
-            "channel_id",
-            "idempotency_key",
-            "request_hash",
-            "status",
-            "reference",
-            "actor",
-            "expires_at",
-            "created_at",
-        )
-        _claims[conn.dialect.name] = (
+def next_reservation_id() -> ColumnElement[int]:
+    """SQL that draws the next reservation id (PostgreSQL), for a caller that writes it in
+    its own row in the same statement and then holds with `HoldRequest(id=...)`.
+
+    The sequence is the one behind reservations.id, found through the table's name, so
+    the connection's search_path picks the schema as it does for every other statement.
+    """
+    sequence = func.pg_get_serial_sequence(reservation_table.name, reservation_table.c.id.name)
+    return func.nextval(sequence, type_=BigInteger)
+
+
+def _claim_key(conn: Connection, columns: tuple[str, ...]) -> Any:
+    """INSERT the reservation of `columns` (`HoldRequest.claim`'s, with an id when one was
+    drawn) unless (channel, key) exists, returning its id (built once per shape)."""
+    shape = (conn.dialect.name, columns)
+    if shape not in _claims:
+        _claims[shape] = (
             insert_ignoring_duplicates(conn, reservation_table)
             .values({name: bindparam(name) for name in columns})
             .returning(reservation_table.c.id)
         )
-    return _claims[conn.dialect.name]
+    return _claims[shape]
 
 
 def reserve_in(
@@ -290,10 +318,8 @@ def _reserve_general(
     # Claim the key before anything else: a repeat is answered with the first reservation
     # whatever has changed since (stock sold out, channel paused), and a concurrent twin
     # waits here, then finds our row.
-    new_id = conn.execute(
-        _claim_key(conn),
-        request.claim(now),
-    ).scalar()
+    claim = request.claim(now)
+    new_id = conn.execute(_claim_key(conn, tuple(claim)), claim).scalar()
     if new_id is None:
         session = Session(bind=conn)
         existing = session.scalar(
@@ -529,6 +555,7 @@ def close_quietly(
             for h in holds
             if h.quantity > h.shipped
         ]
+    status = ReservationStatus(to_status, None if to_status == "allocated" else utcnow())
     apply_changes(
         session.connection(),
         changes,
@@ -539,11 +566,13 @@ def close_quietly(
             reservation_id=row.id,
             reason=reason,
         ),
+        status=status,
     )
-    row.status = to_status
-    if to_status != "allocated":
-        row.closed_at = utcnow()
-    session.flush()
+    # Written with the stock change (on PostgreSQL in its one statement): the session's
+    # row says what the database holds and has no UPDATE of its own to send.
+    for name, value in status.values().items():
+        set_committed_value(row, name, value)
+    session.flush()  # what else the use case left pending goes out before its next step
     return row, False
 
 
@@ -556,8 +585,52 @@ def live_hold_in(session: Session, *, reservation_id: int, channel_id: int) -> b
     It is locked before any stock row, as the expiry sweep locks it, so the answer stays
     true until commit: the sweep cannot expire it meanwhile.
     """
-    row = _lock_reservation(session, reservation_id, channel_id=channel_id)
+    return _is_live(_lock_reservation(session, reservation_id, channel_id=channel_id))
+
+
+def _is_live(row: Reservation) -> bool:
     return row.status == "active" and row.expires_at > utcnow()
+
+
+def lock_hold(
+    session: Session,
+    *,
+    reservation_id: int,
+    channel_id: int,
+    skus: Sequence[str],
+    location_ids: Sequence[int],
+) -> bool:
+    """`live_hold_in`, then `lock_rows` of `skus` at `location_ids` and of the hold's own
+    rows: the same locks, taken in the same order and kept for the transaction as those
+    two leave them, and the same answer. On PostgreSQL one statement, when every SKU is
+    among the hold's (a cart checking out its own hold); elsewhere the two calls.
+    """
+    locked = _this_transaction(session, "locked_reservations")
+    if session.connection().dialect.name != "postgresql" or reservation_id in locked:
+        live = live_hold_in(session, reservation_id=reservation_id, channel_id=channel_id)
+        lock_rows(session, skus=skus, location_ids=location_ids, reservation_ids=[reservation_id])
+        return live
+    found = session.execute(
+        pg_fast.LOCK_HOLD,
+        {
+            "reservation_id": reservation_id,
+            "channel_id": channel_id,
+            "skus": sorted(set(skus)),
+            "locations": sorted(set(location_ids)),
+        },
+    ).all()
+    _keep_locked(session, reservation_id, found)
+    row = _visible(locked.get(reservation_id), reservation_id, channel_id)
+    if found[0].covered:
+        locked_here(session.connection()).update(
+            {
+                (variant_id, location_id): StockFigures(on_hand, reserved, allocated)
+                for variant_id, location_id, on_hand, reserved, allocated in found[0].stock or ()
+            }
+        )
+    else:  # a SKU the hold does not name: its rows are found as lock_rows finds them
+        lock_rows(session, skus=skus, location_ids=location_ids, reservation_ids=[reservation_id])
+    return _is_live(row)
 
 
 def move_hold_in(

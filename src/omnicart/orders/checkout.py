@@ -38,6 +38,7 @@ from omnicart.orders.model import (
     COMPLETED,
     FULFILLED,
     Customer,
+    Fulfil,
     LineDraft,
     OrderDraft,
     PaymentDraft,
@@ -45,7 +46,7 @@ from omnicart.orders.model import (
     fingerprint,
     with_redemption,
 )
-from omnicart.orders.placement import Fulfil, SetupChannel
+from omnicart.orders.placement import SetupChannel
 from omnicart.orders.service import check_fulfil, create_order, in_transaction
 from omnicart.orders.tables import Cart, Fulfilment, Order
 from omnicart.orders.views import OrderView, order_view, view_of
@@ -325,7 +326,7 @@ def checkout(
         if not live:  # a lapsed hold promises nothing: free it, place the order anew
             _release_hold(session, cart, actor=actor, reason=f"cart {cart.id} hold lapsed")
         try:
-            order, written = create_order(
+            written = create_order(
                 session,
                 setup=setup,
                 source="checkout",
@@ -334,7 +335,7 @@ def checkout(
                 fulfil=request.fulfil,
                 actor=actor,
                 payload_hash=fingerprint({"cart": cart.id}),
-                cart_id=cart.id,
+                cart=cart,
                 hold_id=hold_id if live else None,
             )
         except InsufficientStock as exc:
@@ -345,15 +346,10 @@ def checkout(
                     **exc.extra,
                 ) from exc
             raise
-        _redeem(session, order, request.redeem_points, points_value, actor)
-        cart.reservation_id = None  # its hold, if live, is the order's allocation now
-        cart.status = "converted"
-        cart.order_id = order.id
-        cart.updated_at = utcnow()
-        session.flush()
-        if written is None:  # the cart's order, made by a concurrent twin of this request
-            return order_view(session, order, channel_code=channel.code, replayed=True)
-        return view_of(written, channel_code=channel.code)
+        if written.rows is None:  # the cart's order, made by a concurrent twin of this request
+            return order_view(session, written.order, channel_code=channel.code, replayed=True)
+        _redeem(session, written.order, request.redeem_points, points_value, actor)
+        return view_of(written.rows, channel_code=channel.code)
 
     return in_transaction(db, work)
 
@@ -400,7 +396,7 @@ def record_sale(db: Database, *, sale: TillSale, actor: str = "system") -> Order
                 field="payments",
             )
         fulfil = Fulfil(mode="in_store", pickup_location_id=sale.location_id)
-        order, written = create_order(
+        written = create_order(
             session,
             setup=setup,
             source="pos",
@@ -411,7 +407,8 @@ def record_sale(db: Database, *, sale: TillSale, actor: str = "system") -> Order
             payload_hash=fingerprint({"receipt": sale.receipt}),
             external_id=sale.receipt,
         )
-        if written is None:
+        order, rows = written.order, written.rows
+        if rows is None:
             return order_view(session, order, replayed=True, channel_code=channel.code)
         _redeem(session, order, sale.redeem_points, points_value, actor)
         assert order.reservation_id is not None
@@ -438,14 +435,14 @@ def record_sale(db: Database, *, sale: TillSale, actor: str = "system") -> Order
             closed_at=now,
         )
         session.add(handed_over)
-        written.fulfilments.append(handed_over)
-        for line in written.lines:
+        rows.fulfilments.append(handed_over)
+        for line in rows.lines:
             line.fulfilled = line.quantity
         for status, reason in ((FULFILLED, "handed over at the till"), (COMPLETED, "till sale")):
-            written.transitions.append(
+            rows.transitions.append(
                 placement.move(session, order, status, actor=actor, reason=reason)
             )
         session.flush()
-        return view_of(written, channel_code=channel.code)
+        return view_of(rows, channel_code=channel.code)
 
     return in_transaction(db, work)

@@ -1,4 +1,5 @@
-"""The rules of an order: its status machine and amounts that must add up.
+"""The rules of an order: its status machine, amounts that must add up, and the plan of a
+new order (what will be written, decided before anything is).
 
 Pure functions over plain values; the services apply them in transactions.
 """
@@ -9,6 +10,7 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -338,3 +340,117 @@ def check_customer(customer: Customer) -> Customer:
 def fingerprint(payload: Mapping[str, Any]) -> str:
     """A stable hash of a request body, to tell a redelivery from an update."""
     return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def paid_in_full(paid: Decimal, total: Decimal) -> bool:
+    """Whether the order may be confirmed on what was paid."""
+    return paid >= total
+
+
+@dataclass(frozen=True, slots=True)
+class Fulfil:
+    """How an order is fulfilled: shipped (to an address) or picked up / sold in a store."""
+
+    mode: str = "ship"
+    pickup_location_id: int | None = None
+    address: dict[str, Any] | None = None
+
+    @property
+    def destination(self) -> tuple[float, float] | None:
+        """The address coordinates, when the channel sent them."""
+        if not self.address:
+            return None
+        lat, lon = self.address.get("latitude"), self.address.get("longitude")
+        if isinstance(lat, int | float) and isinstance(lon, int | float):
+            return (float(lat), float(lon))
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPlan:
+    """A new order as it will be written: its row (pending, no id yet), its checked
+    lines, its payments (method, amount, reference) and the statuses it opens with, the
+    first one from none."""
+
+    row: dict[str, Any]
+    fulfil: Fulfil
+    lines: tuple[CheckedLine, ...]
+    payments: tuple[tuple[str, Decimal, str], ...]
+    statuses: tuple[tuple[str, str], ...]  # (status, reason)
+    # An order another channel already sold: SKUs this channel does not list are
+    # taken (and flagged on the order) rather than refused.
+    flag_unlisted: bool
+
+    @property
+    def stock(self) -> list[tuple[str, int]]:
+        """The units to place: (sku, quantity) per line."""
+        return [(line.sku, line.quantity) for line in self.lines]
+
+
+def plan_order(
+    *,
+    channel_id: int,
+    currency: str,
+    source: str,
+    draft: OrderDraft,
+    totals: Totals,
+    customer: Customer,
+    fulfil: Fulfil,
+    payload_hash: str,
+    now: datetime,
+    external_id: str | None = None,
+    cart_id: int | None = None,
+    source_updated_at: datetime | None = None,
+    exchange_of_id: int | None = None,
+) -> OrderPlan:
+    """The plan of a new order from its checked draft (`totals`) and screened customer:
+    pending until its stock is placed, confirmed at once when it is paid in full."""
+    statuses = [(PENDING, f"received from {source}")]
+    if paid_in_full(totals.paid, totals.total):
+        statuses.append((CONFIRMED, "paid in full"))
+    row = {
+        "channel_id": channel_id,
+        "source": source,
+        "external_id": external_id,
+        "cart_id": cart_id,
+        "status": PENDING,
+        "currency": currency,
+        "taxes_included": draft.taxes_included,
+        **amounts_of(totals),
+        "customer_email": customer.email,
+        "customer_phone": customer.phone,
+        "customer_ref": customer.ref,
+        "fulfilment_mode": fulfil.mode,
+        "pickup_location_id": fulfil.pickup_location_id,
+        "shipping_address": fulfil.address,
+        "reservation_id": None,
+        "routing": None,
+        "flags": None,
+        "payload_hash": payload_hash,
+        "source_updated_at": source_updated_at,
+        "exchange_of_id": exchange_of_id,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+    return OrderPlan(
+        row=row,
+        fulfil=fulfil,
+        lines=totals.lines,
+        payments=tuple((p.method.strip(), p.amount, p.reference.strip()) for p in draft.payments),
+        statuses=tuple(statuses),
+        flag_unlisted=source == "external",
+    )
+
+
+def amounts_of(totals: Totals) -> dict[str, Decimal]:
+    """The order's amount columns."""
+    return {
+        "subtotal": totals.subtotal,
+        "discount_total": totals.discount_total,
+        "shipping_total": totals.shipping,
+        "tax_total": totals.tax_total,
+        "total": totals.total,
+        "order_discount": totals.order_discount,
+        "shipping_tax": totals.shipping_tax,
+    }

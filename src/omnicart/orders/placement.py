@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any, TypeVar, cast
@@ -37,9 +36,9 @@ from omnicart.kernel.clock import utcnow
 from omnicart.kernel.errors import Conflict, NotFound
 from omnicart.locations.tables import Location
 from omnicart.orders import routing
-from omnicart.orders.model import PENDING, Customer, Totals
-from omnicart.orders.tables import Order, OrderLine, OrderRules, OrderTransition, Payment
-from omnicart.orders.views import OrderRows
+from omnicart.orders.model import CheckedLine, Fulfil, OrderPlan, Totals
+from omnicart.orders.tables import Cart, Order, OrderLine, OrderRules, OrderTransition, Payment
+from omnicart.orders.views import OrderRows, segment_payload
 
 order_table = cast(Table, Order.__table__)
 # A hold that became an allocation no longer expires; this only bounds the claim row.
@@ -54,25 +53,6 @@ class Placement:
     holds: list[tuple[str, int, int, int]]  # requested sku, variant, location, units
     routing: dict[str, Any]
     flags: list[dict[str, Any]] = field(default_factory=list)  # what a person should check
-
-
-@dataclass(frozen=True, slots=True)
-class Fulfil:
-    """How an order is fulfilled: shipped (to an address) or picked up / sold in a store."""
-
-    mode: str = "ship"
-    pickup_location_id: int | None = None
-    address: dict[str, Any] | None = None
-
-    @property
-    def destination(self) -> tuple[float, float] | None:
-        """The address coordinates, when the channel sent them."""
-        if not self.address:
-            return None
-        lat, lon = self.address.get("latitude"), self.address.get("longitude")
-        if isinstance(lat, int | float) and isinstance(lon, int | float):
-            return (float(lat), float(lon))
-        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,21 +113,46 @@ class PriceList:
     unlisted: list[str]
 
 
+# What a channel's price of a SKU is read from: a change to any of them drops the kept ones.
+_PRICE_TABLES = frozenset({"variants", "channel_prices", "listings"})
+
+
 def price_list(session: Session, channel_id: int, skus: Sequence[str]) -> PriceList:
-    """`channel_prices` and `catalog.lookup.unlisted_skus` of `skus`, in one query."""
+    """`channel_prices` and `catalog.lookup.unlisted_skus` of `skus`, in one query (or
+    kept by the process since, per SKU: `db.cache`)."""
+    wanted = list(dict.fromkeys(skus))
+    cache = session.info.get(CACHE)
+    if cache is None:
+        read = _read_prices(session, channel_id, [("price", channel_id, s) for s in wanted])
+    else:
+        read = cache.get_many(
+            [("price", channel_id, sku) for sku in wanted],
+            tables=_PRICE_TABLES,
+            load=lambda keys: _read_prices(session, channel_id, keys),
+        )
+    priced = {key[2]: value for key, value in read.items()}
+    return PriceList(
+        {sku: amount for sku, (amount, _) in priced.items() if amount is not None},
+        [sku for sku in wanted if sku in priced and not priced[sku][1]],
+    )
+
+
+_PriceKey = tuple[str, int, str]  # ("price", channel, sku)
+
+
+def _read_prices(
+    session: Session, channel_id: int, keys: list[_PriceKey]
+) -> dict[_PriceKey, tuple[Decimal | None, bool]]:
+    """(the channel's price or None, whether the channel lists it) of each known SKU."""
     rows = session.execute(
         select(Variant.sku, ChannelPrice.amount, listed_on(channel_id).label("listed"))
         .outerjoin(
             ChannelPrice,
             (ChannelPrice.variant_id == Variant.id) & (ChannelPrice.channel_id == channel_id),
         )
-        .where(Variant.sku.in_(skus))
+        .where(Variant.sku.in_([sku for _, _, sku in keys]))
     ).all()
-    unlisted = {row.sku for row in rows if not row.listed}
-    return PriceList(
-        {row.sku: row.amount for row in rows if row.amount is not None},
-        [sku for sku in dict.fromkeys(skus) if sku in unlisted],
-    )
+    return {("price", channel_id, row.sku): (row.amount, bool(row.listed)) for row in rows}
 
 
 def order_rules(session: Session, channel_id: int) -> OrderRules | None:
@@ -395,12 +400,85 @@ def release_placement(session: Session, order: Order, *, actor: str, reason: str
     )
 
 
-def claim_order(session: Session, values: dict[str, Any]) -> int | None:
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A planned order after `write_order`: its rows as written, or (`rows` None) the
+    order that was already there for the same channel order, cart or receipt, locked."""
+
+    order: Order
+    rows: OrderRows | None
+
+
+def write_order(
+    session: Session,
+    *,
+    setup: Setup,
+    plan: OrderPlan,
+    actor: str,
+    hold_id: int | None = None,
+    cart: Cart | None = None,
+) -> Written:
+    """Write a planned order: the one place a new order is written.
+
+    Claim it (unless its channel order, cart or receipt has one already), place its
+    stock (`hold_id`: a live hold of its lines, which becomes its allocation), then
+    write its rows and events; an order made from `cart` converts the cart in the same
+    write. Nothing is read back: the rows are known.
+    """
+    new_id = _claim(session, plan.row)
+    if new_id is None:
+        return Written(_claimed_before(session, plan.row), None)
+    order = claimed(session, new_id, plan.row)
+    placed = place_stock(
+        session,
+        setup=setup,
+        lines=plan.stock,
+        fulfil=plan.fulfil,
+        key=f"order:{order.id}:v1",
+        actor=actor,
+        reference=f"order {order.id}",
+        hold_id=hold_id,
+        flag_unlisted=plan.flag_unlisted,
+    )
+    order.reservation_id = placed.reservation_id
+    order.routing = placed.routing
+    order.flags = placed.flags or None
+    rows = OrderRows(order)
+    rows.lines = lines_of(order.id, plan.lines)
+    rows.payments = payments_of(order, plan.payments)
+    rows.transitions = [
+        transition(order, status, actor=actor, reason=reason, opening=index == 0)
+        for index, (status, reason) in enumerate(plan.statuses)
+    ]
+    events = [
+        ("Order Completed", segment_payload(order, rows.lines, channel_code=setup.channel.code)),
+        ("Order Routed", {"order_id": str(order.id), **placed.routing}),
+    ]
+    _write_rows(session, rows, events, cart=cart)
+    return Written(order, rows)
+
+
+def _claim(session: Session, values: dict[str, Any]) -> int | None:
     """INSERT the order unless (channel, external id) or its cart already has one."""
     conn = session.connection()
     return conn.execute(
         insert_ignoring_duplicates(conn, order_table).returning(order_table.c.id), values
     ).scalar()
+
+
+def _claimed_before(session: Session, values: dict[str, Any]) -> Order:
+    """The order that took the claim of `values` first, locked."""
+    cart_id = values["cart_id"]
+    clause = (
+        Order.cart_id == cart_id
+        if cart_id is not None
+        else (Order.channel_id == values["channel_id"])
+        & (Order.external_id == values["external_id"])
+    )
+    existing = session.scalar(select(Order).where(clause).with_for_update())
+    if existing is None:  # a concurrent twin rolled back after our insert was refused
+        raise Conflict("a concurrent request for this order failed; retry", field="order")
+    return existing
 
 
 def claimed(session: Session, order_id: int, values: dict[str, Any]) -> Order:
@@ -412,70 +490,14 @@ def claimed(session: Session, order_id: int, values: dict[str, Any]) -> Order:
     return order
 
 
-def order_values(
-    *,
-    channel: SetupChannel,
-    source: str,
-    totals: Totals,
-    customer: Customer,
-    fulfil: Fulfil,
-    payload_hash: str,
-    now: datetime,
-    taxes_included: bool = False,
-    external_id: str | None = None,
-    cart_id: int | None = None,
-    source_updated_at: datetime | None = None,
-    exchange_of_id: int | None = None,
-) -> dict[str, Any]:
-    """The row of a new order, pending until its stock is placed."""
-    return {
-        "channel_id": channel.id,
-        "source": source,
-        "external_id": external_id,
-        "cart_id": cart_id,
-        "status": PENDING,
-        "currency": channel.currency,
-        "taxes_included": taxes_included,
-        **amounts_of(totals),
-        "customer_email": customer.email,
-        "customer_phone": customer.phone,
-        "customer_ref": customer.ref,
-        "fulfilment_mode": fulfil.mode,
-        "pickup_location_id": fulfil.pickup_location_id,
-        "shipping_address": fulfil.address,
-        "reservation_id": None,
-        "routing": None,
-        "flags": None,
-        "payload_hash": payload_hash,
-        "source_updated_at": source_updated_at,
-        "exchange_of_id": exchange_of_id,
-        "version": 1,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
-def amounts_of(totals: Totals) -> dict[str, Decimal]:
-    """The order's amount columns."""
-    return {
-        "subtotal": totals.subtotal,
-        "discount_total": totals.discount_total,
-        "shipping_total": totals.shipping,
-        "tax_total": totals.tax_total,
-        "total": totals.total,
-        "order_discount": totals.order_discount,
-        "shipping_tax": totals.shipping_tax,
-    }
-
-
 def write_lines(session: Session, order_id: int, totals: Totals) -> list[OrderLine]:
     """The order's lines as checked, added to the session."""
-    lines = lines_of(order_id, totals)
+    lines = lines_of(order_id, totals.lines)
     session.add_all(lines)
     return lines
 
 
-def lines_of(order_id: int, totals: Totals) -> list[OrderLine]:
+def lines_of(order_id: int, checked: Sequence[CheckedLine]) -> list[OrderLine]:
     """The order's lines as checked (not yet in any session)."""
     return [
         OrderLine(
@@ -491,7 +513,7 @@ def lines_of(order_id: int, totals: Totals) -> list[OrderLine]:
             fulfilled=0,
             returned=0,
         )
-        for index, line in enumerate(totals.lines)
+        for index, line in enumerate(checked)
     ]
 
 
@@ -573,27 +595,44 @@ _line_table = cast(Table, OrderLine.__table__)
 _payment_table = cast(Table, Payment.__table__)
 _transition_table = cast(Table, OrderTransition.__table__)
 _outbox_table = cast(Table, OutboxEvent.__table__)
+_cart_table = cast(Table, Cart.__table__)
+# What converting a cart changes on it; written with its order.
+_CONVERTED = ("status", "order_id", "reservation_id", "updated_at")
 
 
-def write_new_order(
-    session: Session, rows: OrderRows, events: Sequence[tuple[str, dict[str, Any]]]
+def _write_rows(
+    session: Session,
+    rows: OrderRows,
+    events: Sequence[tuple[str, dict[str, Any]]],
+    *,
+    cart: Cart | None,
 ) -> None:
-    """Write a claimed order as placed, with its lines, payments, transitions and events.
+    """Write a claimed order as placed, with its lines, payments, transitions and events,
+    and convert the `cart` it was made from: its hold is the order's allocation now.
 
     On PostgreSQL in one statement (data-modifying CTEs), the rows then joining the
     session as written; elsewhere through the session's unit of work.
     """
     order = rows.order
+    now = utcnow()
+    converted = (
+        {"status": "converted", "order_id": order.id, "reservation_id": None, "updated_at": now}
+        if cart is not None
+        else {}
+    )
     if session.get_bind().dialect.name != "postgresql":
         session.add_all([*rows.lines, *rows.payments, *rows.transitions])
         for event_type, payload in events:
             announce(session, event_type, order, payload)
+        for key, value in converted.items():
+            setattr(cart, key, value)
         session.flush()
         return
     placed = {key: getattr(order, key) for key in _PLACED}
-    now = utcnow()
     params: dict[str, Any] = {"order_id": order.id}
     params.update({f"o_{key}": value for key, value in placed.items()})
+    if cart is not None:
+        params.update({"converted_cart": cart.id, **{f"c_{k}": v for k, v in converted.items()}})
     for prefix, table, written_rows in (
         ("l", _line_table, rows.lines),
         ("p", _payment_table, rows.payments),
@@ -613,7 +652,7 @@ def write_new_order(
             }
         )
     shape = (len(rows.lines), len(rows.payments), len(rows.transitions), len(events))
-    written = _order_write(*shape)
+    written = _order_write(*shape, cart is not None)
     ids: dict[tuple[str, int], int] = {
         (kind, n): row_id for kind, row_id, n in session.execute(written, params)
     }
@@ -624,8 +663,11 @@ def write_new_order(
     for row in [*rows.lines, *rows.payments]:
         make_transient_to_detached(row)
         session.add(row)
-    for key, value in placed.items():  # written above: nothing left for the session to do
+    # Written above: nothing is left for the session to do.
+    for key, value in placed.items():
         set_committed_value(order, key, value)
+    for key, value in converted.items():
+        set_committed_value(cart, key, value)
 
 
 def _columns(table: Table, row: Any) -> list[tuple[str, Any]]:
@@ -656,10 +698,13 @@ def _insert_rows(table: Table, prefix: str, count: int) -> Any:
 
 
 @cache
-def _order_write(lines: int, payments: int, transitions: int, events: int) -> CompoundSelect[Any]:
+def _order_write(
+    lines: int, payments: int, transitions: int, events: int, cart: bool
+) -> CompoundSelect[Any]:
     """The one statement writing a placed order of this shape (built once per shape, so
     SQLAlchemy compiles it once): the order's placed columns, its lines, payments,
-    transitions and events; it answers each line's id (by line_no) and each payment's."""
+    transitions and events, and (`cart`) its cart converted; it answers each line's id
+    (by line_no) and each payment's."""
     written_lines = (
         _insert_rows(_line_table, "l", lines)
         .returning(_line_table.c.id, _line_table.c.line_no)
@@ -674,6 +719,18 @@ def _order_write(lines: int, payments: int, transitions: int, events: int) -> Co
         for index in range(payments)
     ]
     placed = {key: bindparam(f"o_{key}", type_=order_table.c[key].type) for key in _PLACED}
+    converted = (
+        [
+            update(_cart_table)
+            .where(_cart_table.c.id == bindparam("converted_cart"))
+            .values(
+                {key: bindparam(f"c_{key}", type_=_cart_table.c[key].type) for key in _CONVERTED}
+            )
+            .cte("converted")
+        ]
+        if cart
+        else []
+    )
     return union_all(
         select(
             literal("line").label("kind"), written_lines.c.id, written_lines.c.line_no.label("n")
@@ -689,12 +746,8 @@ def _order_write(lines: int, payments: int, transitions: int, events: int) -> Co
         .cte("placed"),
         _insert_rows(_transition_table, "t", transitions).cte("transitions"),
         _insert_rows(_outbox_table, "e", events).cte("events"),
+        *converted,
     )
-
-
-def paid_in_full(paid: Decimal, total: Decimal) -> bool:
-    """Whether the order may be confirmed on what was paid."""
-    return paid >= total
 
 
 def announce(session: Session, event_type: str, order: Order, payload: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ from omnicart.orders import placement
 from omnicart.orders.model import (
     CANCELLED,
     RETURNABLE,
+    Fulfil,
     LineDraft,
     OrderDraft,
     PaymentDraft,
@@ -37,7 +38,6 @@ from omnicart.orders.model import (
     fingerprint,
     status_after,
 )
-from omnicart.orders.placement import Fulfil
 from omnicart.orders.service import (
     cancel_in,
     create_order,
@@ -500,7 +500,7 @@ def _exchange(
         pickup_location_id=order.pickup_location_id if order.fulfilment_mode == "pickup" else None,
         address=order.shipping_address,
     )
-    replacement, _ = create_order(
+    replacement = create_order(
         session,
         setup=setup,
         source="exchange",
@@ -512,7 +512,7 @@ def _exchange(
         external_id=f"exchange:{row.id}",
         exchange_of_id=order.id,
     )
-    return replacement.id
+    return replacement.order.id
 
 
 def get_return(db: Database, *, return_id: int) -> ReturnView:

@@ -14,8 +14,7 @@ from pydantic import Field
 
 from omnicart.api.inputs import Id, InputModel, Int64, Quantity, UnitsOrZero
 from omnicart.api.outputs import MoneyAmount, OutputModel
-from omnicart.orders.model import Customer, LineDraft, OrderDraft, PaymentDraft
-from omnicart.orders.placement import Fulfil
+from omnicart.orders.model import Customer, Fulfil, LineDraft, OrderDraft, PaymentDraft
 from omnicart.orders.service import ExternalOrder
 
 Amount = Annotated[Decimal, Field(description="A decimal amount in the order's currency.")]

@@ -29,25 +29,26 @@ from omnicart.orders.model import (
     CONFIRMED,
     PENDING,
     Customer,
+    Fulfil,
     OrderDraft,
     PaymentDraft,
     Totals,
+    amounts_of,
     check_customer,
     check_text,
     check_totals,
     check_transition,
     fingerprint,
+    paid_in_full,
+    plan_order,
 )
 from omnicart.orders.owners import at_store
-from omnicart.orders.placement import Fulfil
 from omnicart.orders.privacy import screen_customer
-from omnicart.orders.tables import Order, OrderLine, OrderRules, Payment
+from omnicart.orders.tables import Cart, Order, OrderLine, OrderRules, Payment
 from omnicart.orders.views import (
-    OrderRows,
     OrderView,
     order_view,
     segment_order,
-    segment_payload,
     view_of,
 )
 
@@ -100,17 +101,16 @@ def create_order(
     actor: str,
     payload_hash: str,
     external_id: str | None = None,
-    cart_id: int | None = None,
+    cart: Cart | None = None,
     source_updated_at: datetime | None = None,
     exchange_of_id: int | None = None,
     hold_id: int | None = None,
-) -> tuple[Order, OrderRows | None]:
-    """Claim, place and write a new order on `setup`'s channel (read in this transaction
-    by `placement.load_setup`): (the order, its rows as written), or (the order already
-    there, locked, None). `hold_id` is a live hold of the order's lines (a cart's), which
-    becomes its allocation."""
+) -> placement.Written:
+    """A new order on `setup`'s channel (read in this transaction by
+    `placement.load_setup`) from its checked draft: its customer screened, then planned
+    (`model.plan_order`) and written (`placement.write_order`). `hold_id` is a live hold
+    of the order's lines (the `cart`'s), which becomes its allocation."""
     channel = setup.channel
-    now = utcnow()
     customer, address = screen_customer(
         session,
         channel_kind=channel.kind,
@@ -118,70 +118,24 @@ def create_order(
         customer=check_customer(draft.customer),
         address=fulfil.address,
     )
-    fulfil = replace(fulfil, address=address)
-    values = placement.order_values(
-        channel=channel,
+    plan = plan_order(
+        channel_id=channel.id,
+        currency=channel.currency,
         source=source,
+        draft=draft,
         totals=totals,
         customer=customer,
-        fulfil=fulfil,
+        fulfil=replace(fulfil, address=address),
         payload_hash=payload_hash,
-        now=now,
-        taxes_included=draft.taxes_included,
+        now=utcnow(),
         external_id=external_id,
-        cart_id=cart_id,
+        cart_id=cart.id if cart is not None else None,
         source_updated_at=source_updated_at,
         exchange_of_id=exchange_of_id,
     )
-    new_id = placement.claim_order(session, values)
-    if new_id is None:
-        clause = (
-            Order.cart_id == cart_id
-            if cart_id is not None
-            else (Order.channel_id == channel.id) & (Order.external_id == external_id)
-        )
-        existing = session.scalar(select(Order).where(clause).with_for_update())
-        if existing is None:  # a concurrent twin rolled back after our insert was refused
-            raise Conflict("a concurrent request for this order failed; retry", field="order")
-        return existing, None
-    order = placement.claimed(session, new_id, values)
-    placed = placement.place_stock(
-        session,
-        setup=setup,
-        lines=[(line.sku, line.quantity) for line in totals.lines],
-        fulfil=fulfil,
-        key=f"order:{order.id}:v1",
-        actor=actor,
-        reference=f"order {order.id}",
-        hold_id=hold_id,
-        flag_unlisted=source == "external",
+    return placement.write_order(
+        session, setup=setup, plan=plan, actor=actor, hold_id=hold_id, cart=cart
     )
-    order.reservation_id = placed.reservation_id
-    order.routing = placed.routing
-    order.flags = placed.flags or None
-    rows = OrderRows(order)
-    rows.lines = placement.lines_of(order.id, totals)
-    rows.payments = placement.payments_of(
-        order, [(p.method.strip(), p.amount, p.reference.strip()) for p in draft.payments]
-    )
-    rows.transitions.append(
-        placement.transition(
-            order, PENDING, actor=actor, reason=f"received from {source}", opening=True
-        )
-    )
-    if placement.paid_in_full(totals.paid, totals.total):
-        rows.transitions.append(
-            placement.transition(order, CONFIRMED, actor=actor, reason="paid in full")
-        )
-    placement.write_new_order(
-        session,
-        rows,
-        [
-            ("Order Completed", segment_payload(order, rows.lines, channel_code=channel.code)),
-            ("Order Routed", {"order_id": str(order.id), **placed.routing}),
-        ],
-    )
-    return order, rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +187,7 @@ def ingest_order(db: Database, order: ExternalOrder, *, actor: str = "system") -
                     field="status",
                 )
         else:  # most deliveries are new orders: claim first, look only when taken
-            existing, written = create_order(
+            written = create_order(
                 session,
                 setup=setup,
                 source="external",
@@ -245,8 +199,9 @@ def ingest_order(db: Database, order: ExternalOrder, *, actor: str = "system") -
                 external_id=external_id,
                 source_updated_at=order.updated_at,
             )
-            if written is not None:
-                return view_of(written, channel_code=channel.code)
+            if written.rows is not None:
+                return view_of(written.rows, channel_code=channel.code)
+            existing = written.order
         return _redelivered(session, existing, order, totals, payload_hash, actor, channel.code)
 
     return in_transaction(db, work)
@@ -350,7 +305,7 @@ def _apply_update(
         customer=check_customer(order.draft.customer),
         address=order.fulfil.address,
     )
-    for name, value in placement.amounts_of(totals).items():
+    for name, value in amounts_of(totals).items():
         setattr(existing, name, value)
     existing.taxes_included = order.draft.taxes_included
     existing.customer_email = customer.email
@@ -369,7 +324,7 @@ def _apply_update(
         existing,
         [(p.method.strip(), p.amount, p.reference.strip()) for p in order.draft.payments],
     )
-    if existing.status == PENDING and placement.paid_in_full(totals.paid, totals.total):
+    if existing.status == PENDING and paid_in_full(totals.paid, totals.total):
         placement.move(session, existing, CONFIRMED, actor=actor, reason="paid in full")
     session.flush()
     placement.announce(session, "Order Updated", existing, segment_order(session, existing))
@@ -451,7 +406,7 @@ def record_payment(
                 field="amount",
             )
         placement.record_payments(session, order, [(method, amount, reference)])
-        if order.status == PENDING and placement.paid_in_full(paid + amount, order.total):
+        if order.status == PENDING and paid_in_full(paid + amount, order.total):
             placement.move(session, order, CONFIRMED, actor=actor, reason="paid in full")
         session.flush()
         # Consumers learn that the order's money changed (loyalty earns once it is paid).
