@@ -6,6 +6,7 @@ a hold and the stock rows its checkout may touch are locked in one statement
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -116,8 +117,12 @@ def _is_pg(db: Database) -> bool:
     return db.engine.dialect.name == "postgresql"
 
 
+_WRITES = re.compile(r"\b(INSERT INTO|UPDATE \w+ SET|DELETE FROM)\b")
+
+
 def _reads(statements: list[str]) -> list[str]:
-    return [s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))]
+    """The statements that write nothing (what locks or reads)."""
+    return [s for s in statements if not _WRITES.search(s)]
 
 
 def _stock(db: Database) -> dict[tuple[int, int], StockFigures]:
@@ -235,9 +240,9 @@ def test_allocating_a_live_hold_where_it_is_is_one_statement(db: Database, shop:
     assert stock[(shop["b"], shop["wh"])] == StockFigures(30, 0, 1)
 
 
-def test_an_expiry_keeps_the_first_closing_time(db: Database, shop: Shop) -> None:
-    """A status that does not close (allocated) leaves closed_at as it is; one that does
-    sets it, and the session's row says what the database holds."""
+def test_an_expiry_closes_the_hold_in_the_database_as_in_the_session(
+    db: Database, shop: Shop
+) -> None:
     hold = _hold(db, shop)
     with db.transaction() as session:
         row, _ = close_quietly(
@@ -287,13 +292,17 @@ def _request(shop: Shop, key: str, lines: list[tuple[str, int]], **extra: Any) -
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("lock_first", [True, False])
-def test_a_hold_is_made_under_the_id_drawn_for_it(pg_db: Database, lock_first: bool) -> None:
-    """Drawn as a cart would in its own INSERT (in the test's own schema, found through
-    the search_path), on the fast path and, for a kit, on the general one."""
+@pytest.mark.parametrize("held_back", [0, 1])
+def test_a_hold_is_made_under_the_id_drawn_for_it(
+    pg_db: Database, lock_first: bool, held_back: int
+) -> None:
+    """Drawn in the test's own schema (found through the search_path), on each fast path
+    (placed under locks, reserved in one statement or, with a buffer, claimed first) and,
+    for a kit, on the general one."""
     db = pg_db
     with db.transaction() as s:
         wh = add_location(s, "wh")
-        web = add_channel(s, "web", ship=(wh,))
+        web = add_channel(s, "web", ship=(wh,), units_held_back=held_back)
         a = add_variant(s, "A")
         b = add_variant(s, "B")
         add_variant(s, "KIT", components={a: 2, b: 1})
@@ -324,13 +333,15 @@ def test_a_hold_is_made_under_the_id_drawn_for_it(pg_db: Database, lock_first: b
         assert made.id > drawn
 
 
-@pytest.mark.postgres
-def test_the_id_is_drawn_inside_the_callers_own_insert(pg_db: Database, shop: Shop) -> None:
+@pytest.mark.parametrize(
+    "db", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_the_id_is_drawn_inside_the_callers_own_insert(db: Database, shop: Shop) -> None:
     """As a cart would: its row and its hold's id in one INSERT, then the hold under it."""
     owner = Table(
         "owner", MetaData(), Column("id", Integer, primary_key=True), Column("hold", BigInteger)
     )
-    with pg_db.connection() as conn:
+    with db.connection() as conn:
         conn.execute(text("CREATE TEMPORARY TABLE owner (id serial PRIMARY KEY, hold bigint)"))
         made_owner = conn.execute(
             insert(owner).values(hold=next_reservation_id()).returning(owner.c.id, owner.c.hold)
@@ -339,7 +350,7 @@ def test_the_id_is_drawn_inside_the_callers_own_insert(pg_db: Database, shop: Sh
             conn, _request(shop, "owned", [("A", 2)], id=made_owner.hold), lock_first=True
         )
         assert made.id == made_owner.hold
-    assert _status(pg_db, made.id) == ("active", None)
+    assert _status(db, made.id) == ("active", None)
 
 
 # --- 3. A hold and its stock rows locked in one statement -------------------------------
@@ -467,6 +478,18 @@ def test_lock_hold_refuses_as_live_hold_in_does(db: Database, shop: Shop, whose:
             assert locked_here(session.connection()) == {}  # no stock row locked
 
 
+def _lock_hold_waits(conn: Connection) -> bool:
+    """Whether a `lock_hold` statement waits for a lock (PostgreSQL)."""
+    waiting = conn.execute(
+        text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE 'WITH hold AS%'"
+        )
+    ).scalar_one()
+    conn.rollback()
+    return bool(waiting)
+
+
 @pytest.mark.postgres
 def test_lock_hold_locks_the_reservation_before_any_stock_row(pg_db: Database) -> None:
     """The expiry sweep locks a reservation, then its rows: lock_hold waiting for the
@@ -513,16 +536,6 @@ def test_lock_hold_locks_the_reservation_before_any_stock_row(pg_db: Database) -
         conn.rollback()
         return bool(free)
 
-    def checkout_waits(conn: Connection) -> bool:
-        waiting = conn.execute(
-            text(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query LIKE 'WITH hold AS%'"
-            )
-        ).scalar_one()
-        conn.rollback()
-        return bool(waiting)
-
     threads = [threading.Thread(target=sweep), threading.Thread(target=checkout)]
     try:
         threads[0].start()
@@ -530,9 +543,9 @@ def test_lock_hold_locks_the_reservation_before_any_stock_row(pg_db: Database) -
         threads[1].start()
         with db.engine.connect() as probe:
             deadline = time.monotonic() + 10
-            while not checkout_waits(probe) and time.monotonic() < deadline:
+            while not _lock_hold_waits(probe) and time.monotonic() < deadline:
                 time.sleep(0.02)
-            assert checkout_waits(probe)  # for the reservation the sweep holds ...
+            assert _lock_hold_waits(probe)  # for the reservation the sweep holds ...
             assert stock_row_free(probe)  # ... holding no stock row meanwhile
             sweep_may_go.set()
             assert checkout_has_it.wait(10)
@@ -543,3 +556,47 @@ def test_lock_hold_locks_the_reservation_before_any_stock_row(pg_db: Database) -
         for thread in threads:
             thread.join(10)
     assert answers == [True]
+
+
+@pytest.mark.postgres
+def test_lock_hold_waiting_for_a_stock_row_reads_it_as_its_writer_left_it(
+    pg_db: Database,
+) -> None:
+    db = pg_db
+    with db.transaction() as s:
+        wh = add_location(s, "wh")
+        web = add_channel(s, "web", ship=(wh,))
+        a = add_variant(s, "A")
+    with db.connection() as conn:
+        apply_changes(conn, [StockChange(a, wh, on_hand=10)], Provenance(MovementKind.RECEIPT))
+    hold = reserve_stock(db, channel_id=web, lines=[("A", 1)], idempotency_key="k").id
+    writer_has_it = threading.Event()
+    writer_may_go = threading.Event()
+    kept: list[dict[tuple[int, int], StockFigures]] = []
+
+    def writer() -> None:
+        with db.connection() as conn:
+            apply_changes(conn, [StockChange(a, wh, on_hand=5)], Provenance(MovementKind.RECEIPT))
+            writer_has_it.set()
+            writer_may_go.wait(10)
+
+    def checkout() -> None:
+        with db.transaction() as session:
+            lock_hold(session, reservation_id=hold, channel_id=web, skus=["A"], location_ids=[wh])
+            kept.append(dict(locked_here(session.connection())))
+
+    threads = [threading.Thread(target=writer), threading.Thread(target=checkout)]
+    try:
+        threads[0].start()
+        assert writer_has_it.wait(10)
+        threads[1].start()
+        with db.engine.connect() as probe:
+            deadline = time.monotonic() + 10
+            while not _lock_hold_waits(probe) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert _lock_hold_waits(probe)
+    finally:
+        writer_may_go.set()
+        for thread in threads:
+            thread.join(10)
+    assert kept == [{(a, wh): StockFigures(15, 1, 0)}]

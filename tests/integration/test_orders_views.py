@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from omnicart.db.engine import Database
 from omnicart.orders import checkout, service, views
-from omnicart.orders.model import LineDraft, PaymentDraft
+from omnicart.orders.model import Fulfil, LineDraft, PaymentDraft
 from omnicart.orders.tables import Fulfilment, Order, OrderLine, OrderTransition, Payment
 from tests.orders_support import market_order, seed_shop
 
@@ -113,3 +113,42 @@ def test_a_redelivered_order_is_answered_in_five_round_trips(pg_db: Database) ->
     assert len(again.lines) == 2
     # BEGIN; the order's claim, refused; the order, locked; its rows in one statement; COMMIT
     assert len(trips) == 5, trips
+
+
+@pytest.mark.postgres
+def test_a_checkout_costs_twelve_round_trips_for_both_requests(pg_db: Database) -> None:
+    shop = seed_shop(pg_db, stock={"A": (10, 4, 2), "B": (5, 0, 3), "C": (3, 0, 0)})
+    pay = checkout.Checkout(fulfil=Fulfil(mode="ship"))
+    pg_db.cache.start()
+    try:
+        assert pg_db.cache.wait_live()
+        # The first cart of A and B warms what the process keeps: the channel's setup and
+        # its prices of A and B.
+        warm = checkout.create_cart(pg_db, channel_id=shop.web, lines=[("A", 1), ("B", 1)])
+        checkout.checkout(pg_db, cart_id=warm.id, request=pay)
+        trips: list[str] = []
+
+        def note(conn: Connection, *args: Any) -> None:
+            trips.append(str(args[1]) if args and isinstance(args[1], str) else "BEGIN/COMMIT")
+
+        for name in ("before_cursor_execute", "begin", "commit"):
+            event.listen(pg_db.engine, name, note)
+        cart = checkout.create_cart(pg_db, channel_id=shop.web, lines=[("A", 1), ("B", 1)])
+        created = len(trips)
+        order = checkout.checkout(pg_db, cart_id=cart.id, request=pay)
+        placed = len(trips) - created
+        # A SKU this process has not priced yet costs one read, when its cart is made.
+        trips.clear()
+        cold = checkout.create_cart(pg_db, channel_id=shop.web, lines=[("C", 1)])
+        cold_trips = len(trips)
+    finally:
+        pg_db.cache.stop()
+    assert [line.sku for line in order.lines] == ["A", "B"]
+    assert order.status == "pending"
+    assert cold.lines[0].unit_price is not None
+    # BEGIN; the cart with its hold's id drawn; the stock rows locked; the hold; COMMIT
+    assert created == 5, trips
+    # BEGIN; the cart locked; its hold and stock rows locked; the order's claim; the
+    # allocation with the hold's status; the order's rows with the cart converted; COMMIT
+    assert placed == 7, trips
+    assert cold_trips == 6, trips

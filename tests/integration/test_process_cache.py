@@ -216,3 +216,40 @@ def test_an_order_views_channel_code_is_kept_until_the_channel_changes(live: Dat
     with live.transaction() as session:
         session.execute(update(Channel).where(Channel.id == shop.market).values(code="allegro"))
     assert code() == "allegro"
+
+
+def _prices(db: Database, channel_id: int, skus: list[str]) -> placement.PriceList:
+    with db.transaction() as session:
+        return placement.price_list(session, channel_id, skus)
+
+
+@pytest.mark.postgres
+def test_a_channels_prices_are_kept_per_sku_until_a_price_or_listing_changes(
+    live: Database, pg_schema: str
+) -> None:
+    shop = seed_shop(live)
+    seen = _reads(live)
+    first = _prices(live, shop.web, ["A", "B"])
+    assert first.unlisted == []
+    assert set(first.prices) == {"A", "B"}
+    read = len(seen)
+    assert _prices(live, shop.web, ["B", "A"]) == placement.PriceList(
+        {"B": first.prices["B"], "A": first.prices["A"]}, []
+    )
+    assert len(seen) == read  # both kept: no statement
+    _other_connection(
+        pg_schema,
+        f"UPDATE channel_prices SET amount = 99.99 WHERE channel_id = {shop.web} "
+        f"AND variant_id = {shop.variants['A']}",
+    )
+    assert _eventually(lambda: str(_prices(live, shop.web, ["A"]).prices["A"]) == "99.99")
+    _other_connection(
+        pg_schema,
+        f"UPDATE listings SET listed = false WHERE channel_id = {shop.web}",
+    )
+    assert _eventually(lambda: _prices(live, shop.web, ["A", "B"]).unlisted == ["A", "B"])
+    # A SKU kept with others is read alone when it is the only one not kept.
+    _prices(live, shop.web, ["A"])
+    before = len(seen)
+    assert _prices(live, shop.web, ["A", "NOPE"]).prices.keys() == {"A"}
+    assert len(seen) == before + 1

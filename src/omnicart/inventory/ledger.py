@@ -487,8 +487,21 @@ def _write_status(
 
 
 def _crossed(before: Mapping[Key, StockFigures], after: Mapping[Key, StockFigures]) -> bool:
-    """Whether any row's available units changed (only then may a threshold be crossed)."""
-    return any(before[k].available != after[k].available for k in after)
+    """Whether some row's change raises a threshold event under some threshold: only then
+    are the SKUs' own thresholds read (a release of units still on sale raises none)."""
+    for key, now in after.items():
+        was, now_available = before[key].available, now.available
+        if was == now_available:
+            continue
+        # An event depends on the threshold only through how it compares with the units
+        # before and after: one threshold from each range those two cut covers them all.
+        low, high = sorted((was, now_available))
+        if any(
+            threshold_events(before=was, after=now_available, threshold=max(t, 0))
+            for t in (low - 1, low, high)
+        ):
+            return True
+    return False
 
 
 def _append_ledger(

@@ -6,7 +6,8 @@ PostgreSQL: statements are built with SQLAlchemy once, compiled once, and run as
 (`exec_driver_sql`) in the caller's transaction, so a reservation costs a handful of round
 trips and little Python. Anything unusual (bundles, a SKU the channel does not list, an
 idempotent replay) returns None and the caller continues on the general path in the same
-transaction, which has written nothing yet.
+transaction, which has written nothing yet. `LOCK_HOLD` (a hold and its stock rows locked
+at once) loads ORM rows, so it runs through the caller's session instead.
 """
 
 from __future__ import annotations
@@ -281,6 +282,9 @@ def _place_of(request: HoldRequest) -> Compiled:
 # `ledger.lock_stock` locks them: the lines' variants at the given locations and at the
 # lines' own, and only when every SKU asked for is among the lines' (the caller looks
 # the others up and locks them all in one statement instead; `covered` says which).
+# Each row locked is read as it is once locked; a row first inserted by a transaction
+# that committed while this one waited is not seen, and is locked when a later step asks
+# for it (`ledger.locked_here` does not name it).
 _hold = (
     select(Reservation)
     .where(Reservation.id == bindparam("reservation_id", type_=BigInteger))

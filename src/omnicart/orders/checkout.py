@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from omnicart.catalog.lookup import refuse_unlisted
 from omnicart.channels.policy import ChannelPolicy
@@ -25,7 +25,8 @@ from omnicart.inventory.planning import HoldRequest, NewHolds
 from omnicart.inventory.reservations import (
     RELEASE,
     close_quietly,
-    live_hold_in,
+    lock_hold,
+    next_reservation_id,
     reserve_in,
     ship_in,
 )
@@ -129,11 +130,11 @@ def _release_hold(session: Session, cart: Cart, *, actor: str, reason: str) -> N
 def _hold(
     session: Session, cart: Cart, *, actor: str, policy: ChannelPolicy | None = None
 ) -> _Held | None:
-    """Hold the cart's lines (None: it has none)."""
+    """Hold the cart's lines under its revision (None: it has none). A hold id the cart
+    drew with its row (`next_reservation_id`) is the hold's."""
     lines = [(line["sku"], line["quantity"]) for line in cart.lines]
     if not lines:
         return None
-    cart.revision += 1
     key = f"cart:{cart.id}:r{cart.revision}"
     made = reserve_in(
         session.connection(),
@@ -146,11 +147,12 @@ def _hold(
             reference=f"cart {cart.id}",
             actor=actor,
             fingerprint=key,
+            id=cart.reservation_id,
         ),
         lock_first=True,
         policy=policy,
     )
-    cart.reservation_id = made.id
+    cart.reservation_id = made.id  # the drawn id, when there was one: nothing to write
     return _Held("active" if isinstance(made, NewHolds) else made.status, made.expires_at)
 
 
@@ -172,17 +174,27 @@ def create_cart(
         setup = placement.load_setup(session, channel_id, kinds=CART_KINDS)
         channel = setup.channel
         now = utcnow()
-        cart = Cart(
-            channel_id=channel.id,
-            status="open",
-            currency=channel.currency,
-            revision=0,
-            lines=wanted,
-            created_at=now,
-            updated_at=now,
-        )
+        values = {
+            "channel_id": channel.id,
+            "status": "open",
+            "currency": channel.currency,
+            "revision": 1 if wanted else 0,
+            "reservation_id": None,
+            "order_id": None,
+            "lines": wanted,
+            "created_at": now,
+            "updated_at": now,
+        }
+        drawn = wanted and session.get_bind().dialect.name == "postgresql"
+        # On PostgreSQL the hold's id is drawn with the cart's row: it is written once.
+        cart_id, values["reservation_id"] = session.execute(
+            insert(Cart)
+            .values({**values, **({"reservation_id": next_reservation_id()} if drawn else {})})
+            .returning(Cart.id, Cart.reservation_id)
+        ).one()
+        cart = Cart(id=cart_id, **values)
+        make_transient_to_detached(cart)
         session.add(cart)
-        session.flush()
         held = _hold(session, cart, actor=actor, policy=setup.policy)
         session.flush()
         return _cart_view(session, cart, held=held)
@@ -215,6 +227,8 @@ def set_cart_lines(
         _release_hold(session, cart, actor=actor, reason=f"cart {cart.id} changed")
         cart.lines = wanted
         cart.updated_at = utcnow()
+        if wanted:
+            cart.revision += 1
         held = _hold(session, cart, actor=actor)
         session.flush()
         return _cart_view(session, cart, held=held)
@@ -319,10 +333,17 @@ def checkout(
         # Sales follow listings, also of a cart filled before its product was unlisted.
         refuse_unlisted(channel.code, skus, price_list.unlisted)
         hold_id = cart.reservation_id
-        live = hold_id is not None and live_hold_in(
-            session, reservation_id=hold_id, channel_id=channel.id
-        )
-        placement.lock_for_replacement(session, policy=setup.policy, skus=skus, holds=[hold_id])
+        if hold_id is None:
+            live = False
+            placement.lock_for_replacement(session, policy=setup.policy, skus=skus, holds=[])
+        else:  # the hold, then every stock row placing the order may touch, locked at once
+            live = lock_hold(
+                session,
+                reservation_id=hold_id,
+                channel_id=channel.id,
+                skus=skus,
+                location_ids=placement.serving_locations(setup.policy),
+            )
         if not live:  # a lapsed hold promises nothing: free it, place the order anew
             _release_hold(session, cart, actor=actor, reason=f"cart {cart.id} hold lapsed")
         try:

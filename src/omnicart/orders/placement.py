@@ -381,9 +381,14 @@ def lock_for_replacement(
     lock_rows(
         session,
         skus=skus,
-        location_ids=sorted({*policy.ship_locations, *policy.pickup_locations}),
+        location_ids=serving_locations(policy),
         reservation_ids=[h for h in holds if h is not None],
     )
+
+
+def serving_locations(policy: ChannelPolicy) -> list[int]:
+    """Every location placing the channel's order may draw from (shipping or pickup)."""
+    return sorted({*policy.ship_locations, *policy.pickup_locations})
 
 
 def release_placement(session: Session, order: Order, *, actor: str, reason: str) -> None:
