@@ -218,15 +218,26 @@ class ProcessCache:
             raw.close()
 
 
+# The watched tables each statement's text changes, found once per text: the same few
+# compiled statements run again and again, and the longest take a while to search.
+_changed_by: dict[str, frozenset[str]] = {}
+_TEXTS_KEPT = 4096
+
+
 def _note_write(
     conn: Connection, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
 ) -> None:
     """Mark the connection when a data-changing statement names a watched table."""
-    if statement[:6].upper() == "SELECT":  # most statements; none of them changes a table
-        return
-    named = _CHANGES.findall(statement)
+    named = _changed_by.get(statement)
+    if named is None:
+        # Most statements are SELECTs, and none of them changes a table.
+        found = () if statement[:6].upper() == "SELECT" else _CHANGES.findall(statement)
+        named = frozenset(name.lower() for name in found)
+        if len(_changed_by) >= _TEXTS_KEPT:
+            _changed_by.clear()
+        _changed_by[statement] = named
     if named:
-        conn.info.setdefault(_TOUCHED, set()).update(name.lower() for name in named)
+        conn.info.setdefault(_TOUCHED, set()).update(named)
 
 
 def _forget_writes(conn: Connection) -> None:
