@@ -14,7 +14,6 @@ from omnicart.inventory.model import (
     apply_change,
     bundle_sellable,
     check_quantity,
-    plan_fits,
     plan_holds,
     threshold_events,
 )
@@ -103,19 +102,6 @@ def test_plan_respects_the_buffer_over_the_pool() -> None:
             sku_of={1: "A"},
         )
     assert info.value.extra["shortages"] == [{"sku": "A", "requested": 9, "sellable": 8}]
-
-
-def test_plan_fits_checks_rows_and_buffer_again() -> None:
-    plan = [PlannedHold(1, 10, 3)]
-    assert plan_fits(
-        plan, demand={1: 3}, available={(1, 10): 5}, locations=(10,), policy=BufferPolicy()
-    )
-    assert not plan_fits(
-        plan, demand={1: 3}, available={(1, 10): 2}, locations=(10,), policy=BufferPolicy()
-    )
-    assert not plan_fits(
-        plan, demand={1: 3}, available={(1, 10): 4}, locations=(10,), policy=BufferPolicy(100, 2)
-    )
 
 
 @pytest.mark.parametrize(

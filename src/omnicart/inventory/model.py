@@ -185,27 +185,6 @@ def plan_holds(
     return plan
 
 
-def plan_fits(
-    plan: Sequence[PlannedHold],
-    *,
-    demand: Mapping[int, int],
-    available: Mapping[tuple[int, int], int],
-    locations: Sequence[int],
-    policy: BufferPolicy,
-) -> bool:
-    """Whether a plan made on earlier figures still holds on `available` now."""
-    per_row: dict[tuple[int, int], int] = {}
-    for hold in plan:
-        key = (hold.variant_id, hold.location_id)
-        per_row[key] = per_row.get(key, 0) + hold.quantity
-    if any(available.get(key, 0) < units for key, units in per_row.items()):
-        return False
-    return all(
-        wanted <= policy.sellable(sum(max(available.get((v, loc), 0), 0) for loc in locations))
-        for v, wanted in demand.items()
-    )
-
-
 def threshold_events(*, before: int, after: int, threshold: int) -> list[str]:
     """Which stock events a change of available units from `before` to `after` raises."""
     events: list[str] = []

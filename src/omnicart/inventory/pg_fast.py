@@ -1,7 +1,7 @@
 """Reservations and orders' allocations on PostgreSQL in a few statements each.
 
-The rules are the ones every other path uses (`model.plan_holds`, `model.plan_fits`,
-`BufferPolicy`, and `ledger.stock_guard` inside the UPDATE); only the SQL is shaped for
+The rules are the ones every other path uses (`model.plan_holds`, `BufferPolicy`,
+and `ledger.stock_guard` inside the UPDATE); only the SQL is shaped for
 PostgreSQL: statements are built with SQLAlchemy once, compiled once, and run as they are
 (`exec_driver_sql`) in the caller's transaction, so a reservation costs a handful of round
 trips and little Python. Anything unusual (bundles, a SKU the channel does not list, an
@@ -51,7 +51,6 @@ from omnicart.inventory.model import (
     MovementKind,
     PlannedHold,
     StockFigures,
-    plan_fits,
     plan_holds,
 )
 from omnicart.inventory.pg_sql import (
@@ -107,16 +106,6 @@ _CLAIM_COLUMNS = (
     "expires_at",
     "created_at",
 )
-_LOCK = compile_pg(
-    select(st.c.variant_id, st.c.location_id, st.c.on_hand, st.c.reserved, st.c.allocated)
-    .where(
-        st.c.variant_id == any_(bindparam("variants", type_=IDS)),
-        st.c.location_id == any_(bindparam("locations", type_=IDS)),
-    )
-    .order_by(st.c.variant_id, st.c.location_id)
-    .with_for_update()
-)
-
 # The SKUs, whether the channel lists them, and their stock rows in the pool, locked in
 # (variant, location) order, in one statement: an order's allocation is planned on them.
 _locked = (
@@ -208,25 +197,11 @@ def _stock_write(reservation: Any, *extra: Any) -> Any:
     return changed, ledger
 
 
-# One statement changes the rows and appends their ledger entries, so the row locks are
-# held for a single round trip plus the commit.
-_held, _held_ledger = _stock_write(bindparam("reservation_id", type_=BigInteger))
-_HOLD = compile_pg(
-    select(
-        _held.c.variant_id, _held.c.location_id, _held.c.on_hand, _held.c.reserved,
-        _held.c.allocated,
-    ).add_cte(_held_ledger)
-)  # fmt: skip
-
-
-def _claiming(columns: tuple[str, ...]) -> tuple[Compiled, Compiled]:
-    """`_CLAIM` and `_PLACE` for a reservation row written with `columns`.
-
-    `_CLAIM` claims the reservation and writes its lines. `_PLACE`, an order's allocation
-    on rows already locked, claims it, writes its lines, changes the rows and appends the
-    ledger, in one statement: nothing changes unless the claim succeeds, so a reservation
-    already made under the key answers no row at all.
-    """
+def _claiming(columns: tuple[str, ...]) -> Compiled:
+    """`_PLACE` for a reservation row written with `columns`: it claims the reservation,
+    writes its lines, changes the rows (guarded) and appends the ledger, in one
+    statement; nothing changes unless the claim succeeds, so a reservation already made
+    under the key answers no row at all."""
     claimed = (
         postgresql.insert(Reservation)
         .values({name: bindparam(name) for name in columns})
@@ -255,19 +230,12 @@ def _claiming(columns: tuple[str, ...]) -> tuple[Compiled, Compiled]:
         claimed.c.id, placed.c.variant_id, placed.c.location_id, placed.c.on_hand,
         placed.c.reserved, placed.c.allocated,
     ).select_from(claimed.outerjoin(placed, literal(True)))  # fmt: skip
-    return (
-        compile_pg(select(claimed.c.id).add_cte(lines)),
-        compile_pg(place.add_cte(lines).add_cte(placed_ledger)),
-    )
+    return compile_pg(place.add_cte(lines).add_cte(placed_ledger))
 
 
 # Each compiled once: the table draws the id, or the caller drew it (`HoldRequest.id`).
-_CLAIM, _PLACE = _claiming(_CLAIM_COLUMNS)
-_CLAIM_DRAWN, _PLACE_DRAWN = _claiming(("id", *_CLAIM_COLUMNS))
-
-
-def _claim_of(request: HoldRequest) -> Compiled:
-    return _CLAIM if request.id is None else _CLAIM_DRAWN
+_PLACE = _claiming(_CLAIM_COLUMNS)
+_PLACE_DRAWN = _claiming(("id", *_CLAIM_COLUMNS))
 
 
 def _place_of(request: HoldRequest) -> Compiled:
@@ -378,6 +346,11 @@ def _policy_of(
 
 
 def _reserve(conn: Connection, request: HoldRequest, policy: ChannelPolicy) -> NewHolds | None:
+    buffer = BufferPolicy(policy.percent_shown, policy.units_held_back)
+    if buffer != BufferPolicy():
+        # A buffer is a rule over the channel's locations together, which a guarded
+        # UPDATE of each row cannot check: plan on the rows locked, as an order does.
+        return _place(conn, request, policy)
     channel_id, lines, location_id = request.channel_id, request.lines, request.location_id
     pool: tuple[int, ...] = pool_for(policy, location_id, routed=request.pool)
     wanted = sorted({sku for sku, _ in lines})
@@ -400,7 +373,6 @@ def _reserve(conn: Connection, request: HoldRequest, policy: ChannelPolicy) -> N
         if r.location_id is not None
     }
     demand, parts = demand_of(lines, infos)
-    buffer = BufferPolicy(policy.percent_shown, policy.units_held_back)
     names = {info.variant_id: info.sku for info in infos.values()}
     plan: list[PlannedHold] = plan_holds(
         demand=demand,
@@ -430,45 +402,14 @@ def _reserve(conn: Connection, request: HoldRequest, policy: ChannelPolicy) -> N
         "reason": request.reference,
         "actor": request.actor,
     }
-    if buffer == BufferPolicy():
-        # Claim, lines, the guarded change and the ledger in one statement: a row that ran
-        # short since it was read refuses, and the request is redone locked.
-        changed = _place_of(request).run(conn, {**claim, **hold})
-        if not changed:  # a replay: the general path answers with the first reservation
-            return None
-        if len(changed) != len(ordered) or changed[0].variant_id is None:
-            raise StaleStock
-        reservation_id = changed[0].id
-    else:
-        claims = _claim_of(request).run(conn, claim)
-        if not claims:  # a replay, as above
-            return None
-        reservation_id = claims[0].id
-        # A buffer is a rule over the channel's locations together: lock them and check
-        # the plan still fits before changing anything.
-        locked_rows = _LOCK.run(
-            conn,
-            {
-                "variants": ints_literal(sorted(demand)),
-                "locations": ints_literal(sorted(pool)),
-            },
-        )
-        locked_here(conn).update(
-            {
-                (r.variant_id, r.location_id): StockFigures(r.on_hand, r.reserved, r.allocated)
-                for r in locked_rows
-            }
-        )
-        locked = {
-            (r.variant_id, r.location_id): r.on_hand - r.reserved - r.allocated for r in locked_rows
-        }
-        if not plan_fits(ordered, demand=demand, available=locked, locations=pool, policy=buffer):
-            raise StaleStock
-        changed = _HOLD.run(
-            conn, {**hold, "channel_id": channel_id, "reservation_id": reservation_id}
-        )
-        if len(changed) != len(ordered):
-            raise StaleStock  # a row ran short since it was read: redo the request locked
+    # Claim, lines, the guarded change and the ledger in one statement: a row that ran
+    # short since it was read refuses, and the request is redone locked.
+    changed = _place_of(request).run(conn, {**claim, **hold})
+    if not changed:  # a replay: the general path answers with the first reservation
+        return None
+    if len(changed) != len(ordered) or changed[0].variant_id is None:
+        raise StaleStock
+    reservation_id = changed[0].id
     after: dict[Key, StockFigures] = {
         (r.variant_id, r.location_id): StockFigures(r.on_hand, r.reserved, r.allocated)
         for r in changed
