@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from omnicart.db.engine import Database
 from omnicart.db.outbox import OutboxEvent
+from omnicart.inventory.tables import Movement, Reservation
 from omnicart.kernel.clock import set_clock, utcnow
 from omnicart.kernel.errors import Conflict, Forbidden, InsufficientStock, ValidationFailed
 from omnicart.orders import checkout, fulfilment, returns, service
@@ -191,6 +192,51 @@ def test_till_sale_is_paid_fulfilled_and_completed_from_the_store(db: Database) 
     )
     with pytest.raises(ValidationFailed, match="paid in full"):
         checkout.record_sale(db, sale=unpaid)
+    assert_reconciles(db)
+
+
+def test_a_till_sale_is_answered_as_written_and_its_units_leave_through_the_ledger(
+    db: Database,
+) -> None:
+    shop = seed_shop(db, stock={"A": (10, 4, 2), "B": (5, 2, 3)})
+    sale = checkout.TillSale(
+        channel_id=shop.pos,
+        location_id=shop.krakow,
+        lines=(LineDraft("A", 2, Decimal("10.00")), LineDraft("B", 1, Decimal("4.50"))),
+        payments=(PaymentDraft("card", Decimal("24.50"), "T-9"),),
+        receipt="R-9",
+    )
+    answer = checkout.record_sale(db, sale=sale)
+    # The answer was built from what was written; read back, the order is the same.
+    assert answer == service.get_order(db, order_id=answer.id)
+    assert answer.status == "completed"
+    assert [(t.from_status, t.to_status, t.reason) for t in answer.transitions] == [
+        (None, "pending", "received from pos"),
+        ("pending", "confirmed", "paid in full"),
+        ("confirmed", "fulfilled", "handed over at the till"),
+        ("fulfilled", "completed", "till sale"),
+    ]
+    assert [(line.sku, line.quantity, line.fulfilled) for line in answer.lines] == [
+        ("A", 2, 2),
+        ("B", 1, 1),
+    ]
+    (handed,) = answer.fulfilments
+    assert (handed.kind, handed.status, handed.location_id) == (
+        "in_store",
+        "picked_up",
+        shop.krakow,
+    )
+    assert handed.items == [{"sku": "A", "quantity": 2}, {"sku": "B", "quantity": 1}]
+    assert figures(db, shop, "A", shop.krakow) == (2, 0, 0)
+    assert figures(db, shop, "B", shop.krakow) == (1, 0, 0)
+    with db.reading() as session:
+        order = session.get_one(Order, answer.id)
+        held = session.get_one(Reservation, order.reservation_id)
+        assert (held.status, held.closed_at is not None) == ("shipped", True)
+        kinds = session.scalars(
+            select(Movement.kind).where(Movement.reservation_id == held.id).order_by(Movement.id)
+        ).all()
+    assert kinds == ["allocation", "allocation", "shipment", "shipment"]
     assert_reconciles(db)
 
 

@@ -152,3 +152,37 @@ def test_a_checkout_costs_twelve_round_trips_for_both_requests(pg_db: Database) 
     # allocation with the hold's status; the order's rows with the cart converted; COMMIT
     assert placed == 7, trips
     assert cold_trips == 6, trips
+
+
+@pytest.mark.postgres
+def test_a_till_sale_of_skus_sold_before_costs_nine_round_trips(pg_db: Database) -> None:
+    shop = seed_shop(pg_db)
+
+    def sale(receipt: str) -> checkout.TillSale:
+        return checkout.TillSale(
+            channel_id=shop.pos,
+            location_id=shop.krakow,
+            lines=(LineDraft("A", 1, Decimal("10.00")),),
+            payments=(PaymentDraft("cash", Decimal("10.00")),),
+            receipt=receipt,
+        )
+
+    pg_db.cache.start()
+    try:
+        assert pg_db.cache.wait_live()
+        checkout.record_sale(pg_db, sale=sale("R-1"))  # the channel and A are known now
+        trips: list[str] = []
+
+        def note(conn: Connection, *args: Any) -> None:
+            trips.append(str(args[1]) if args and isinstance(args[1], str) else "BEGIN/COMMIT")
+
+        for name in ("before_cursor_execute", "begin", "commit"):
+            event.listen(pg_db.engine, name, note)
+        order = checkout.record_sale(pg_db, sale=sale("R-2"))
+    finally:
+        pg_db.cache.stop()
+    assert order.status == "completed"
+    # BEGIN; the order's claim; the SKUs and stock rows locked; the allocation; the order
+    # written handed over; its reservation locked; the shipment with the reservation's
+    # status; the lines' shipped units; COMMIT
+    assert len(trips) == 9, trips

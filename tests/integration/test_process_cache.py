@@ -15,6 +15,7 @@ from sqlalchemy import event, text, update
 
 from omnicart.app import create_app
 from omnicart.auth.service import create_api_key
+from omnicart.catalog.lookup import describe_variants
 from omnicart.channels.tables import Channel
 from omnicart.db.cache import _CHANGES, WATCHED, ProcessCache
 from omnicart.db.engine import Database
@@ -253,3 +254,26 @@ def test_a_channels_prices_are_kept_per_sku_until_a_price_or_listing_changes(
     before = len(seen)
     assert _prices(live, shop.web, ["A", "NOPE"]).prices.keys() == {"A"}
     assert len(seen) == before + 1
+
+
+@pytest.mark.postgres
+def test_variants_are_described_once_until_the_variants_table_changes(
+    live: Database, pg_schema: str
+) -> None:
+    shop = seed_shop(live)
+    seen = _reads(live)
+    ids = [shop.variants["A"], shop.variants["B"]]
+    with live.transaction() as session:
+        first = describe_variants(session, ids)
+    assert sorted(info.sku for info in first.values()) == ["A", "B"]
+    read = len(seen)
+    with live.transaction() as session:
+        assert describe_variants(session.connection(), ids) == first
+    assert len(seen) == read  # kept: no statement
+    _other_connection(pg_schema, f"UPDATE variants SET low_stock_threshold = 7 WHERE id = {ids[0]}")
+
+    def threshold() -> int | None:
+        with live.transaction() as session:
+            return describe_variants(session, ids)[ids[0]].low_stock_threshold
+
+    assert _eventually(lambda: threshold() == 7)

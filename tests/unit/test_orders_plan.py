@@ -5,8 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
+
+from omnicart.kernel.errors import ValidationFailed
 from omnicart.orders.model import (
+    COMPLETED,
     CONFIRMED,
+    FULFILLED,
     PENDING,
     Customer,
     Fulfil,
@@ -95,3 +100,41 @@ def test_an_unpaid_checkout_stays_pending_and_refuses_unlisted_skus() -> None:
     assert plan.payments == ()
     assert plan.flag_unlisted is False
     assert (plan.row["cart_id"], plan.row["external_id"]) == (41, None)
+
+
+def test_a_till_sale_is_planned_handed_over_and_must_be_paid_exactly() -> None:
+    paid = _draft(PaymentDraft("cash", Decimal("28.50")))
+    plan = plan_order(
+        channel_id=9,
+        currency="EUR",
+        source="pos",
+        draft=paid,
+        totals=check_totals(paid),
+        customer=Customer(),
+        fulfil=Fulfil(mode="in_store", pickup_location_id=2),
+        payload_hash="h3",
+        now=NOW,
+        handed_over=True,
+    )
+    assert plan.handed_over is True
+    assert [status for status, _ in plan.statuses] == [
+        PENDING,
+        CONFIRMED,
+        FULFILLED,
+        COMPLETED,
+    ]
+    short = _draft(PaymentDraft("cash", Decimal("20.00")))
+    with pytest.raises(ValidationFailed, match="a till sale is paid in full") as refused:
+        plan_order(
+            channel_id=9,
+            currency="EUR",
+            source="pos",
+            draft=short,
+            totals=check_totals(short),
+            customer=Customer(),
+            fulfil=Fulfil(mode="in_store", pickup_location_id=2),
+            payload_hash="h4",
+            now=NOW,
+            handed_over=True,
+        )
+    assert refused.value.field == "payments"

@@ -170,6 +170,16 @@ class HttpOrders:
         body = checkout_body(email, total)
         return self._answer(*self.call("POST", f"/v1/carts/{cart['id']}/checkout", body))
 
+    def price(self, channel: str, lines: list[tuple[str, int]]) -> None:
+        """Put `lines` in a cart and empty it again: the server has priced them once (as it
+        has the SKUs a shop sells all day), and their stock is as it was."""
+        wanted = [{"sku": s, "quantity": q} for s, q in lines]
+        status, cart = self.call(
+            "POST", "/v1/carts", {"channel_id": self.channels[channel], "lines": wanted}
+        )
+        if status == 201:
+            self.call("PUT", f"/v1/carts/{cart['id']}/lines", {"lines": []})
+
     def marketplace(self, external_id: str, lines: list[tuple[str, int]], ref: str) -> Answer:
         path = f"/v1/channels/{self.channels[MARKET]}/orders/{quote(external_id)}"
         return self._answer(*self.call("PUT", path, marketplace_body(lines, ref)))

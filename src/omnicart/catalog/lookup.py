@@ -6,9 +6,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, exists, select
+from sqlalchemy import ColumnElement, Connection, bindparam, exists, select
 
 from omnicart.catalog.tables import BundleComponent, Listing, Variant
+from omnicart.db.cache import CACHE, cache_of
 from omnicart.db.engine import Executor
 from omnicart.kernel.errors import Conflict, NotFound
 
@@ -90,8 +91,25 @@ def resolve_skus(
 
 
 def describe_variants(session: Executor, variant_ids: list[int]) -> dict[int, SkuInfo]:
-    """SKU and low-stock threshold of stock-bearing variants, by id."""
-    rows = session.execute(_by_id, {"ids": sorted(set(variant_ids))}).all()
+    """SKU and low-stock threshold of stock-bearing variants, by id (kept by the process
+    per variant until the variants table changes: `db.cache`)."""
+    ids = sorted(set(variant_ids))
+    cache = cache_of(session.engine) if isinstance(session, Connection) else session.info.get(CACHE)
+    if cache is None:
+        return _describe(session, ids)
+    kept = cache.get_many(
+        [("variant", variant_id) for variant_id in ids],
+        tables={"variants"},
+        load=lambda keys: {
+            ("variant", variant_id): info
+            for variant_id, info in _describe(session, [k[1] for k in keys]).items()
+        },
+    )
+    return {key[1]: info for key, info in kept.items()}
+
+
+def _describe(session: Executor, ids: list[int]) -> dict[int, SkuInfo]:
+    rows = session.execute(_by_id, {"ids": ids}).all()
     return {
         r.id: SkuInfo(
             variant_id=r.id,

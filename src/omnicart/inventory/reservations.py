@@ -976,6 +976,13 @@ def ship_in(
         else _chosen_units(session, holds, units)
     )
     variants = describe_variants(session, [h.variant_id for h, _ in leaving])
+    taken = {id(h): take for h, take in leaving}
+    # Once every unit has left, the reservation is shipped: said with the stock change.
+    closing = (
+        ReservationStatus("shipped", utcnow())
+        if all(h.shipped + taken.get(id(h), 0) >= h.quantity for h in unshipped)
+        else None
+    )
     apply_changes(
         session.connection(),
         [
@@ -990,6 +997,7 @@ def ship_in(
             reason=reason,
         ),
         variants=variants,
+        status=closing,
     )
     skus = {v: info.sku for v, info in variants.items()}
     shipped = [
@@ -1004,9 +1012,9 @@ def ship_in(
     ]
     for hold, take in leaving:
         hold.shipped += take
-    if all(h.shipped >= h.quantity for h in unshipped):
-        row.status = "shipped"
-        row.closed_at = utcnow()
+    if closing is not None:  # written above: the session has nothing of it to send
+        for name, value in closing.values().items():
+            set_committed_value(row, name, value)
     session.flush()
     return shipped
 

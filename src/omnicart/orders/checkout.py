@@ -36,8 +36,6 @@ from omnicart.kernel.errors import Conflict, InsufficientStock, NotFound, Valida
 from omnicart.loyalty.service import quote_redemption, redeem_on_order
 from omnicart.orders import placement
 from omnicart.orders.model import (
-    COMPLETED,
-    FULFILLED,
     Customer,
     Fulfil,
     LineDraft,
@@ -49,7 +47,7 @@ from omnicart.orders.model import (
 )
 from omnicart.orders.placement import SetupChannel
 from omnicart.orders.service import check_fulfil, create_order, in_transaction
-from omnicart.orders.tables import Cart, Fulfilment, Order
+from omnicart.orders.tables import Cart, Order
 from omnicart.orders.views import OrderView, order_view, view_of
 from omnicart.settings import get_settings
 
@@ -409,61 +407,30 @@ def record_sale(db: Database, *, sale: TillSale, actor: str = "system") -> Order
             total=sale.total,
         )
         draft = with_redemption(draft, points_value)
-        totals = check_totals(draft)
-        if totals.paid != totals.total:
-            raise ValidationFailed(
-                f"a till sale is paid in full: payments add up to {totals.paid}, "
-                f"the sale is {totals.total}",
-                field="payments",
-            )
-        fulfil = Fulfil(mode="in_store", pickup_location_id=sale.location_id)
         written = create_order(
             session,
             setup=setup,
             source="pos",
             draft=draft,
-            totals=totals,
-            fulfil=fulfil,
+            totals=check_totals(draft),
+            fulfil=Fulfil(mode="in_store", pickup_location_id=sale.location_id),
             actor=actor,
             payload_hash=fingerprint({"receipt": sale.receipt}),
             external_id=sale.receipt,
+            handed_over=True,
         )
         order, rows = written.order, written.rows
         if rows is None:
             return order_view(session, order, replayed=True, channel_code=channel.code)
         _redeem(session, order, sale.redeem_points, points_value, actor)
         assert order.reservation_id is not None
-        shipped = ship_in(
+        # Written as handed over: its units leave the shelf now, through the ledger.
+        ship_in(
             session,
             reservation_id=order.reservation_id,
             actor=actor,
             reason=f"sold at the till, order {order.id}",
         )
-        now = utcnow()
-        items = [{"sku": s.requested_sku, "quantity": s.shipped} for s in shipped]
-        handed_over = Fulfilment(
-            order_id=order.id,
-            location_id=sale.location_id,
-            kind="in_store",
-            status="picked_up",
-            carrier="",
-            tracking_number="",
-            pickup_code=None,
-            pickup_deadline=None,
-            items=items,
-            actor=actor,
-            created_at=now,
-            closed_at=now,
-        )
-        session.add(handed_over)
-        rows.fulfilments.append(handed_over)
-        for line in rows.lines:
-            line.fulfilled = line.quantity
-        for status, reason in ((FULFILLED, "handed over at the till"), (COMPLETED, "till sale")):
-            rows.transitions.append(
-                placement.move(session, order, status, actor=actor, reason=reason)
-            )
-        session.flush()
         return view_of(rows, channel_code=channel.code)
 
     return in_transaction(db, work)

@@ -380,6 +380,8 @@ class OrderPlan:
     # An order another channel already sold: SKUs this channel does not list are
     # taken (and flagged on the order) rather than refused.
     flag_unlisted: bool
+    # A till sale: paid, handed over and completed at once.
+    handed_over: bool = False
 
     @property
     def stock(self) -> list[tuple[str, int]]:
@@ -402,12 +404,23 @@ def plan_order(
     cart_id: int | None = None,
     source_updated_at: datetime | None = None,
     exchange_of_id: int | None = None,
+    handed_over: bool = False,
 ) -> OrderPlan:
     """The plan of a new order from its checked draft (`totals`) and screened customer:
-    pending until its stock is placed, confirmed at once when it is paid in full."""
+    pending until its stock is placed, confirmed at once when it is paid in full; one
+    `handed_over` (a till sale) is paid in full exactly, and fulfilled and completed at
+    once."""
     statuses = [(PENDING, f"received from {source}")]
+    if handed_over and totals.paid != totals.total:
+        raise ValidationFailed(
+            f"a till sale is paid in full: payments add up to {totals.paid}, "
+            f"the sale is {totals.total}",
+            field="payments",
+        )
     if paid_in_full(totals.paid, totals.total):
         statuses.append((CONFIRMED, "paid in full"))
+    if handed_over:
+        statuses += [(FULFILLED, "handed over at the till"), (COMPLETED, "till sale")]
     row = {
         "channel_id": channel_id,
         "source": source,
@@ -440,6 +453,7 @@ def plan_order(
         payments=tuple((p.method.strip(), p.amount, p.reference.strip()) for p in draft.payments),
         statuses=tuple(statuses),
         flag_unlisted=source == "external",
+        handed_over=handed_over,
     )
 
 

@@ -37,7 +37,15 @@ from omnicart.kernel.errors import Conflict, NotFound
 from omnicart.locations.tables import Location
 from omnicart.orders import routing
 from omnicart.orders.model import CheckedLine, Fulfil, OrderPlan, Totals
-from omnicart.orders.tables import Cart, Order, OrderLine, OrderRules, OrderTransition, Payment
+from omnicart.orders.tables import (
+    Cart,
+    Fulfilment,
+    Order,
+    OrderLine,
+    OrderRules,
+    OrderTransition,
+    Payment,
+)
 from omnicart.orders.views import OrderRows, segment_payload
 
 order_table = cast(Table, Order.__table__)
@@ -449,18 +457,39 @@ def write_order(
     order.routing = placed.routing
     order.flags = placed.flags or None
     rows = OrderRows(order)
-    rows.lines = lines_of(order.id, plan.lines)
+    rows.lines = lines_of(order.id, plan.lines, fulfilled=plan.handed_over)
     rows.payments = payments_of(order, plan.payments)
     rows.transitions = [
         transition(order, status, actor=actor, reason=reason, opening=index == 0)
         for index, (status, reason) in enumerate(plan.statuses)
     ]
+    if plan.handed_over:
+        rows.fulfilments = [_handover(order, plan, actor=actor)]
     events = [
         ("Order Completed", segment_payload(order, rows.lines, channel_code=setup.channel.code)),
         ("Order Routed", {"order_id": str(order.id), **placed.routing}),
     ]
     _write_rows(session, rows, events, cart=cart)
     return Written(order, rows)
+
+
+def _handover(order: Order, plan: OrderPlan, *, actor: str) -> Fulfilment:
+    """A till sale's fulfilment: every line handed over in the store, now."""
+    assert plan.fulfil.pickup_location_id is not None  # a till sells in its own store
+    return Fulfilment(
+        order_id=order.id,
+        location_id=plan.fulfil.pickup_location_id,
+        kind="in_store",
+        status="picked_up",
+        carrier="",
+        tracking_number="",
+        pickup_code=None,
+        pickup_deadline=None,
+        items=[{"sku": line.sku, "quantity": line.quantity} for line in plan.lines],
+        actor=actor,
+        created_at=order.updated_at,
+        closed_at=order.updated_at,
+    )
 
 
 def _claim(session: Session, values: dict[str, Any]) -> int | None:
@@ -502,8 +531,11 @@ def write_lines(session: Session, order_id: int, totals: Totals) -> list[OrderLi
     return lines
 
 
-def lines_of(order_id: int, checked: Sequence[CheckedLine]) -> list[OrderLine]:
-    """The order's lines as checked (not yet in any session)."""
+def lines_of(
+    order_id: int, checked: Sequence[CheckedLine], *, fulfilled: bool = False
+) -> list[OrderLine]:
+    """The order's lines as checked (not yet in any session); `fulfilled`: every unit
+    has reached the customer (a till sale)."""
     return [
         OrderLine(
             order_id=order_id,
@@ -515,7 +547,7 @@ def lines_of(order_id: int, checked: Sequence[CheckedLine]) -> list[OrderLine]:
             discount=line.discount,
             tax=line.tax,
             total=line.total,
-            fulfilled=0,
+            fulfilled=line.quantity if fulfilled else 0,
             returned=0,
         )
         for index, line in enumerate(checked)
@@ -601,6 +633,7 @@ _payment_table = cast(Table, Payment.__table__)
 _transition_table = cast(Table, OrderTransition.__table__)
 _outbox_table = cast(Table, OutboxEvent.__table__)
 _cart_table = cast(Table, Cart.__table__)
+_fulfilment_table = cast(Table, Fulfilment.__table__)
 # What converting a cart changes on it; written with its order.
 _CONVERTED = ("status", "order_id", "reservation_id", "updated_at")
 
@@ -626,7 +659,7 @@ def _write_rows(
         else {}
     )
     if session.get_bind().dialect.name != "postgresql":
-        session.add_all([*rows.lines, *rows.payments, *rows.transitions])
+        session.add_all([*rows.lines, *rows.payments, *rows.transitions, *rows.fulfilments])
         for event_type, payload in events:
             announce(session, event_type, order, payload)
         for key, value in converted.items():
@@ -642,6 +675,7 @@ def _write_rows(
         ("l", _line_table, rows.lines),
         ("p", _payment_table, rows.payments),
         ("t", _transition_table, rows.transitions),
+        ("f", _fulfilment_table, rows.fulfilments),
     ):
         for index, row in enumerate(written_rows):
             params.update({f"{prefix}{index}_{key}": value for key, value in _columns(table, row)})
@@ -657,7 +691,7 @@ def _write_rows(
             }
         )
     shape = (len(rows.lines), len(rows.payments), len(rows.transitions), len(events))
-    written = _order_write(*shape, cart is not None)
+    written = _order_write(*shape, len(rows.fulfilments), cart is not None)
     ids: dict[tuple[str, int], int] = {
         (kind, n): row_id for kind, row_id, n in session.execute(written, params)
     }
@@ -665,7 +699,9 @@ def _write_rows(
         line.id = ids["line", line.line_no]
     for index, payment in enumerate(rows.payments):
         payment.id = ids["payment", index]
-    for row in [*rows.lines, *rows.payments]:
+    for index, fulfilment in enumerate(rows.fulfilments):
+        fulfilment.id = ids["fulfilment", index]
+    for row in [*rows.lines, *rows.payments, *rows.fulfilments]:
         make_transient_to_detached(row)
         session.add(row)
     # Written above: nothing is left for the session to do.
@@ -703,25 +739,34 @@ def _insert_rows(table: Table, prefix: str, count: int) -> Any:
 
 
 @cache
-def _order_write(
-    lines: int, payments: int, transitions: int, events: int, cart: bool
+def _order_write(  # noqa: PLR0917 -- the shape of the order written
+    lines: int, payments: int, transitions: int, events: int, fulfilments: int, cart: bool
 ) -> CompoundSelect[Any]:
     """The one statement writing a placed order of this shape (built once per shape, so
     SQLAlchemy compiles it once): the order's placed columns, its lines, payments,
-    transitions and events, and (`cart`) its cart converted; it answers each line's id
-    (by line_no) and each payment's."""
+    transitions, events and fulfilments (a till sale's), and (`cart`) its cart
+    converted; it answers each line's id (by line_no), each payment's and each
+    fulfilment's."""
     written_lines = (
         _insert_rows(_line_table, "l", lines)
         .returning(_line_table.c.id, _line_table.c.line_no)
         .cte("lines")
     )
-    # One INSERT per payment (an order has one or two): each id comes back with its index.
+    # One INSERT per payment (an order has one or two) and per fulfilment: each id comes
+    # back with its index.
     written_payments = [
         pg_insert(_payment_table)
         .values(_row_of(_payment_table, f"p{index}"))
         .returning(_payment_table.c.id)
         .cte(f"payment_{index}")
         for index in range(payments)
+    ]
+    written_fulfilments = [
+        pg_insert(_fulfilment_table)
+        .values(_row_of(_fulfilment_table, f"f{index}"))
+        .returning(_fulfilment_table.c.id)
+        .cte(f"fulfilment_{index}")
+        for index in range(fulfilments)
     ]
     placed = {key: bindparam(f"o_{key}", type_=order_table.c[key].type) for key in _PLACED}
     converted = (
@@ -743,6 +788,10 @@ def _order_write(
         *(
             select(literal("payment"), payment.c.id, literal(index))
             for index, payment in enumerate(written_payments)
+        ),
+        *(
+            select(literal("fulfilment"), fulfilment.c.id, literal(index))
+            for index, fulfilment in enumerate(written_fulfilments)
         ),
     ).add_cte(
         update(order_table)

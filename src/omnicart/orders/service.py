@@ -105,11 +105,13 @@ def create_order(
     source_updated_at: datetime | None = None,
     exchange_of_id: int | None = None,
     hold_id: int | None = None,
+    handed_over: bool = False,
 ) -> placement.Written:
     """A new order on `setup`'s channel (read in this transaction by
     `placement.load_setup`) from its checked draft: its customer screened, then planned
     (`model.plan_order`) and written (`placement.write_order`). `hold_id` is a live hold
-    of the order's lines (the `cart`'s), which becomes its allocation."""
+    of the order's lines (the `cart`'s), which becomes its allocation; `handed_over`: a
+    till sale, completed at once."""
     channel = setup.channel
     customer, address = screen_customer(
         session,
@@ -132,6 +134,7 @@ def create_order(
         cart_id=cart.id if cart is not None else None,
         source_updated_at=source_updated_at,
         exchange_of_id=exchange_of_id,
+        handed_over=handed_over,
     )
     return placement.write_order(
         session, setup=setup, plan=plan, actor=actor, hold_id=hold_id, cart=cart
