@@ -39,8 +39,10 @@ def validate_currency(code: str, *, field: str = "currency") -> str:
     return upper
 
 
+@lru_cache(maxsize=512)
 def minor_units(currency: str) -> int:
-    """Number of decimal places the currency uses (JPY 0, EUR 2, KWD 3)."""
+    """Number of decimal places the currency uses (JPY 0, EUR 2, KWD 3); kept per code,
+    since every amount of every order asks."""
     return int(get_currency_precision(validate_currency(currency)))
 
 

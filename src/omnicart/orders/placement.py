@@ -12,7 +12,17 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Column, CompoundSelect, Table, bindparam, literal, select, union_all, update
+from sqlalchemy import (
+    Column,
+    CompoundSelect,
+    Connection,
+    Table,
+    bindparam,
+    literal,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -495,9 +505,18 @@ def _handover(order: Order, plan: OrderPlan, *, actor: str) -> Fulfilment:
 def _claim(session: Session, values: dict[str, Any]) -> int | None:
     """INSERT the order unless (channel, external id) or its cart already has one."""
     conn = session.connection()
-    return conn.execute(
-        insert_ignoring_duplicates(conn, order_table).returning(order_table.c.id), values
-    ).scalar()
+    return conn.execute(_claiming(conn.dialect.name, conn), values).scalar()
+
+
+_claims: dict[str, Any] = {}
+
+
+def _claiming(dialect: str, conn: Connection) -> Any:
+    """The order's claim for `dialect`, built once: building it per order cost more than
+    running it."""
+    if dialect not in _claims:
+        _claims[dialect] = insert_ignoring_duplicates(conn, order_table).returning(order_table.c.id)
+    return _claims[dialect]
 
 
 def _claimed_before(session: Session, values: dict[str, Any]) -> Order:
@@ -654,7 +673,7 @@ def _write_rows(
     order = rows.order
     now = utcnow()
     converted = (
-        {"status": "converted", "order_id": order.id, "reservation_id": None, "updated_at": now}
+        dict(zip(_CONVERTED, ("converted", order.id, None, now), strict=True))
         if cart is not None
         else {}
     )
