@@ -1,7 +1,8 @@
 """Rows that rarely change, kept per process and dropped the moment they change.
 
 The order path reads the same few rows for every request: the caller's API key, the
-channel with its stock policy, routing rules and serving locations, the suppression key.
+channel with its stock policy, routing rules and serving locations, the suppression key,
+the channel's price and listing of each SKU sold and each variant's SKU and threshold.
 `ProcessCache.get` keeps what a loader read, under a key and the tables it was read from,
 and forgets it when any of those tables changes:
 
@@ -91,20 +92,7 @@ class ProcessCache:
         `tables` names every table `load` reads; each must be in `WATCHED`. What `load`
         raises is raised and nothing is kept.
         """
-        entry = self._entries.get(key)
-        if entry is not None:
-            return cast(T, entry[1])
-        depends = frozenset(tables)
-        if not depends <= WATCHED:
-            raise ValueError(f"not watched for changes: {sorted(depends - WATCHED)}")
-        seen = self._generation
-        value = load()
-        with self._lock:
-            if self._listening.is_set() and self._generation == seen:
-                if len(self._entries) >= MAX_ENTRIES:
-                    self._entries.clear()
-                self._entries[key] = (depends, value)
-        return value
+        return self.get_many([key], tables=tables, load=lambda _missing: {key: load()})[key]
 
     def get_many(
         self,
