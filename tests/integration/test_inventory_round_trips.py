@@ -490,11 +490,9 @@ def _lock_hold_waits(conn: Connection) -> bool:
     return bool(waiting)
 
 
-@pytest.mark.postgres
-def test_lock_hold_locks_the_reservation_before_any_stock_row(pg_db: Database) -> None:
-    """The expiry sweep locks a reservation, then its rows: lock_hold waiting for the
-    reservation holds no stock row meanwhile (or the two would deadlock)."""
-    db = pg_db
+def _one_hold(db: Database) -> tuple[int, int, int, int]:
+    """One location, a web channel shipping from it, 10 of A there and one of them held:
+    (location, channel, variant, hold)."""
     with db.transaction() as s:
         wh = add_location(s, "wh")
         web = add_channel(s, "web", ship=(wh,))
@@ -502,6 +500,23 @@ def test_lock_hold_locks_the_reservation_before_any_stock_row(pg_db: Database) -
     with db.connection() as conn:
         apply_changes(conn, [StockChange(a, wh, on_hand=10)], Provenance(MovementKind.RECEIPT))
     hold = reserve_stock(db, channel_id=web, lines=[("A", 1)], idempotency_key="k").id
+    return wh, web, a, hold
+
+
+def _wait_until_lock_hold_waits(probe: Connection) -> None:
+    """Until a `lock_hold` statement waits for a lock (10 s at most)."""
+    deadline = time.monotonic() + 10
+    while not _lock_hold_waits(probe) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _lock_hold_waits(probe)
+
+
+@pytest.mark.postgres
+def test_lock_hold_locks_the_reservation_before_any_stock_row(pg_db: Database) -> None:
+    """The expiry sweep locks a reservation, then its rows: lock_hold waiting for the
+    reservation holds no stock row meanwhile (or the two would deadlock)."""
+    db = pg_db
+    wh, web, a, hold = _one_hold(db)
 
     sweep_has_it = threading.Event()
     sweep_may_go = threading.Event()
@@ -542,10 +557,7 @@ def test_lock_hold_locks_the_reservation_before_any_stock_row(pg_db: Database) -
         assert sweep_has_it.wait(10)
         threads[1].start()
         with db.engine.connect() as probe:
-            deadline = time.monotonic() + 10
-            while not _lock_hold_waits(probe) and time.monotonic() < deadline:
-                time.sleep(0.02)
-            assert _lock_hold_waits(probe)  # for the reservation the sweep holds ...
+            _wait_until_lock_hold_waits(probe)  # for the reservation the sweep holds ...
             assert stock_row_free(probe)  # ... holding no stock row meanwhile
             sweep_may_go.set()
             assert checkout_has_it.wait(10)
@@ -563,13 +575,7 @@ def test_lock_hold_waiting_for_a_stock_row_reads_it_as_its_writer_left_it(
     pg_db: Database,
 ) -> None:
     db = pg_db
-    with db.transaction() as s:
-        wh = add_location(s, "wh")
-        web = add_channel(s, "web", ship=(wh,))
-        a = add_variant(s, "A")
-    with db.connection() as conn:
-        apply_changes(conn, [StockChange(a, wh, on_hand=10)], Provenance(MovementKind.RECEIPT))
-    hold = reserve_stock(db, channel_id=web, lines=[("A", 1)], idempotency_key="k").id
+    wh, web, a, hold = _one_hold(db)
     writer_has_it = threading.Event()
     writer_may_go = threading.Event()
     kept: list[dict[tuple[int, int], StockFigures]] = []
@@ -591,12 +597,41 @@ def test_lock_hold_waiting_for_a_stock_row_reads_it_as_its_writer_left_it(
         assert writer_has_it.wait(10)
         threads[1].start()
         with db.engine.connect() as probe:
-            deadline = time.monotonic() + 10
-            while not _lock_hold_waits(probe) and time.monotonic() < deadline:
-                time.sleep(0.02)
-            assert _lock_hold_waits(probe)
+            _wait_until_lock_hold_waits(probe)
     finally:
         writer_may_go.set()
         for thread in threads:
             thread.join(10)
     assert kept == [{(a, wh): StockFigures(15, 1, 0)}]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("held_back", [0, 1])
+def test_a_reservation_costs_four_round_trips_buffered_or_not(
+    pg_db: Database, held_back: int
+) -> None:
+    """BEGIN; the SKUs with their rows (locked, when the channel has a buffer); the claim,
+    lines, guarded change and ledger in one statement; COMMIT."""
+    with pg_db.transaction() as s:
+        wh = add_location(s, "wh")
+        web = add_channel(s, "web", ship=(wh,), units_held_back=held_back)
+        a = add_variant(s, "A")
+    with pg_db.connection() as conn:
+        apply_changes(conn, [StockChange(a, wh, on_hand=40)], Provenance(MovementKind.RECEIPT))
+    trips: list[str] = []
+
+    def note(_conn: Connection, *args: Any) -> None:
+        trips.append(str(args[1]) if args and isinstance(args[1], str) else "BEGIN/COMMIT")
+
+    pg_db.cache.start()
+    try:
+        assert pg_db.cache.wait_live()
+        reserve_stock(pg_db, channel_id=web, lines=[("A", 1)], idempotency_key="warm")
+        for name in ("before_cursor_execute", "begin", "commit"):
+            event.listen(pg_db.engine, name, note)
+        made = reserve_stock(pg_db, channel_id=web, lines=[("A", 2)], idempotency_key="k")
+    finally:
+        pg_db.cache.stop()
+    assert [(line.sku, line.quantity) for line in made.lines] == [("A", 2)]
+    assert len(trips) == 4, trips
+    assert ("FOR UPDATE" in trips[1]) == bool(held_back)

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from omnicart.inventory.ledger import _crossed
 from omnicart.inventory.model import (
     BufferPolicy,
     PlannedHold,
@@ -119,3 +120,20 @@ def test_plan_respects_the_buffer_over_the_pool() -> None:
 )
 def test_threshold_events(before: int, after: int, threshold: int, events: list[str]) -> None:
     assert threshold_events(before=before, after=after, threshold=threshold) == events
+
+
+@given(
+    before=st.integers(min_value=-5, max_value=30),
+    after=st.integers(min_value=-5, max_value=30),
+    threshold=st.integers(min_value=0, max_value=40),
+)
+def test_a_change_that_raises_an_event_under_any_threshold_reads_the_thresholds(
+    before: int, after: int, threshold: int
+) -> None:
+    # The ledger reads the SKUs' own thresholds only when `_crossed` says some threshold
+    # could raise an event: it must never say no where a real threshold would raise one.
+    key = (1, 1)
+    was = {key: StockFigures(on_hand=30, reserved=30 - before)}
+    now = {key: StockFigures(on_hand=30, reserved=30 - after)}
+    if threshold_events(before=before, after=after, threshold=threshold):
+        assert _crossed(was, now)

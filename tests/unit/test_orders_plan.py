@@ -17,6 +17,7 @@ from omnicart.orders.model import (
     Fulfil,
     LineDraft,
     OrderDraft,
+    OrderPlan,
     PaymentDraft,
     check_totals,
     plan_order,
@@ -102,20 +103,24 @@ def test_an_unpaid_checkout_stays_pending_and_refuses_unlisted_skus() -> None:
     assert (plan.row["cart_id"], plan.row["external_id"]) == (41, None)
 
 
-def test_a_till_sale_is_planned_handed_over_and_must_be_paid_exactly() -> None:
-    paid = _draft(PaymentDraft("cash", Decimal("28.50")))
-    plan = plan_order(
+def _till_plan(draft: OrderDraft) -> OrderPlan:
+    """A till sale's plan at store 2 of channel 9."""
+    return plan_order(
         channel_id=9,
         currency="EUR",
         source="pos",
-        draft=paid,
-        totals=check_totals(paid),
+        draft=draft,
+        totals=check_totals(draft),
         customer=Customer(),
         fulfil=Fulfil(mode="in_store", pickup_location_id=2),
         payload_hash="h3",
         now=NOW,
         handed_over=True,
     )
+
+
+def test_a_till_sale_is_planned_handed_over_and_must_be_paid_exactly() -> None:
+    plan = _till_plan(_draft(PaymentDraft("cash", Decimal("28.50"))))
     assert plan.handed_over is True
     assert [status for status, _ in plan.statuses] == [
         PENDING,
@@ -123,18 +128,6 @@ def test_a_till_sale_is_planned_handed_over_and_must_be_paid_exactly() -> None:
         FULFILLED,
         COMPLETED,
     ]
-    short = _draft(PaymentDraft("cash", Decimal("20.00")))
     with pytest.raises(ValidationFailed, match="a till sale is paid in full") as refused:
-        plan_order(
-            channel_id=9,
-            currency="EUR",
-            source="pos",
-            draft=short,
-            totals=check_totals(short),
-            customer=Customer(),
-            fulfil=Fulfil(mode="in_store", pickup_location_id=2),
-            payload_hash="h4",
-            now=NOW,
-            handed_over=True,
-        )
+        _till_plan(_draft(PaymentDraft("cash", Decimal("20.00"))))
     assert refused.value.field == "payments"

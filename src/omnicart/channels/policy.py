@@ -28,6 +28,11 @@ class ChannelPolicy:
     ship_locations: tuple[int, ...]
     pickup_locations: tuple[int, ...]
 
+    @property
+    def serving_locations(self) -> tuple[int, ...]:
+        """Every location that serves the channel, shipping or for pickup (by id)."""
+        return tuple(sorted({*self.ship_locations, *self.pickup_locations}))
+
 
 # Public so a driver-level hot path can run the same query; see inventory.pg_fast.
 POLICY_QUERY = (

@@ -92,6 +92,9 @@ class ProcessCache:
         `tables` names every table `load` reads; each must be in `WATCHED`. What `load`
         raises is raised and nothing is kept.
         """
+        entry = self._entries.get(key)  # every request asks: a kept value costs nothing more
+        if entry is not None:
+            return cast(T, entry[1])
         return self.get_many([key], tables=tables, load=lambda _missing: {key: load()})[key]
 
     def get_many(
@@ -103,9 +106,6 @@ class ProcessCache:
     ) -> dict[K, T]:
         """`get` of many keys at once: those not kept are loaded by one `load(missing)`,
         which leaves out the keys it finds nothing for (they are not kept either)."""
-        depends = frozenset(tables)
-        if not depends <= WATCHED:
-            raise ValueError(f"not watched for changes: {sorted(depends - WATCHED)}")
         found: dict[K, T] = {}
         missing: list[K] = []
         for key in keys:
@@ -116,6 +116,9 @@ class ProcessCache:
                 found[key] = cast(T, entry[1])
         if not missing:
             return found
+        depends = frozenset(tables)
+        if not depends <= WATCHED:
+            raise ValueError(f"not watched for changes: {sorted(depends - WATCHED)}")
         seen = self._generation
         loaded = load(missing)
         with self._lock:

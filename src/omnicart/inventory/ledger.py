@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    Column,
     ColumnElement,
     Connection,
     Engine,
@@ -130,7 +131,7 @@ _plain_select = (
     .order_by(stock_table.c.variant_id, stock_table.c.location_id)
 )
 _locking_select = _plain_select.with_for_update()
-_insert_ignoring: dict[tuple[str, str], Any] = {}
+_insert_ignoring: dict[tuple[str, str, str | None], Any] = {}
 _insert_movements = insert(movement_table)
 
 # The ledger columns every stock change writes, as its statements list them.
@@ -248,12 +249,16 @@ class Provenance:
         }
 
 
-def insert_ignoring_duplicates(conn: Connection, table: Table) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING for the connection's dialect (built once)."""
-    key = (conn.dialect.name, table.name)
+def insert_ignoring_duplicates(
+    conn: Connection, table: Table, *, returning: Column[Any] | None = None
+) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING [RETURNING `returning`] for the connection's
+    dialect (built once: building it per call costs more than running it)."""
+    key = (conn.dialect.name, table.name, None if returning is None else returning.key)
     if key not in _insert_ignoring:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        _insert_ignoring[key] = dialect.insert(table).on_conflict_do_nothing()
+        statement = dialect.insert(table).on_conflict_do_nothing()
+        _insert_ignoring[key] = statement if returning is None else statement.returning(returning)
     return _insert_ignoring[key]
 
 

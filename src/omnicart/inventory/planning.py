@@ -77,7 +77,7 @@ def pool_for(
     """The locations a request may draw on: those routing chose (each must serve the
     channel), else the chosen one (pickup), else the channel's shipping locations."""
     if routed:
-        serving = set(policy.ship_locations + policy.pickup_locations)
+        serving = policy.serving_locations
         strangers = [loc for loc in routed if loc not in serving]
         if strangers:
             raise Conflict(
@@ -87,7 +87,7 @@ def pool_for(
             )
         return routed
     if location_id is not None:
-        if location_id not in policy.ship_locations + policy.pickup_locations:
+        if location_id not in policy.serving_locations:
             raise Conflict(
                 f"location {location_id} does not serve channel {policy.code!r}",
                 field="location_id",

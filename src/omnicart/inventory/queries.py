@@ -85,7 +85,7 @@ def location_availability(
     policy = BufferPolicy()
     if channel_id is not None:
         channel = load_channel_policy(session, channel_id=channel_id)
-        if location_id not in channel.ship_locations + channel.pickup_locations:
+        if location_id not in channel.serving_locations:
             raise Conflict(
                 f"location {location_id} does not serve channel {channel.code!r}",
                 field="location_id",

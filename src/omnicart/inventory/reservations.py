@@ -20,7 +20,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Table,
-    bindparam,
     func,
     insert,
     select,
@@ -71,7 +70,6 @@ from omnicart.settings import get_settings
 reservation_table = cast(Table, Reservation.__table__)
 reservation_line_table = cast(Table, ReservationLine.__table__)
 _insert_lines = insert(reservation_line_table)
-_claims: dict[tuple[str, tuple[str, ...]], Any] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,19 +265,6 @@ def next_reservation_id() -> ColumnElement[int]:
     return func.nextval(sequence, type_=BigInteger)
 
 
-def _claim_key(conn: Connection, columns: tuple[str, ...]) -> Any:
-    """INSERT the reservation of `columns` (`HoldRequest.claim`'s, with an id when one was
-    drawn) unless (channel, key) exists, returning its id (built once per shape)."""
-    shape = (conn.dialect.name, columns)
-    if shape not in _claims:
-        _claims[shape] = (
-            insert_ignoring_duplicates(conn, reservation_table)
-            .values({name: bindparam(name) for name in columns})
-            .returning(reservation_table.c.id)
-        )
-    return _claims[shape]
-
-
 def reserve_in(
     conn: Connection,
     request: HoldRequest,
@@ -318,8 +303,9 @@ def _reserve_general(
     # Claim the key before anything else: a repeat is answered with the first reservation
     # whatever has changed since (stock sold out, channel paused), and a concurrent twin
     # waits here, then finds our row.
-    claim = request.claim(now)
-    new_id = conn.execute(_claim_key(conn, tuple(claim)), claim).scalar()
+    # The claim's columns are HoldRequest.claim's keys (with an id when one was drawn).
+    claiming = insert_ignoring_duplicates(conn, reservation_table, returning=reservation_table.c.id)
+    new_id = conn.execute(claiming, request.claim(now)).scalar()
     if new_id is None:
         session = Session(bind=conn)
         existing = session.scalar(
@@ -976,11 +962,12 @@ def ship_in(
         else _chosen_units(session, holds, units)
     )
     variants = describe_variants(session, [h.variant_id for h, _ in leaving])
-    taken = {id(h): take for h, take in leaving}
+    for hold, take in leaving:
+        hold.shipped += take
     # Once every unit has left, the reservation is shipped: said with the stock change.
     closing = (
         ReservationStatus("shipped", utcnow())
-        if all(h.shipped + taken.get(id(h), 0) >= h.quantity for h in unshipped)
+        if all(h.shipped >= h.quantity for h in unshipped)
         else None
     )
     apply_changes(
@@ -1010,8 +997,6 @@ def ship_in(
         )
         for h, take in leaving
     ]
-    for hold, take in leaving:
-        hold.shipped += take
     if closing is not None:  # written above: the session has nothing of it to send
         for name, value in closing.values().items():
             set_committed_value(row, name, value)

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 
 from omnicart.catalog.lookup import refuse_unlisted
 from omnicart.channels.policy import ChannelPolicy
@@ -190,9 +190,7 @@ def create_cart(
             .values({**values, **({"reservation_id": next_reservation_id()} if drawn else {})})
             .returning(Cart.id, Cart.reservation_id)
         ).one()
-        cart = Cart(id=cart_id, **values)
-        make_transient_to_detached(cart)
-        session.add(cart)
+        cart = placement.as_written(session, Cart, cart_id, values)
         held = _hold(session, cart, actor=actor, policy=setup.policy)
         session.flush()
         return _cart_view(session, cart, held=held)
@@ -340,7 +338,7 @@ def checkout(
                 reservation_id=hold_id,
                 channel_id=channel.id,
                 skus=skus,
-                location_ids=placement.serving_locations(setup.policy),
+                location_ids=setup.policy.serving_locations,
             )
         if not live:  # a lapsed hold promises nothing: free it, place the order anew
             _release_hold(session, cart, actor=actor, reason=f"cart {cart.id} hold lapsed")

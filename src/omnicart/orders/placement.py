@@ -15,7 +15,6 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import (
     Column,
     CompoundSelect,
-    Connection,
     Table,
     bindparam,
     literal,
@@ -85,6 +84,7 @@ class SetupChannel:
 
 
 _C = TypeVar("_C", Channel, SetupChannel)
+_M = TypeVar("_M", Order, Cart)
 
 
 def channel_row(session: Session, channel_id: int, *, kinds: Sequence[str] = ()) -> Channel:
@@ -399,14 +399,9 @@ def lock_for_replacement(
     lock_rows(
         session,
         skus=skus,
-        location_ids=serving_locations(policy),
+        location_ids=policy.serving_locations,
         reservation_ids=[h for h in holds if h is not None],
     )
-
-
-def serving_locations(policy: ChannelPolicy) -> list[int]:
-    """Every location placing the channel's order may draw from (shipping or pickup)."""
-    return sorted({*policy.ship_locations, *policy.pickup_locations})
 
 
 def release_placement(session: Session, order: Order, *, actor: str, reason: str) -> None:
@@ -451,7 +446,7 @@ def write_order(
     new_id = _claim(session, plan.row)
     if new_id is None:
         return Written(_claimed_before(session, plan.row), None)
-    order = claimed(session, new_id, plan.row)
+    order = as_written(session, Order, new_id, plan.row)
     placed = place_stock(
         session,
         setup=setup,
@@ -505,18 +500,8 @@ def _handover(order: Order, plan: OrderPlan, *, actor: str) -> Fulfilment:
 def _claim(session: Session, values: dict[str, Any]) -> int | None:
     """INSERT the order unless (channel, external id) or its cart already has one."""
     conn = session.connection()
-    return conn.execute(_claiming(conn.dialect.name, conn), values).scalar()
-
-
-_claims: dict[str, Any] = {}
-
-
-def _claiming(dialect: str, conn: Connection) -> Any:
-    """The order's claim for `dialect`, built once: building it per order cost more than
-    running it."""
-    if dialect not in _claims:
-        _claims[dialect] = insert_ignoring_duplicates(conn, order_table).returning(order_table.c.id)
-    return _claims[dialect]
+    claim = insert_ignoring_duplicates(conn, order_table, returning=order_table.c.id)
+    return conn.execute(claim, values).scalar()
 
 
 def _claimed_before(session: Session, values: dict[str, Any]) -> Order:
@@ -534,13 +519,13 @@ def _claimed_before(session: Session, values: dict[str, Any]) -> Order:
     return existing
 
 
-def claimed(session: Session, order_id: int, values: dict[str, Any]) -> Order:
-    """The order just claimed with `values`, as this session's own object: every column
-    is known, so nothing is read back."""
-    order = Order(id=order_id, **values)
-    make_transient_to_detached(order)
-    session.add(order)
-    return order
+def as_written(session: Session, model: type[_M], row_id: int, values: dict[str, Any]) -> _M:
+    """The row just inserted with `values` under `row_id`, as this session's own object:
+    every column is known, so nothing is read back."""
+    row = model(id=row_id, **values)
+    make_transient_to_detached(row)
+    session.add(row)
+    return row
 
 
 def write_lines(session: Session, order_id: int, totals: Totals) -> list[OrderLine]:
@@ -743,6 +728,18 @@ def _row_of(table: Table, prefix: str) -> dict[str, Any]:
     return {c.key: bindparam(f"{prefix}_{c.key}", type_=c.type) for c in _written_columns(table)}
 
 
+def _insert_each(table: Table, prefix: str, count: int) -> list[Any]:
+    """One INSERT CTE per row of `table` (from `<prefix><i>_<column>`), each answering its
+    row's id."""
+    return [
+        pg_insert(table)
+        .values(_row_of(table, f"{prefix}{index}"))
+        .returning(table.c.id)
+        .cte(f"{table.name}_{index}")
+        for index in range(count)
+    ]
+
+
 def _insert_rows(table: Table, prefix: str, count: int) -> Any:
     """INSERT of `count` rows from bound parameters `<prefix><i>_<column>`, in that order.
 
@@ -772,21 +769,11 @@ def _order_write(  # noqa: PLR0917 -- the shape of the order written
         .cte("lines")
     )
     # One INSERT per payment (an order has one or two) and per fulfilment: each id comes
-    # back with its index.
-    written_payments = [
-        pg_insert(_payment_table)
-        .values(_row_of(_payment_table, f"p{index}"))
-        .returning(_payment_table.c.id)
-        .cte(f"payment_{index}")
-        for index in range(payments)
-    ]
-    written_fulfilments = [
-        pg_insert(_fulfilment_table)
-        .values(_row_of(_fulfilment_table, f"f{index}"))
-        .returning(_fulfilment_table.c.id)
-        .cte(f"fulfilment_{index}")
-        for index in range(fulfilments)
-    ]
+    # back with its kind and index.
+    written_each = {
+        "payment": _insert_each(_payment_table, "p", payments),
+        "fulfilment": _insert_each(_fulfilment_table, "f", fulfilments),
+    }
     placed = {key: bindparam(f"o_{key}", type_=order_table.c[key].type) for key in _PLACED}
     converted = (
         [
@@ -805,12 +792,9 @@ def _order_write(  # noqa: PLR0917 -- the shape of the order written
             literal("line").label("kind"), written_lines.c.id, written_lines.c.line_no.label("n")
         ),
         *(
-            select(literal("payment"), payment.c.id, literal(index))
-            for index, payment in enumerate(written_payments)
-        ),
-        *(
-            select(literal("fulfilment"), fulfilment.c.id, literal(index))
-            for index, fulfilment in enumerate(written_fulfilments)
+            select(literal(kind), written.c.id, literal(index))
+            for kind, each in written_each.items()
+            for index, written in enumerate(each)
         ),
     ).add_cte(
         update(order_table)
